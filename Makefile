@@ -1,0 +1,53 @@
+# Suture's front door. `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.suture-installed
+
+.PHONY: help setup tools lint test test-unit test-cluster crds cluster-up cluster-down clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
+
+# The stamp is keyed on pyproject.toml: editing dependencies reinstalls,
+# running `make setup` again otherwise costs nothing.
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP) ## create the virtualenv and install Suture with its dev tools (idempotent)
+
+tools: ## build and cache the control-plane binaries in ~/.cache/suture (idempotent)
+	hack/build-tools.sh kube etcd kwok helm
+
+lint: setup ## ruff, mypy --strict and the import-layer contracts
+	$(BIN)/ruff check operator actions tests benchmarks hack
+	$(BIN)/ruff format --check operator actions tests benchmarks hack
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+crds: setup ## regenerate crds/ from the pydantic models
+	$(BIN)/suture crds --output-dir crds
+
+test: setup lint tools ## lint, then the whole test suite against a real local control plane
+	$(BIN)/pytest -q -ra tests
+
+test-unit: setup ## unit tests only (no cluster)
+	$(BIN)/pytest -q tests/unit
+
+test-cluster: setup tools ## cluster tests only
+	$(BIN)/pytest -q -ra tests/cluster
+
+cluster-up: tools ## start the local control plane; prints KUBECONFIG=<path> last
+	@hack/cluster-up.sh
+
+cluster-down: ## stop the local control plane and remove its state
+	@hack/cluster-down.sh
+
+clean: ## remove the virtualenv and build leftovers (the tool cache stays)
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

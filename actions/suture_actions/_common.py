@@ -1,0 +1,72 @@
+"""Helpers every built-in action shares: parameter bases, retries, messages."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from suture.actions import ActionContext, ActionError, ErrorCategory
+from suture.kube import ApiError
+
+T = TypeVar("T")
+NAME_PATTERN = r"^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$"
+
+
+class Params(BaseModel):
+    """Base of action parameter models: camelCase or snake_case in, unknown keys rejected."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+
+class NamespacedTarget(Params):
+    """An object in a namespace; both default from the run's resolved target."""
+
+    namespace: str = Field(pattern=NAME_PATTERN, max_length=63, description="Namespace of the object.")
+    name: str = Field(pattern=NAME_PATTERN, max_length=253, description="Name of the object.")
+
+
+def check_namespace(ctx: ActionContext, namespace: str | None, action: str) -> None:
+    """Refuse to act outside the namespace a namespaced template is confined to."""
+    if ctx.allowed_namespace is not None and namespace != ctx.allowed_namespace:
+        raise ActionError(
+            f"namespace {namespace!r} is outside this template's namespace {ctx.allowed_namespace!r}",
+            category=ErrorCategory.FORBIDDEN,
+            action=action,
+        )
+
+
+async def get_required(
+    ctx: ActionContext,
+    kind: str,
+    name: str,
+    namespace: str | None,
+    action: str,
+    api_version: str | None = None,
+) -> Any:
+    """GET an object; a missing one is a clear not-found step failure."""
+    obj = await ctx.kube.get_or_none(kind, name, namespace, api_version=api_version)
+    if obj is None:
+        where = f" in namespace {namespace!r}" if namespace else ""
+        raise ActionError(f"{kind} {name!r}{where} not found", category=ErrorCategory.NOT_FOUND, action=action)
+    return obj
+
+
+async def retry_on_conflict(fn: Callable[[], Awaitable[T]], *, attempts: int = 5) -> T:
+    """Run a read-modify-write ``fn``; on 409 Conflict read again and retry."""
+    for attempt in range(attempts):
+        try:
+            return await fn()
+        except ApiError as exc:
+            if not exc.conflict or attempt == attempts - 1:
+                raise
+            await asyncio.sleep(0.05 * (2**attempt))
+    raise AssertionError("unreachable")
+
+
+def would(ctx: ActionContext, text: str) -> str:
+    """Prefix a message with 'would' under dry-run: 'scaled' -> 'would scale'."""
+    return f"dry-run: would {text}" if ctx.dry_run else text

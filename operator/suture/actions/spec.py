@@ -1,0 +1,175 @@
+"""What an action is: a function plus the metadata that makes it safe to run.
+
+An action's metadata is read by three audiences: the engine (parameter model,
+dry-run, undo), ``suture validate`` (parameters, reversibility) and the Helm
+chart (the RBAC rules it needs, so the operator gets least privilege).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from pydantic import BaseModel
+
+from suture.kube import KubeClient
+
+
+class Risk(StrEnum):
+    """How much harm a wrong call could do; templates and policies key on it."""
+
+    READ_ONLY = "read-only"
+    LOW = "low"
+    HIGH = "high"
+    DISRUPTIVE = "disruptive"
+
+
+@dataclass(frozen=True)
+class RbacRule:
+    """One Kubernetes RBAC rule an action needs."""
+
+    api_group: str
+    resources: tuple[str, ...]
+    verbs: tuple[str, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        """The rule as it appears in a Role."""
+        return {"apiGroups": [self.api_group], "resources": list(self.resources), "verbs": list(self.verbs)}
+
+
+@dataclass
+class ActionContext:
+    """What an action may use while it runs."""
+
+    kube: KubeClient
+    dry_run: bool = False
+    logger: logging.Logger = field(default_factory=lambda: logging.getLogger("suture.actions"))
+    remediation: str = ""  # namespace/name of the Remediation, for labels and messages
+    # Namespaces the calling template may act in; None means any (cluster templates).
+    allowed_namespace: str | None = None
+    poll_interval: float = 0.5
+
+
+@dataclass
+class ActionResult:
+    """What an action did.
+
+    ``output`` is small, JSON-serialisable and readable by later steps as
+    ``steps.<name>.output``. ``undo`` is the data the action's undo needs to
+    restore the previous state exactly (None when nothing changed or the action
+    cannot be undone); the engine stores it in the run's checkpoint.
+    """
+
+    changed: bool
+    message: str
+    output: dict[str, Any] = field(default_factory=dict)
+    undo: dict[str, Any] | None = None
+    dry_run: bool = False
+
+
+P = TypeVar("P", bound=BaseModel)
+RunFn = Callable[[ActionContext, P], Awaitable[ActionResult]]
+UndoFn = Callable[[ActionContext, Mapping[str, Any]], Awaitable[ActionResult]]
+
+
+@dataclass(frozen=True)
+class ActionSpec(Generic[P]):
+    """An action and its metadata."""
+
+    name: str
+    family: str
+    description: str
+    params: type[P]
+    risk: Risk
+    rbac: tuple[RbacRule, ...]
+    run: RunFn[P]
+    supports_dry_run: bool = True
+    undo: UndoFn | None = None
+    undo_description: str = ""
+    pack: str = ""
+
+    @property
+    def reversible(self) -> bool:
+        """True when the action can undo what it did."""
+        return self.undo is not None
+
+    def describe(self) -> dict[str, Any]:
+        """The metadata as JSON, for ``suture actions`` and the Helm chart."""
+        schema = self.params.model_json_schema(by_alias=True)
+        required = set(schema.get("required", []))
+        params = []
+        for pname, prop in schema.get("properties", {}).items():
+            params.append(
+                {
+                    "name": pname,
+                    "type": _type_of(prop),
+                    "required": pname in required,
+                    "default": prop.get("default"),
+                    "description": prop.get("description", ""),
+                    "bounds": {
+                        k: prop[k] for k in ("minimum", "maximum", "minLength", "maxLength", "enum") if k in prop
+                    },
+                }
+            )
+        return {
+            "name": self.name,
+            "family": self.family,
+            "description": self.description,
+            "risk": str(self.risk),
+            "reversible": self.reversible,
+            "undo": self.undo_description if self.reversible else "",
+            "supportsDryRun": self.supports_dry_run,
+            "rbac": [r.as_dict() for r in self.rbac],
+            "params": params,
+            "pack": self.pack,
+        }
+
+
+def _type_of(prop: Mapping[str, Any]) -> str:
+    if "type" in prop:
+        t = prop["type"]
+        if t == "array" and "items" in prop:
+            return f"list[{_type_of(prop['items'])}]"
+        return str(t)
+    if "anyOf" in prop:
+        return " | ".join(_type_of(p) for p in prop["anyOf"] if p.get("type") != "null")
+    if "enum" in prop:
+        return "enum"
+    return "any"
+
+
+def action(
+    *,
+    name: str,
+    family: str,
+    params: type[P],
+    risk: Risk,
+    rbac: tuple[RbacRule, ...],
+    supports_dry_run: bool = True,
+    undo: UndoFn | None = None,
+    undo_description: str = "",
+) -> Callable[[RunFn[P]], ActionSpec[P]]:
+    """Decorate an async ``run(ctx, params)`` function into an :class:`ActionSpec`.
+
+    The function's docstring's first paragraph becomes the description.
+    """
+
+    def wrap(fn: RunFn[P]) -> ActionSpec[P]:
+        doc = (fn.__doc__ or name).strip().split("\n\n")[0]
+        return ActionSpec(
+            name=name,
+            family=family,
+            description=" ".join(doc.split()),
+            params=params,
+            risk=risk,
+            rbac=rbac,
+            run=fn,
+            supports_dry_run=supports_dry_run,
+            undo=undo,
+            undo_description=undo_description,
+        )
+
+    return wrap

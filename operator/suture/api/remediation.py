@@ -1,0 +1,165 @@
+"""Remediation: one run of a template for one alert occurrence."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+from pydantic import ConfigDict, Field
+
+from suture.api.base import Condition, SutureModel
+
+Phase = Literal["Pending", "Running", "WaitingApproval", "Verifying", "Succeeded", "Failed", "RolledBack", "Cancelled"]
+TERMINAL_PHASES: frozenset[str] = frozenset({"Succeeded", "Failed", "RolledBack", "Cancelled"})
+StepPhase = Literal["Pending", "Running", "WaitingApproval", "Succeeded", "Failed", "Skipped", "RolledBack"]
+Decision = Literal["Pending", "Approved", "Rejected"]
+Outcome = Literal["Pending", "Resolved", "NotResolved", "Unknown", "Skipped"]
+
+
+class TemplateRef(SutureModel):
+    """Which template a Remediation runs."""
+
+    name: str = Field(min_length=1, max_length=253, description="Template name.")
+    kind: Literal["WorkflowTemplate", "ClusterWorkflowTemplate"] = Field(
+        default="WorkflowTemplate",
+        description="WorkflowTemplate (same namespace) or ClusterWorkflowTemplate.",
+    )
+
+
+class AlertInfo(SutureModel):
+    """The alert occurrence a Remediation answers, as Alertmanager described it."""
+
+    name: str = Field(default="", max_length=253, description="The alertname label.")
+    labels: dict[str, str] = Field(default_factory=dict, description="Alert labels (untrusted input).")
+    annotations: dict[str, str] = Field(default_factory=dict, description="Alert annotations (untrusted input).")
+    fingerprint: str = Field(default="", max_length=64, description="Alertmanager's fingerprint of the labels.")
+    starts_at: str | None = Field(default=None, description="When the alert started firing (RFC 3339).")
+    generator_url: str | None = Field(default=None, max_length=2048, description="Link to the alert's source.")
+
+
+class ObjectRef(SutureModel):
+    """A resolved Kubernetes object."""
+
+    api_version: str = Field(description="apiVersion, e.g. apps/v1.")
+    kind: str = Field(description="Kind, e.g. Deployment.")
+    namespace: str | None = Field(default=None, description="Namespace; empty for cluster-scoped objects.")
+    name: str = Field(description="Name.")
+    uid: str | None = Field(default=None, description="UID at resolution time, to act on exactly this object.")
+
+    def display(self) -> str:
+        """``Kind/namespace/name`` for messages."""
+        return f"{self.kind}/{self.namespace + '/' if self.namespace else ''}{self.name}"
+
+
+class ApprovalRequest(SutureModel):
+    """A person's answer to an approval, written to the spec by kubectl patch or suture approve."""
+
+    decision: Decision = Field(default="Pending", description="Approved or Rejected; Pending until answered.")
+    reason: str = Field(default="", max_length=1024, description="Why, in the approver's words.")
+
+
+class RemediationSpec(SutureModel):
+    """What to run, for which alert, on which object."""
+
+    template_ref: TemplateRef = Field(description="The template to run.")
+    alert: AlertInfo = Field(default_factory=AlertInfo, description="The alert occurrence.")
+    target: ObjectRef | None = Field(default=None, description="The object to act on; resolved from the alert.")
+    variables: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Overrides of the template's variables.",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    )
+    dry_run: bool = Field(default=False, description="Run every action with server-side dry-run only.")
+    approval: ApprovalRequest | None = Field(default=None, description="The answer to a pending approval.")
+    cancel: bool = Field(default=False, description="Stop at the next step boundary.")
+
+
+class StepStatus(SutureModel):
+    """Progress of one step."""
+
+    name: str = Field(description="Step name.")
+    phase: StepPhase = Field(default="Pending", description="Where the step is.")
+    attempts: int = Field(default=0, ge=0, description="Attempts made.")
+    start_time: str | None = Field(default=None, description="First attempt began (RFC 3339).")
+    end_time: str | None = Field(default=None, description="Finished (RFC 3339).")
+    message: str = Field(default="", description="What happened, in plain words.")
+    output: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The step's small structured result; later steps read it as steps.<name>.output.",
+        json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    )
+
+
+class Alternative(SutureModel):
+    """A template that was considered and not chosen."""
+
+    template: str = Field(description="Template name.")
+    score: float = Field(description="Its ranking score.")
+    reason: str = Field(default="", description="Why it ranked where it did.")
+
+
+class Recommendation(SutureModel):
+    """Why this template was chosen for this alert."""
+
+    template: str = Field(description="The chosen template.")
+    score: float = Field(description="Its ranking score.")
+    confidence: float | None = Field(default=None, ge=0, le=1, description="How sure the ranking is.")
+    reasons: list[str] = Field(default_factory=list, description="Plain-words explanation.")
+    alternatives: list[Alternative] = Field(default_factory=list, description="The runners-up.")
+
+
+class Verification(SutureModel):
+    """Did the alert really resolve after the run?"""
+
+    outcome: Outcome = Field(default="Pending", description="Resolved, NotResolved, Unknown, Skipped or Pending.")
+    checked_at: str | None = Field(default=None, description="When it was decided (RFC 3339).")
+    message: str = Field(default="", description="How it was decided.")
+
+
+class ApprovalRecord(SutureModel):
+    """Who answered an approval, as the API server authenticated them."""
+
+    decision: Decision = Field(description="The decision.")
+    by: str = Field(default="", description="The authenticated user who made it.")
+    at: str | None = Field(default=None, description="When (RFC 3339).")
+    reason: str = Field(default="", description="Their reason.")
+
+
+class RemediationStatus(SutureModel):
+    """What the operator did and learned."""
+
+    phase: Phase = Field(default="Pending", description="Where the run is.")
+    message: str = Field(default="", description="The latest news in plain words.")
+    start_time: str | None = Field(default=None, description="Run start (RFC 3339).")
+    completion_time: str | None = Field(default=None, description="Run end (RFC 3339).")
+    observed_generation: int | None = Field(default=None, description="The generation last acted on.")
+    steps: list[StepStatus] = Field(default_factory=list, description="Per-step progress.")
+    recommendation: Recommendation | None = Field(default=None, description="The ranking behind the choice.")
+    verification: Verification | None = Field(default=None, description="The verification outcome.")
+    approval: ApprovalRecord | None = Field(default=None, description="The recorded approval decision.")
+    undone: list[str] = Field(default_factory=list, description="Steps whose changes were rolled back, in order.")
+    conditions: list[Condition] = Field(default_factory=list, description="Standard conditions.")
+
+
+PRINTER_COLUMNS: list[dict[str, Any]] = [
+    {"name": "Alert", "type": "string", "jsonPath": ".spec.alert.name"},
+    {"name": "Template", "type": "string", "jsonPath": ".spec.templateRef.name"},
+    {"name": "Target", "type": "string", "jsonPath": ".spec.target.name"},
+    {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+    {"name": "Outcome", "type": "string", "jsonPath": ".status.verification.outcome"},
+    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+]
+
+
+class Remediation(SutureModel):
+    """One run of a template for one alert occurrence (or on demand)."""
+
+    KIND: ClassVar[str] = "Remediation"
+    PLURAL: ClassVar[str] = "remediations"
+    SCOPE: ClassVar[str] = "Namespaced"
+    model_config = ConfigDict(title="Remediation")
+
+    api_version: Literal["suture.dev/v1alpha1"] = "suture.dev/v1alpha1"
+    kind: Literal["Remediation"] = "Remediation"
+    metadata: dict[str, Any] = Field(default_factory=dict, json_schema_extra={"type": "object"})
+    spec: RemediationSpec
+    status: RemediationStatus | None = None

@@ -1,0 +1,156 @@
+"""The ``suture`` command line."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from suture.table import render_table
+
+
+def _registry_or_exit() -> object:
+    from suture.actions import RegistryError, load_registry
+
+    try:
+        return load_registry()
+    except RegistryError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def cmd_crds(args: argparse.Namespace) -> int:
+    """Write the CRDs generated from the models."""
+    from suture.crdgen import all_crds, render, write_crds
+
+    if args.output_dir == "-":
+        sys.stdout.write("---\n".join(render(c) for c in all_crds().values()))
+        return 0
+    for path in write_crds(Path(args.output_dir)):
+        print(f"wrote {path}")
+    return 0
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    """Validate template and Remediation documents."""
+    from suture.actions import Registry
+    from suture.validation import validate_paths
+
+    registry = _registry_or_exit()
+    assert isinstance(registry, Registry)
+    report = validate_paths(args.paths, registry)
+    if args.output == "json":
+        print(json.dumps(report.as_dict(), indent=2))
+    else:
+        for problem in report.problems:
+            print(problem.render(), file=sys.stdout)
+        errors = len(report.errors)
+        summary = f"{report.documents} document(s) checked, {errors} error(s)"
+        warnings = len(report.problems) - errors
+        if warnings:
+            summary += f", {warnings} warning(s)"
+        print(summary + ("" if errors else ": all valid"))
+    return 0 if report.valid else 1
+
+
+def cmd_actions_list(args: argparse.Namespace) -> int:
+    """List the registered actions."""
+    from suture.actions import Registry
+
+    registry = _registry_or_exit()
+    assert isinstance(registry, Registry)
+    described = [spec.describe() for spec in registry]
+    if args.output == "json":
+        print(json.dumps({"actions": described}, indent=2))
+        return 0
+    rows = [
+        [
+            d["name"],
+            d["family"],
+            d["risk"],
+            "yes" if d["reversible"] else "no",
+            "yes" if d["supportsDryRun"] else "no",
+            d["description"],
+        ]
+        for d in described
+    ]
+    print(render_table(["name", "family", "risk", "undo", "dry-run", "description"], rows, max_width=70))
+    return 0
+
+
+def cmd_actions_show(args: argparse.Namespace) -> int:
+    """Show one action in full."""
+    from suture.actions import Registry
+
+    registry = _registry_or_exit()
+    assert isinstance(registry, Registry)
+    try:
+        spec = registry.get(args.name)
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 1
+    d = spec.describe()
+    if args.output == "json":
+        print(json.dumps(d, indent=2))
+        return 0
+    print(f"{d['name']} ({d['family']}, risk {d['risk']}, pack {d['pack']})")
+    print(f"  {d['description']}")
+    print(f"  undo: {d['undo'] or 'cannot be undone'}")
+    print(f"  server-side dry-run: {'yes' if d['supportsDryRun'] else 'no'}")
+    print("\nParameters:")
+    rows = [
+        [
+            p["name"],
+            p["type"],
+            "yes" if p["required"] else "no",
+            "" if p["default"] is None else json.dumps(p["default"]),
+            ", ".join(f"{k}={v}" for k, v in p["bounds"].items()),
+            p["description"],
+        ]
+        for p in d["params"]
+    ]
+    print(render_table(["name", "type", "required", "default", "bounds", "description"], rows))
+    print("\nRBAC:")
+    for rule in d["rbac"]:
+        group = rule["apiGroups"][0] or "core"
+        print(f"  {group}: {', '.join(rule['resources'])} [{', '.join(rule['verbs'])}]")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(prog="suture", description="Remediate Prometheus alerts on Kubernetes.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    crds = sub.add_parser("crds", help="write the CustomResourceDefinitions generated from the models")
+    crds.add_argument("--output-dir", default="crds", help="directory to write to, or - for stdout")
+    crds.set_defaults(func=cmd_crds)
+
+    validate = sub.add_parser("validate", help="check templates and Remediations for mistakes")
+    validate.add_argument("paths", nargs="+", help="files, directories, or - for stdin")
+    validate.add_argument("--output", choices=["text", "json"], default="text")
+    validate.set_defaults(func=cmd_validate)
+
+    actions = sub.add_parser("actions", help="the actions templates can call")
+    actions_sub = actions.add_subparsers(dest="actions_command", required=True)
+    a_list = actions_sub.add_parser("list", help="list every registered action")
+    a_list.add_argument("--output", choices=["table", "json"], default="table")
+    a_list.set_defaults(func=cmd_actions_list)
+    a_show = actions_sub.add_parser("show", help="show one action's parameters, risk, undo and RBAC")
+    a_show.add_argument("name")
+    a_show.add_argument("--output", choices=["text", "json"], default="text")
+    a_show.set_defaults(func=cmd_actions_show)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``suture`` console script."""
+    args = build_parser().parse_args(argv)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

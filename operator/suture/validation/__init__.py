@@ -1,0 +1,82 @@
+"""``suture validate``: every mistake in a template, named by file, document and field.
+
+:func:`validate_object` is what the operator calls to set a template's Valid
+condition; :func:`validate_paths` is what the CLI calls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from suture.actions import Registry
+from suture.api import ClusterWorkflowTemplate, WorkflowTemplate
+from suture.validation.documents import read_documents
+from suture.validation.problems import Problem
+from suture.validation.schema import parse_document
+from suture.validation.template_checks import check_template
+
+
+def validate_object(doc: Any, registry: Registry | None) -> list[Problem]:
+    """Schema and semantic problems of one raw resource (a dict as kubectl would send it)."""
+    model, problems = parse_document(doc)
+    if model is None:
+        return problems
+    if isinstance(model, WorkflowTemplate | ClusterWorkflowTemplate):
+        return check_template(model, registry)
+    return []
+
+
+def _resource_name(doc: Any) -> str:
+    if isinstance(doc, dict):
+        kind = doc.get("kind") or "?"
+        meta = doc.get("metadata")
+        name = (meta.get("name") if isinstance(meta, dict) else None) or "?"
+        return f"{kind}/{name}"
+    return ""
+
+
+@dataclass
+class Report:
+    """The outcome of validating some documents."""
+
+    documents: int = 0
+    problems: list[Problem] = field(default_factory=list)
+
+    @property
+    def errors(self) -> list[Problem]:
+        """Problems that make a document invalid."""
+        return [p for p in self.problems if p.severity == "error"]
+
+    @property
+    def valid(self) -> bool:
+        """True when no document has an error."""
+        return not self.errors
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON form for ``--output json``."""
+        return {
+            "valid": self.valid,
+            "documents": self.documents,
+            "errors": [p.as_dict() for p in self.errors],
+            "warnings": [p.as_dict() for p in self.problems if p.severity == "warning"],
+        }
+
+
+def validate_paths(paths: list[str], registry: Registry | None) -> Report:
+    """Validate every document under ``paths``."""
+    report = Report()
+    for doc in read_documents(paths):
+        report.documents += 1
+        if doc.problem is not None:
+            report.problems.append(doc.problem.located(source=doc.source, document=doc.index, resource=""))
+            continue
+        resource = _resource_name(doc.body)
+        report.problems.extend(
+            p.located(source=doc.source, document=doc.index, resource=resource)
+            for p in validate_object(doc.body, registry)
+        )
+    return report
+
+
+__all__ = ["Problem", "Report", "validate_object", "validate_paths"]

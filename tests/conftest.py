@@ -1,0 +1,125 @@
+"""Fixtures every test layer shares: the real cluster and a fresh namespace per test."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from suture.kube import KubeClient, connect
+
+REPO = Path(__file__).resolve().parent.parent
+TEST_CLUSTER = "suture-test"
+
+
+def _kwok_env() -> dict[str, str]:
+    return {**os.environ, "SUTURE_CLUSTER": TEST_CLUSTER}
+
+
+@pytest.fixture(scope="session")
+def kubeconfig() -> Iterator[str]:
+    """Path to the kubeconfig of a real cluster.
+
+    ``SUTURE_TEST_KUBECONFIG`` names an existing cluster (kind, or any test
+    cluster). Otherwise the local control plane is started and, unless
+    ``SUTURE_KEEP_CLUSTER=1``, removed afterwards. The ambient ``KUBECONFIG`` is
+    never used, so a test run cannot touch a production cluster by accident.
+    """
+    given = os.environ.get("SUTURE_TEST_KUBECONFIG")
+    if given:
+        yield given
+        return
+    proc = subprocess.run(
+        [str(REPO / "hack" / "cluster-up.sh")], env=_kwok_env(), capture_output=True, text=True, check=False
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"the local control plane did not start:\n{proc.stderr[-4000:]}")
+    last = proc.stdout.strip().splitlines()[-1]
+    assert last.startswith("KUBECONFIG="), proc.stdout
+    try:
+        yield last.removeprefix("KUBECONFIG=")
+    finally:
+        if os.environ.get("SUTURE_KEEP_CLUSTER") != "1":
+            subprocess.run([str(REPO / "hack" / "cluster-down.sh")], env=_kwok_env(), check=False, capture_output=True)
+
+
+@pytest.fixture(scope="session")
+async def kube(kubeconfig: str) -> AsyncIterator[KubeClient]:
+    """A Suture KubeClient logged in to the test cluster."""
+    client = await connect(kubeconfig)
+    try:
+        yield client
+    finally:
+        await client.close()
+
+
+@pytest.fixture
+async def namespace(kube: KubeClient) -> AsyncIterator[str]:
+    """A fresh namespace, deleted after the test."""
+    name = f"t-{uuid.uuid4().hex[:8]}"
+    await kube.create("Namespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
+    try:
+        yield name
+    finally:
+        await kube.delete("Namespace", name)
+
+
+async def wait_for(
+    probe: Callable[[], Awaitable[Any]],
+    *,
+    timeout: float = 30.0,
+    interval: float = 0.2,
+    what: str = "condition",
+) -> Any:
+    """Poll ``probe`` until it returns something truthy; fail the test with ``what`` on timeout."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    last: Any = None
+    while loop.time() < deadline:
+        last = await probe()
+        if last:
+            return last
+        await asyncio.sleep(interval)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what} (last value: {last!r})")
+
+
+def deployment(
+    name: str,
+    replicas: int,
+    *,
+    image: str = "nginx:1.27",
+    labels: dict[str, str] | None = None,
+    **pod_spec: Any,
+) -> dict[str, Any]:
+    """A minimal Deployment manifest."""
+    labels = labels or {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name, "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {"containers": [{"name": "main", "image": image}], **pod_spec},
+            },
+        },
+    }
+
+
+def ready_pods(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Pods that are Running, Ready and not being deleted."""
+    return [
+        p
+        for p in pods
+        if not p["metadata"].get("deletionTimestamp")
+        and p.get("status", {}).get("phase") == "Running"
+        and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
+    ]
