@@ -48,6 +48,9 @@ class ActionContext:
     dry_run: bool = False
     logger: logging.Logger = field(default_factory=lambda: logging.getLogger("suture.actions"))
     remediation: str = ""  # namespace/name of the Remediation, for labels and messages
+    # ownerReference of the Remediation, so objects an action creates (diagnostic
+    # ConfigMaps, Jobs) are garbage-collected with it. None when run by hand.
+    owner: dict[str, Any] | None = None
     # Namespaces the calling template may act in; None means any (cluster templates).
     allowed_namespace: str | None = None
     poll_interval: float = 0.5

@@ -1,0 +1,9 @@
+"""Annotate and label objects."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from suture.actions import ActionSpec
+
+ACTIONS: list[ActionSpec[Any]] = []

@@ -1,0 +1,9 @@
+"""Network: apply a NetworkPolicy."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from suture.actions import ActionSpec
+
+ACTIONS: list[ActionSpec[Any]] = []

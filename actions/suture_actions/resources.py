@@ -1,0 +1,9 @@
+"""HPA bounds and container requests/limits."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from suture.actions import ActionSpec
+
+ACTIONS: list[ActionSpec[Any]] = []

@@ -1,0 +1,9 @@
+"""Storage: expand a PersistentVolumeClaim."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from suture.actions import ActionSpec
+
+ACTIONS: list[ActionSpec[Any]] = []
