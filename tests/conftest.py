@@ -18,6 +18,32 @@ REPO = Path(__file__).resolve().parent.parent
 TEST_CLUSTER = "suture-test"
 
 
+def kubectl_binary() -> str:
+    """The kubectl built by hack/build-tools.sh (same version as the control plane)."""
+    out = subprocess.run(
+        ["bash", "-c", f". {REPO}/hack/versions.sh && echo $SUTURE_BIN/kubectl-$KUBE_VERSION/kubectl"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
+async def kubectl(kubeconfig: str, *args: str) -> str:
+    """Run kubectl against the test cluster; return stdout, fail the test on a non-zero exit."""
+    proc = await asyncio.create_subprocess_exec(
+        kubectl_binary(),
+        "--kubeconfig",
+        kubeconfig,
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await proc.communicate()
+    assert proc.returncode == 0, f"kubectl {' '.join(args)} failed: {err.decode()}"
+    return out.decode()
+
+
 def _kwok_env() -> dict[str, str]:
     return {**os.environ, "SUTURE_CLUSTER": TEST_CLUSTER}
 

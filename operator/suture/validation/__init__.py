@@ -11,6 +11,7 @@ from typing import Any
 
 from suture.actions import Registry
 from suture.api import ClusterWorkflowTemplate, WorkflowTemplate
+from suture.validation.condition import valid_condition
 from suture.validation.documents import read_documents
 from suture.validation.problems import Problem
 from suture.validation.schema import parse_document
@@ -79,4 +80,4 @@ def validate_paths(paths: list[str], registry: Registry | None) -> Report:
     return report
 
 
-__all__ = ["Problem", "Report", "validate_object", "validate_paths"]
+__all__ = ["Problem", "Report", "valid_condition", "validate_object", "validate_paths"]

@@ -24,6 +24,7 @@ from suture.api import (
 )
 from suture.api.checks import Check
 from suture.expr import CONTEXT_ROOTS, ExpressionError, expressions_in, is_expression, referenced_roots
+from suture.expr.paths import PathError, parse_path
 from suture.expr.values import walk_strings
 from suture.validation.flow import build_flow, ownership_cycle
 from suture.validation.problems import Problem, join_path
@@ -55,7 +56,9 @@ def _step_path(index: int, *rest: str | int) -> str:
 def _names_and_references(steps: list[Step]) -> list[Problem]:
     problems = []
     counts = Counter(s.name for s in steps)
-    index_of = {s.name: i for i, s in enumerate(steps)}
+    index_of: dict[str, int] = {}
+    for i, step in enumerate(steps):
+        index_of.setdefault(step.name, i)  # later duplicates are the ones reported
     for i, step in enumerate(steps):
         if step.name == END:
             problems.append(Problem(_step_path(i, "name"), "'end' is reserved (it means: stop the run)"))
@@ -198,6 +201,12 @@ def _expressions(template: AnyTemplate) -> list[Problem]:
                 )
                 problems.append(Problem(path, f"unknown name {root!r} in {source!r} ({hint})"))
     for i, step in enumerate(template.spec.steps):
+        for rel, check in _checks_in(step):
+            if check.resource is not None:
+                try:
+                    parse_path(check.resource.field)
+                except PathError as exc:
+                    problems.append(Problem(_step_path(i, *rel, "resource", "field"), str(exc)))
         if step.foreach is not None and not is_expression(step.foreach.items):
             problems.append(Problem(_step_path(i, "foreach", "items"), "must be a ${{ }} expression yielding a list"))
     return problems
