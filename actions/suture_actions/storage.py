@@ -2,8 +2,182 @@
 
 from __future__ import annotations
 
+import re
+from decimal import ROUND_CEILING, Decimal, InvalidOperation
 from typing import Any
 
-from suture.actions import ActionSpec
+from pydantic import Field, field_validator, model_validator
 
-ACTIONS: list[ActionSpec[Any]] = []
+from suture.actions import ActionContext, ActionError, ActionResult, ActionSpec, ErrorCategory, RbacRule, Risk, action
+from suture_actions._common import NamespacedTarget, check_namespace, get_required, retry_on_conflict, would
+
+# A private quantity parser: only storage sizes, only what expand_pvc needs.
+_QUANTITY = re.compile(
+    r"^(?P<num>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE](?P<exp>[+-]?[0-9]+))?(?P<suffix>[KMGTPE]i|[mkMGTPE])?$"
+)
+_BINARY: dict[str, int] = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
+_DECIMAL: dict[str, Decimal | int] = {
+    "m": Decimal("0.001"),
+    "k": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "P": 10**15,
+    "E": 10**18,
+}
+_MI = 2**20
+
+
+def _parse_bytes(text: str) -> int:
+    """Bytes in a Kubernetes quantity such as ``10Gi``, ``500M`` or ``1e9``, rounded up to a whole byte."""
+    match = _QUANTITY.match(text.strip())
+    if not match:
+        raise ValueError(f"{text!r} is not a storage quantity (examples: 10Gi, 500Mi, 20G)")
+    try:
+        value = Decimal(match["num"])
+    except InvalidOperation:
+        raise ValueError(f"{text!r} is not a storage quantity") from None
+    if match["exp"]:
+        value = value.scaleb(int(match["exp"]))
+    suffix = match["suffix"]
+    if suffix:
+        value *= Decimal("0.001") if suffix == "m" else _BINARY.get(suffix) or _DECIMAL[suffix]
+    return int(value.to_integral_value(rounding=ROUND_CEILING))
+
+
+def _format_bytes(n: int) -> str:
+    """The shortest exact form with a suffix: 2147483648 -> ``2Gi``, 500000000 -> ``500M``; else plain bytes."""
+    forms = [str(n)]
+    for suffix, size in (*_BINARY.items(), *_DECIMAL.items()):
+        if n >= size and n % size == 0:
+            forms.append(f"{n // size}{suffix}")
+    return min(forms, key=len)
+
+
+class ExpandPvcParams(NamespacedTarget):
+    """Grow a PersistentVolumeClaim to a size, or by a factor, never beyond a cap."""
+
+    size: str | None = Field(default=None, description="Target size as a quantity, e.g. 20Gi. Exclusive with factor.")
+    factor: float | None = Field(
+        default=None,
+        gt=1.0,
+        le=10.0,
+        description="Grow the current capacity by this factor (rounded up to a whole Mi). Exclusive with size.",
+    )
+    cap: str = Field(description="Never request more than this quantity, e.g. 100Gi.")
+
+    @field_validator("size", "cap")
+    @classmethod
+    def _quantity(cls, value: str | None) -> str | None:
+        if value is not None:
+            _parse_bytes(value)
+        return value
+
+    @model_validator(mode="after")
+    def _size_or_factor(self) -> ExpandPvcParams:
+        if (self.size is None) == (self.factor is None):
+            raise ValueError("give exactly one of size and factor")
+        return self
+
+
+@action(
+    name="expand_pvc",
+    family="storage",
+    params=ExpandPvcParams,
+    # High: it cannot be undone (volumes never shrink) and it raises what the storage costs.
+    risk=Risk.HIGH,
+    rbac=(
+        RbacRule("", ("persistentvolumeclaims",), ("get", "patch")),
+        RbacRule("storage.k8s.io", ("storageclasses",), ("get",)),
+    ),
+)
+async def expand_pvc(ctx: ActionContext, params: ExpandPvcParams) -> ActionResult:
+    """Raise a bound PersistentVolumeClaim's storage request, only where its StorageClass allows expansion.
+
+    The new request is ``size``, or ``factor`` times the claim's current capacity
+    (``status.capacity``, falling back to the request), rounded up to a whole Mi
+    and clamped to ``cap``. Basing the factor on the capacity rather than the
+    request makes a repeated call a no-op while the resize is in flight; once the
+    volume has actually grown, a new call grows it again. The claim is never
+    shrunk (Kubernetes cannot shrink a volume), so there is no undo.
+    """
+    act = "expand_pvc"
+    check_namespace(ctx, params.namespace, act)
+    cap = _parse_bytes(params.cap)
+
+    async def attempt() -> ActionResult:
+        pvc = await get_required(ctx, "PersistentVolumeClaim", params.name, params.namespace, act)
+        where = f"PersistentVolumeClaim {params.namespace}/{params.name}"
+        class_name = pvc.get("spec", {}).get("storageClassName")
+        if not class_name:
+            raise ActionError(f"{where} has no StorageClass; it cannot be expanded", category=ErrorCategory.INVALID)
+        storage_class = await ctx.kube.get_or_none("StorageClass", class_name)
+        if storage_class is None:
+            raise ActionError(f"StorageClass {class_name!r} of {where} not found", category=ErrorCategory.INVALID)
+        if storage_class.get("allowVolumeExpansion") is not True:
+            raise ActionError(
+                f"StorageClass {class_name!r} of {where} does not allow volume expansion (allowVolumeExpansion)",
+                category=ErrorCategory.INVALID,
+            )
+        phase = pvc.get("status", {}).get("phase")
+        if phase != "Bound":
+            # The API server refuses to resize an unbound claim; say why in plain words.
+            raise ActionError(
+                f"{where} is {phase or 'not bound'}; only a Bound claim can be expanded", category=ErrorCategory.INVALID
+            )
+
+        request_text = pvc.get("spec", {}).get("resources", {}).get("requests", {}).get("storage")
+        if not request_text:
+            raise ActionError(f"{where} has no storage request", category=ErrorCategory.INVALID)
+        request = _parse_bytes(request_text)
+        capacity_text = pvc.get("status", {}).get("capacity", {}).get("storage")
+        capacity = _parse_bytes(capacity_text) if capacity_text else request
+
+        if params.factor is None:
+            desired = _parse_bytes(str(params.size))  # the model guarantees exactly one of size and factor
+        else:
+            grown = Decimal(capacity) * Decimal(str(params.factor)) / _MI
+            desired = int(grown.to_integral_value(rounding=ROUND_CEILING)) * _MI
+        if desired < request:
+            raise ActionError(
+                f"{where} requests {request_text}; {_format_bytes(desired)} would shrink it, which is never done",
+                category=ErrorCategory.INVALID,
+            )
+        if cap < request:
+            raise ActionError(
+                f"{where} already requests {request_text}, more than the cap {params.cap}",
+                category=ErrorCategory.INVALID,
+            )
+        target = min(desired, cap)
+        output: dict[str, Any] = {
+            "namespace": params.namespace,
+            "name": params.name,
+            "storageClass": class_name,
+            "previous": request_text,
+            "capacity": capacity_text,
+            "size": _format_bytes(target) if target != request else request_text,
+            "capped": desired > cap,
+        }
+        if target == request:
+            suffix = f" (the cap {params.cap})" if desired > cap else ""
+            return ActionResult(
+                changed=False, message=f"{where} already requests {request_text}{suffix}", output=output
+            )
+        # resourceVersion in the merge patch makes it a compare-and-swap on the
+        # request read above; a concurrent writer gives 409 and a fresh read.
+        patch = {
+            "metadata": {"resourceVersion": pvc["metadata"]["resourceVersion"]},
+            "spec": {"resources": {"requests": {"storage": output["size"]}}},
+        }
+        await ctx.kube.patch("PersistentVolumeClaim", params.name, patch, params.namespace, dry_run=ctx.dry_run)
+        capped = f", capped at {params.cap}" if desired > cap else ""
+        return ActionResult(
+            changed=not ctx.dry_run,
+            message=would(ctx, f"expand {where} from {request_text} to {output['size']}{capped}"),
+            output=output,
+        )
+
+    return await retry_on_conflict(attempt)
+
+
+ACTIONS: list[ActionSpec[Any]] = [expand_pvc]
