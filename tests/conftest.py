@@ -147,5 +147,5 @@ def ready_pods(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for p in pods
         if not p["metadata"].get("deletionTimestamp")
         and p.get("status", {}).get("phase") == "Running"
-        and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions", []))
+        and any(c["type"] == "Ready" and c["status"] == "True" for c in p["status"].get("conditions") or [])
     ]

@@ -32,7 +32,7 @@ async def suture_crds(kube: KubeClient) -> list[str]:
     async def established() -> bool:
         for name in names:
             got = await kube.get("CustomResourceDefinition", name)
-            conditions = got.get("status", {}).get("conditions", [])
+            conditions = (got.get("status") or {}).get("conditions") or []
             if not any(c["type"] == "Established" and c["status"] == "True" for c in conditions):
                 return False
         return True

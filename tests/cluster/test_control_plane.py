@@ -100,7 +100,7 @@ async def test_custom_resource_definition_is_served(kube: KubeClient) -> None:
 
         async def established() -> bool:
             got = await kube.get("CustomResourceDefinition", "widgets.probe.suture.dev")
-            conds = got.get("status", {}).get("conditions", [])
+            conds = (got.get("status") or {}).get("conditions") or []
             return any(c["type"] == "Established" and c["status"] == "True" for c in conds)
 
         await wait_for(established, what="the CRD to be established")
