@@ -2,8 +2,175 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Literal
 
-from suture.actions import ActionSpec
+from pydantic import Field
 
-ACTIONS: list[ActionSpec[Any]] = []
+from suture.actions import ActionContext, ActionError, ActionResult, ActionSpec, ErrorCategory, RbacRule, Risk, action
+from suture.kube.resources import ResourceInfo, resource_info
+from suture_actions._common import NAME_PATTERN, Params, check_namespace, get_required, retry_on_conflict, would
+
+# The kinds these actions may touch. The Helm chart grants exactly these rules,
+# so annotating or labelling any other kind is refused by RBAC in a cluster.
+_RBAC = (
+    RbacRule("", ("pods", "services", "persistentvolumeclaims", "configmaps", "nodes"), ("get", "patch")),
+    RbacRule("apps", ("deployments", "statefulsets", "daemonsets", "replicasets"), ("get", "patch")),
+    RbacRule("batch", ("jobs", "cronjobs"), ("get", "patch")),
+    RbacRule("autoscaling", ("horizontalpodautoscalers",), ("get", "patch")),
+    RbacRule("policy", ("poddisruptionbudgets",), ("get", "patch")),
+)
+_MetaField = Literal["annotations", "labels"]
+
+
+class MetadataTarget(Params):
+    """Any object: kind (and apiVersion for kinds Suture does not know), namespace unless cluster-scoped, name."""
+
+    kind: str = Field(min_length=1, description="Kind of the object, e.g. Pod, Deployment, Node.")
+    api_version: str | None = Field(default=None, description="apiVersion; needed only for kinds Suture does not know.")
+    namespace: str | None = Field(
+        default=None, pattern=NAME_PATTERN, max_length=63, description="Namespace; omit for cluster-scoped kinds."
+    )
+    name: str = Field(pattern=NAME_PATTERN, max_length=253, description="Name of the object.")
+
+
+class AnnotateParams(MetadataTarget):
+    """Annotations to set; a null value removes the key."""
+
+    annotations: dict[str, str | None] = Field(min_length=1, description="Keys to set; null removes a key.")
+
+
+class LabelParams(MetadataTarget):
+    """Labels to set; a null value removes the key."""
+
+    labels: dict[str, str | None] = Field(min_length=1, description="Keys to set; null removes a key.")
+
+
+def _resolve(kind: str, api_version: str | None, namespace: str | None, act: str) -> tuple[ResourceInfo, str | None]:
+    """Where the object lives; the namespace is dropped for cluster-scoped kinds."""
+    try:
+        info = resource_info(kind, api_version)
+    except ValueError as exc:
+        raise ActionError(str(exc), category=ErrorCategory.INVALID, action=act) from None
+    if info.namespaced and not namespace:
+        raise ActionError(f"{kind} is namespaced: give its namespace", category=ErrorCategory.INVALID, action=act)
+    return info, namespace if info.namespaced else None
+
+
+async def _set(
+    ctx: ActionContext,
+    field: _MetaField,
+    kind: str,
+    api_version: str | None,
+    namespace: str | None,
+    name: str,
+    values: Mapping[str, str | None],
+    act: str,
+) -> ActionResult:
+    info, namespace = _resolve(kind, api_version, namespace, act)
+    # A cluster-scoped object (namespace None) is outside any namespaced template.
+    check_namespace(ctx, namespace, act)
+    where = f"{kind} {namespace}/{name}" if namespace else f"{kind} {name}"
+    base = {"kind": kind, "apiVersion": info.api_version, "namespace": namespace, "name": name}
+
+    async def attempt() -> ActionResult:
+        obj = await get_required(ctx, kind, name, namespace, act, api_version=info.api_version)
+        current: dict[str, str] = obj["metadata"].get(field) or {}
+        # A null for a key that is absent already holds, so it is not a change.
+        patch = {key: value for key, value in values.items() if current.get(key) != value}
+        if not patch:
+            return ActionResult(
+                changed=False,
+                message=f"{where} already has these {field}",
+                output={**base, field: {}, "previous": {}},
+            )
+        previous = {key: current.get(key) for key in patch}
+        # resourceVersion makes the merge patch a compare-and-swap on what was
+        # read, so ``previous`` (the undo data) is exactly what was overwritten.
+        body = {"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"], field: patch}}
+        await ctx.kube.patch(kind, name, body, namespace, api_version=info.api_version, dry_run=ctx.dry_run)
+        summary = ", ".join(f"{k}={v}" if v is not None else f"-{k}" for k, v in sorted(patch.items()))
+        return ActionResult(
+            changed=not ctx.dry_run,
+            message=would(ctx, f"set {field} of {where}: {summary}"),
+            output={**base, field: patch, "previous": previous},
+            undo={**base, field: previous},
+        )
+
+    return await retry_on_conflict(attempt)
+
+
+async def _undo_annotate(ctx: ActionContext, data: Mapping[str, Any]) -> ActionResult:
+    return await _set(
+        ctx,
+        "annotations",
+        data["kind"],
+        data["apiVersion"],
+        data["namespace"],
+        data["name"],
+        data["annotations"],
+        "undo annotate",
+    )
+
+
+async def _undo_label(ctx: ActionContext, data: Mapping[str, Any]) -> ActionResult:
+    return await _set(
+        ctx, "labels", data["kind"], data["apiVersion"], data["namespace"], data["name"], data["labels"], "undo label"
+    )
+
+
+@action(
+    name="annotate",
+    family="metadata",
+    params=AnnotateParams,
+    risk=Risk.LOW,
+    rbac=_RBAC,
+    undo=_undo_annotate,
+    undo_description="puts back the previous values of the keys it changed and removes the keys it added",
+)
+async def annotate(ctx: ActionContext, params: AnnotateParams) -> ActionResult:
+    """Set or remove annotations on an object with a merge patch; only the keys given are touched.
+
+    Works on any kind the operator's RBAC allows: the Helm chart grants get and
+    patch on pods, services, persistentvolumeclaims, configmaps, nodes,
+    deployments, statefulsets, daemonsets, replicasets, jobs, cronjobs,
+    horizontalpodautoscalers and poddisruptionbudgets, and nothing else.
+    """
+    return await _set(
+        ctx,
+        "annotations",
+        params.kind,
+        params.api_version,
+        params.namespace,
+        params.name,
+        params.annotations,
+        "annotate",
+    )
+
+
+@action(
+    name="label",
+    family="metadata",
+    params=LabelParams,
+    # High, unlike annotate: labels decide selection, so a label change can take a
+    # pod out of its Service's endpoints or out of its ReplicaSet (which then
+    # starts a replacement).
+    risk=Risk.HIGH,
+    rbac=_RBAC,
+    undo=_undo_label,
+    undo_description="puts back the previous values of the keys it changed and removes the keys it added",
+)
+async def label(ctx: ActionContext, params: LabelParams) -> ActionResult:
+    """Set or remove labels on an object with a merge patch; only the keys given are touched.
+
+    Works on any kind the operator's RBAC allows: the Helm chart grants get and
+    patch on pods, services, persistentvolumeclaims, configmaps, nodes,
+    deployments, statefulsets, daemonsets, replicasets, jobs, cronjobs,
+    horizontalpodautoscalers and poddisruptionbudgets, and nothing else.
+    """
+    return await _set(
+        ctx, "labels", params.kind, params.api_version, params.namespace, params.name, params.labels, "label"
+    )
+
+
+ACTIONS: list[ActionSpec[Any]] = [annotate, label]
