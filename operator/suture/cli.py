@@ -119,6 +119,30 @@ def cmd_actions_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the operator until interrupted."""
+    import os
+
+    if args.kubeconfig:
+        os.environ["KUBECONFIG"] = args.kubeconfig
+    import kopf
+
+    import suture.handlers  # noqa: F401  (registers the handlers)
+    from suture.config import load_settings
+
+    settings = load_settings()
+    namespaces = list(args.namespace or settings.namespaces)
+    kopf.configure(verbose=args.verbose)
+    kopf.run(
+        clusterwide=not namespaces,
+        namespaces=namespaces,
+        standalone=not settings.peering,
+        peering_name=settings.peering or None,
+        liveness_endpoint=args.liveness,
+    )
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="suture", description="Remediate Prometheus alerts on Kubernetes.")
@@ -132,6 +156,13 @@ def build_parser() -> argparse.ArgumentParser:
     validate.add_argument("paths", nargs="+", help="files, directories, or - for stdin")
     validate.add_argument("--output", choices=["text", "json"], default="text")
     validate.set_defaults(func=cmd_validate)
+
+    run = sub.add_parser("run", help="run the operator")
+    run.add_argument("--kubeconfig", help="kubeconfig of the cluster (default: in-cluster, then $KUBECONFIG)")
+    run.add_argument("--namespace", "-n", action="append", help="watch only this namespace (repeatable)")
+    run.add_argument("--liveness", default=None, help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument("--verbose", "-v", action="store_true")
+    run.set_defaults(func=cmd_run)
 
     actions = sub.add_parser("actions", help="the actions templates can call")
     actions_sub = actions.add_subparsers(dest="actions_command", required=True)

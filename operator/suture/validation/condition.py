@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
-from suture.api import Condition
+from suture.actions import Registry
+from suture.api import Condition, to_k8s
 from suture.validation.problems import Problem
 
 MAX_MESSAGE = 2000  # keep status small; the full list is one `suture validate` away
@@ -36,3 +38,24 @@ def valid_condition(problems: list[Problem], *, generation: int | None, now: dat
         observed_generation=generation,
         last_transition_time=stamp,
     )
+
+
+def template_status_patch(
+    body: dict[str, Any], *, registry: Registry | None, now: datetime | None = None
+) -> dict[str, Any]:
+    """The status fields to merge into a template after validating it.
+
+    The existing conditions other than ``Valid`` are kept; ``Valid`` keeps its
+    lastTransitionTime while its status does not change, as the Kubernetes
+    condition convention asks.
+    """
+    from suture.validation import validate_object
+
+    generation = (body.get("metadata") or {}).get("generation")
+    condition = valid_condition(validate_object(body, registry), generation=generation, now=now)
+    previous = [c for c in ((body.get("status") or {}).get("conditions") or []) if isinstance(c, dict)]
+    old = next((c for c in previous if c.get("type") == "Valid"), None)
+    if old is not None and old.get("status") == condition.status and old.get("lastTransitionTime"):
+        condition.last_transition_time = old["lastTransitionTime"]
+    others = [c for c in previous if c.get("type") != "Valid"]
+    return {"observedGeneration": generation, "conditions": [*others, to_k8s(condition)]}

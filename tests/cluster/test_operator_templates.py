@@ -1,0 +1,65 @@
+"""The operator validates templates on the cluster and reports a Valid condition."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from kopf.testing import KopfRunner
+
+from suture.kube import KubeClient
+from tests.conftest import wait_for
+
+API = "suture.dev/v1alpha1"
+
+
+@pytest.fixture
+def operator(kubeconfig: str, monkeypatch: pytest.MonkeyPatch, suture_crds: list[str]) -> Iterator[KopfRunner]:
+    """The Suture operator running in this process against the test cluster."""
+    monkeypatch.setenv("KUBECONFIG", kubeconfig)
+    with KopfRunner(["run", "-A", "--standalone", "-m", "suture.handlers"], timeout=60) as runner:
+        yield runner
+    assert runner.exception is None, runner.output
+    assert runner.exit_code == 0, runner.output
+
+
+def _template(replicas: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": API,
+        "kind": "WorkflowTemplate",
+        "metadata": {"name": "scale-up"},
+        "spec": {
+            "target": {"kind": "Deployment", "name": "web"},
+            "steps": [{"name": "scale", "action": {"name": "scale_deployment", "params": {"replicas": replicas}}}],
+        },
+    }
+
+
+async def _valid(kube: KubeClient, namespace: str, generation: int) -> dict[str, Any] | None:
+    got = await kube.get("WorkflowTemplate", "scale-up", namespace, api_version=API)
+    status = got.get("status") or {}
+    if status.get("observedGeneration") != generation:
+        return None
+    return next((c for c in status.get("conditions") or [] if c["type"] == "Valid"), None)
+
+
+async def test_invalid_then_fixed_template(operator: KopfRunner, kube: KubeClient, namespace: str) -> None:
+    # replicas -3 passes the CRD schema (params are free-form) but not the action's parameter model.
+    created = await kube.request("POST", f"/apis/{API}/namespaces/{namespace}/workflowtemplates", body=_template(-3))
+    generation = created["metadata"]["generation"]
+    cond = await wait_for(lambda: _valid(kube, namespace, generation), timeout=30, what="Valid condition")
+    assert cond["status"] == "False"
+    assert cond["reason"] == "Invalid"
+    assert "spec.steps[0].action.params.replicas: must be >= 0" in cond["message"]
+
+    fixed = await kube.patch(
+        "WorkflowTemplate", "scale-up", {"spec": {"steps": _template(2)["spec"]["steps"]}}, namespace, api_version=API
+    )
+    cond = await wait_for(
+        lambda: _valid(kube, namespace, fixed["metadata"]["generation"]),
+        timeout=30,
+        what="Valid condition after the fix",
+    )
+    assert cond["status"] == "True"
+    assert cond["reason"] == "Validated"
