@@ -71,9 +71,9 @@ def format_quantity(value: Fraction, *, binary: bool = False) -> str:
     if value == 0:
         return "0"
     if binary and value.denominator == 1:
-        for suffix, base in reversed(_BINARY.items()):
-            if value % base == 0:
-                return f"{value // base}{suffix}"
+        for suffix, power in reversed(_BINARY.items()):
+            if value % power == 0:
+                return f"{value // power}{suffix}"
     value = round_up(value, _NANO)
     for suffix, base in reversed(_DECIMAL.items()):
         scaled = value / base
