@@ -1,0 +1,40 @@
+"""The workflow engine: templates compiled to checkpointed LangGraph graphs.
+
+Start a run with :meth:`Engine.start` (or :meth:`Engine.submit`), answer an
+approval with :meth:`Engine.approve`, stop one with :meth:`Engine.cancel`, and
+after a restart call :meth:`Engine.resume_all`. Progress reaches the caller
+through a :class:`ProgressSink`. The engine knows neither HTTP nor kopf and
+gets its actions from the :class:`~suture.actions.Registry` it is given.
+"""
+
+from suture.engine.checkpoint import open_checkpointer
+from suture.engine.conditions import PromQLClient
+from suture.engine.graph import build_graph, compile_graph
+from suture.engine.limiter import FifoLimiter
+from suture.engine.progress import ApprovalDecision, NullSink, ProgressSink, RecordingSink, StepProgress
+from suture.engine.retry import backoff_delays
+from suture.engine.rollout import wave_sizes
+from suture.engine.runner import ApprovalNotPending, Engine, PendingApproval, RunOutcome, RunRequest, initial_state
+from suture.engine.scope import TemplateSource
+
+__all__ = [
+    "ApprovalDecision",
+    "ApprovalNotPending",
+    "Engine",
+    "FifoLimiter",
+    "NullSink",
+    "PendingApproval",
+    "ProgressSink",
+    "PromQLClient",
+    "RecordingSink",
+    "RunOutcome",
+    "RunRequest",
+    "StepProgress",
+    "TemplateSource",
+    "backoff_delays",
+    "build_graph",
+    "compile_graph",
+    "initial_state",
+    "open_checkpointer",
+    "wave_sizes",
+]

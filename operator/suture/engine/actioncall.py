@@ -1,0 +1,80 @@
+"""Call one action of the registry for a step: resolve parameters, retry, journal the undo."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from suture.actions import ActionResult, ActionSpec
+from suture.api import ActionCall, RetryPolicy
+from suture.engine.retry import with_retry
+from suture.engine.scope import Scope
+from suture.expr import resolve_value
+
+# Parameters filled from the object acted on (the rollout item, else the run's target) when a step leaves them out.
+TARGET_DEFAULTED = ("namespace", "name", "node")
+
+
+def _field_names(spec: ActionSpec[Any]) -> set[str]:
+    names: set[str] = set()
+    for fname, info in spec.params.model_fields.items():
+        names.add(fname)
+        if info.alias:
+            names.add(info.alias)
+    return names
+
+
+def _defaults_from(obj: Mapping[str, Any]) -> dict[str, Any]:
+    meta = obj.get("metadata") or {}
+    name = meta.get("name", obj.get("name"))
+    namespace = meta.get("namespace", obj.get("namespace"))
+    kind = obj.get("kind")
+    node = name if kind == "Node" else (obj.get("spec") or {}).get("nodeName") if kind == "Pod" else None
+    return {"namespace": namespace, "name": name, "node": node}
+
+
+def fill_target_defaults(spec: ActionSpec[Any], params: dict[str, Any], source: Mapping[str, Any]) -> dict[str, Any]:
+    """``params`` with namespace/name/node taken from ``source`` where the action has them and the step did not."""
+    fields = _field_names(spec)
+    defaults = _defaults_from(source)
+    filled = dict(params)
+    for key in TARGET_DEFAULTED:
+        if key in fields and key not in filled and defaults.get(key) is not None:
+            filled[key] = defaults[key]
+    return filled
+
+
+async def call_action(
+    call: ActionCall,
+    scope: Scope,
+    *,
+    label: str,
+    record: str,
+    policy: RetryPolicy | None,
+    timeout: float | None,
+    on_attempt: Callable[[int], Awaitable[None]] | None = None,
+    journal: list[dict[str, Any]] | None = None,
+) -> tuple[ActionResult, int]:
+    """Invoke ``call`` with retries; journal its undo data (under ``label``) when it changed something reversible.
+
+    Parameters are resolved against ``scope.context`` at every attempt. The
+    object defaults come from ``context['item']`` when it is a Kubernetes
+    object (rollout), else from the run's target. Raises ``StepFailed``.
+    """
+    registry = scope.deps.registry
+    spec = registry.get(call.name)
+    ctx = scope.action_context()
+    item = scope.context.get("item")
+    source = item if isinstance(item, Mapping) and "metadata" in item else (scope.context.get("target") or {})
+
+    async def attempt() -> ActionResult:
+        params = resolve_value(call.params, scope.context)
+        return await registry.invoke(call.name, fill_target_defaults(spec, params, source), ctx)
+
+    result, attempts = await with_retry(
+        attempt, policy=policy, timeout=timeout, sleep=scope.deps.sleep, on_attempt=on_attempt
+    )
+    if result.undo is not None and not result.dry_run and spec.reversible:
+        entry = {"label": label, "record": record, "action": call.name, "undo": result.undo}
+        (scope.journal if journal is None else journal).append(entry)
+    return result, attempts

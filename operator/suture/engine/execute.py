@@ -1,0 +1,212 @@
+"""Run one step of any kind: guard, attempts, record, output into the context.
+
+Failures come back as a failed :class:`StepResult`; only LangGraph
+interrupts (approval) and asyncio task cancellation propagate as exceptions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from langgraph.errors import GraphBubbleUp
+from langgraph.types import interrupt
+
+from suture.actions import ActionError, ErrorCategory
+from suture.api import Check, Step, parse_duration
+from suture.api.steps import ApprovalStep, WaitStep
+from suture.engine.actioncall import call_action
+from suture.engine.conditions import eval_guard, evaluate_check
+from suture.engine.fanout import run_foreach, run_parallel
+from suture.engine.outcome import CANCELLED_CATEGORY, StepResult
+from suture.engine.progress import ApprovalDecision
+from suture.engine.retry import RunCancelled, StepFailed, categorise, with_retry
+from suture.engine.rollout import run_rollout
+from suture.engine.scope import Scope
+from suture.engine.state import FAILED, RUNNING, SKIPPED, SUCCEEDED, now_iso, step_record
+from suture.engine.subflow import run_subflow
+
+
+async def execute_step(step: Step, scope: Scope, *, name: str | None = None) -> StepResult:
+    """Run ``step`` once through its guard, retries and timeout; report every transition to the sink."""
+    key = name or step.name
+    display = scope.prefix + key
+    record = step_record(display, RUNNING, startTime=now_iso())
+    if step.when:
+        try:
+            if not eval_guard(step.when, scope.context):
+                return await _finish(scope, key, record, StepResult(display, SKIPPED, f"skipped: {step.when} is false"))
+        except ActionError as exc:
+            return await _finish(scope, key, record, StepResult(display, FAILED, str(exc), category=exc.category))
+    await scope.report(record)
+
+    async def on_attempt(number: int) -> None:
+        if number != record["attempts"]:
+            record["attempts"] = number
+            await scope.report(record)
+
+    try:
+        result = await _dispatch(step, scope, display, on_attempt)
+    except GraphBubbleUp:
+        raise
+    except asyncio.CancelledError:
+        record.update(phase=FAILED, endTime=now_iso(), message="stopped because another step failed")
+        await scope.report(record)
+        raise
+    except RunCancelled:
+        result = StepResult(display, FAILED, "cancelled while running", category=CANCELLED_CATEGORY)
+    except StepFailed as exc:
+        result = StepResult(display, FAILED, exc.message, attempts=exc.attempts, category=str(exc.category))
+    except Exception as exc:
+        category, message = categorise(exc)
+        result = StepResult(display, FAILED, message, category=str(category))
+    result.attempts = max(result.attempts, record["attempts"], 1)
+    return await _finish(scope, key, record, result)
+
+
+async def _finish(scope: Scope, key: str, record: dict[str, Any], result: StepResult) -> StepResult:
+    record.update(
+        phase=result.phase,
+        attempts=result.attempts,
+        endTime=now_iso(),
+        message=result.message,
+        output=result.output,
+    )
+    scope.context["steps"][key] = {"output": result.output, "phase": result.phase}
+    await scope.report(record)
+    return result
+
+
+def _timeout(step: Step, scope: Scope) -> float:
+    return parse_duration(step.timeout) if step.timeout else scope.step_timeout
+
+
+async def _dispatch(step: Step, scope: Scope, display: str, on_attempt: Any) -> StepResult:
+    if step.action is not None:
+        result, attempts = await call_action(
+            step.action,
+            scope,
+            label=display,
+            record=display,
+            policy=step.retry,
+            timeout=_timeout(step, scope),
+            on_attempt=on_attempt,
+        )
+        return StepResult(display, SUCCEEDED, result.message, output=dict(result.output), attempts=attempts)
+    if step.condition is not None:
+        (holds, detail), attempts = await with_retry(
+            lambda: _check(step.condition.check if step.condition else Check(expression="false"), scope),
+            policy=step.retry,
+            timeout=_timeout(step, scope),
+            sleep=scope.deps.sleep,
+            on_attempt=on_attempt,
+        )
+        return StepResult(display, SUCCEEDED, detail, output={"result": holds}, attempts=attempts, branch=holds)
+    if step.wait is not None:
+        return await _wait(step, step.wait, scope, display)
+    if step.approval is not None:
+        return await ask_approval(step.approval, scope, display)
+    if step.parallel is not None:
+        return await _bounded(step, run_parallel(step, step.parallel, scope, display, execute=execute_step))
+    if step.foreach is not None:
+        return await _bounded(step, run_foreach(step, step.foreach, scope, display, execute=execute_step))
+    if step.rollout is not None:
+        return await run_rollout(step, step.rollout, scope, display, timeout=_timeout(step, scope))
+    if step.subflow is not None:
+        return await _bounded(step, run_subflow(step.subflow, scope, display, execute=execute_step))
+    raise ActionError(f"step {step.name} has no kind", category=ErrorCategory.INVALID)
+
+
+async def _bounded(step: Step, work: Any) -> StepResult:
+    """Groups (parallel, foreach, subflow) are bounded only by an explicit step timeout."""
+    if step.timeout is None:
+        result: StepResult = await work
+        return result
+    try:
+        async with asyncio.timeout(parse_duration(step.timeout)):
+            result = await work
+            return result
+    except TimeoutError:
+        raise StepFailed(f"timed out after {step.timeout}", category=ErrorCategory.TIMEOUT, attempts=1) from None
+
+
+async def _check(check: Check, scope: Scope, interval: float = 10.0) -> tuple[bool, str]:
+    deps = scope.deps
+    return await evaluate_check(
+        check,
+        context=scope.context,
+        kube=deps.kube,
+        promql=deps.promql,
+        clock=deps.clock,
+        sleep=deps.sleep,
+        interval=interval,
+    )
+
+
+async def _wait(step: Step, wait: WaitStep, scope: Scope, display: str) -> StepResult:
+    """A duration (cancellable), or poll ``until`` every interval until it holds or the wait times out."""
+    if wait.duration is not None:
+        await scope.pause(parse_duration(wait.duration))
+        return StepResult(display, SUCCEEDED, f"waited {wait.duration}")
+    assert wait.until is not None
+    interval, limit = parse_duration(wait.interval), parse_duration(wait.timeout)
+    if step.timeout:
+        limit = min(limit, parse_duration(step.timeout))
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    polls, detail = 0, ""
+    while True:
+        polls += 1
+        try:
+            holds, detail = await _check(wait.until, scope, interval)
+        except ActionError as exc:
+            if not exc.category.retryable:
+                raise
+            holds, detail = False, str(exc)
+        if holds:
+            return StepResult(display, SUCCEEDED, f"condition held after {polls} check(s): {detail}")
+        if loop.time() >= deadline:
+            raise StepFailed(
+                f"condition did not hold within {wait.timeout}: {detail}", category=ErrorCategory.TIMEOUT, attempts=1
+            )
+        await scope.pause(min(interval, max(deadline - loop.time(), 0.0)))
+
+
+async def ask_approval(approval: ApprovalStep, scope: Scope, display: str) -> StepResult:
+    """Pause the run with a LangGraph interrupt until the engine resumes it with a decision.
+
+    Nothing with a side effect happens before ``interrupt()``: the node re-runs
+    from its first line when resumed. The engine (not this node) reports
+    WaitingApproval and enforces the deadline carried in the interrupt value.
+    """
+    answer = interrupt(
+        {
+            "kind": "approval",
+            "step": display,
+            "message": approval.message,
+            "timeout": approval.timeout,
+            "deadline": time.time() + parse_duration(approval.timeout),
+        }
+    )
+    answer = answer if isinstance(answer, dict) else {"decision": str(answer)}
+    decision = ApprovalDecision(
+        step=display,
+        decision=str(answer.get("decision", "")),
+        by=str(answer.get("by", "")),
+        reason=str(answer.get("reason", "")),
+        at=str(answer.get("at") or now_iso()),
+    )
+    await scope.deps.sink.approval(run_id=scope.run_id, decision=decision)
+    output = {"decision": decision.decision, "by": decision.by, "reason": decision.reason, "at": decision.at}
+    who = f" by {decision.by}" if decision.by else ""
+    why = f": {decision.reason}" if decision.reason else ""
+    if decision.decision == "Approved":
+        return StepResult(display, SUCCEEDED, f"approved{who}{why}", output=output)
+    if decision.decision == "Rejected":
+        return StepResult(display, FAILED, f"rejected{who}{why}", output=output, category="rejected")
+    if decision.decision == "Cancelled":
+        return StepResult(display, FAILED, "cancelled while waiting for approval", output=output, category="cancelled")
+    return StepResult(
+        display, FAILED, f"nobody answered within {approval.timeout}", output=output, category="approval-timeout"
+    )

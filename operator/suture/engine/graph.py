@@ -1,0 +1,220 @@
+"""Compile a template into a LangGraph ``StateGraph``: one node per top-level step.
+
+Every step node runs its step and writes ``route``, the node to run next:
+the step's successor in the flow (fall-through, ``next``, a condition's
+``then``/``else``), ``__rollback__`` when a failure asks for a rollback, or
+the end. ``__finish__`` marks a run that reached the end Succeeded;
+``__approval__`` is the gate of ``safety.requiresApproval``. Each node checks
+at its start (a step boundary) whether the run was cancelled or ran out of its
+workflow time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END as GRAPH_END
+from langgraph.graph import START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from suture.api import END, Step, WorkflowTemplateSpec
+from suture.api.steps import ApprovalStep
+from suture.engine.execute import ask_approval, execute_step
+from suture.engine.outcome import CANCELLED_CATEGORY, StepResult
+from suture.engine.rollback import undo_entries
+from suture.engine.scope import RunDeps, Scope
+from suture.engine.state import (
+    APPROVAL_GATE,
+    CANCELLED,
+    FAILED,
+    FINISH,
+    ROLLBACK,
+    ROLLED_BACK,
+    RUNNING,
+    SUCCEEDED,
+    RunState,
+    cel_context,
+    now_iso,
+    step_record,
+)
+from suture.validation.flow import Flow, build_flow
+
+GATE_RECORD = "safety.requiresApproval"
+Node = Callable[[RunState], Awaitable[dict[str, Any]]]
+
+
+def _scope(state: RunState, deps: RunDeps, spec: WorkflowTemplateSpec) -> Scope:
+    return Scope(deps=deps, run=state["run"], spec=spec, context=cel_context(state), journal=list(state["journal"]))
+
+
+async def _end(state: RunState, deps: RunDeps, phase: str, message: str) -> dict[str, Any]:
+    """Stop the run in ``phase`` now (no rollback)."""
+    await deps.sink.run_phase(run_id=state["run"]["id"], phase=phase, message=message, undone=state.get("undone", []))
+    return {"phase": phase, "message": message, "route": GRAPH_END}
+
+
+async def _stop(state: RunState, deps: RunDeps, *, phase: str, message: str, rollback: bool) -> dict[str, Any]:
+    """End the run in ``phase``, after undoing the journal when ``rollback`` and there is something to undo."""
+    if rollback and state.get("journal"):
+        return {"final_phase": phase, "message": message, "route": ROLLBACK}
+    return await _end(state, deps, phase, message)
+
+
+async def _boundary(state: RunState, deps: RunDeps) -> dict[str, Any] | None:
+    """A step boundary: stop for a pending cancellation or an exhausted workflow timeout."""
+    run = state["run"]
+    request = deps.cancels.get(run["id"])
+    if request is not None:
+        return await _stop(state, deps, phase=CANCELLED, message="cancelled on request", rollback=request.rollback)
+    if time.time() - float(run["startedAt"]) > float(run["workflowTimeout"]):
+        return await _end(state, deps, FAILED, f"the run exceeded its workflow timeout of {run['workflowTimeoutText']}")
+    return None
+
+
+async def _after_failure(state: RunState, deps: RunDeps, step_name: str, policy: str, result: StepResult) -> Any:
+    """Apply ``onFailure`` to a failed step (approval failures and cancellations never ``continue``)."""
+    request = deps.cancels.get(state["run"]["id"])
+    if request is not None or result.category == CANCELLED_CATEGORY:
+        rollback = request.rollback if request is not None else policy == "rollback"
+        return await _stop(state, deps, phase=CANCELLED, message="cancelled on request", rollback=rollback)
+    message = f"step {step_name} failed: {result.message}"
+    if result.category == "rejected":
+        return await _stop(
+            state,
+            deps,
+            phase=ROLLED_BACK if policy == "rollback" else CANCELLED,
+            message=message,
+            rollback=policy == "rollback",
+        )
+    if policy == "rollback":
+        return await _stop(state, deps, phase=ROLLED_BACK, message=message, rollback=True)
+    return await _end(state, deps, FAILED, message)
+
+
+def successor(step: Step, flow: Flow, result: StepResult | None) -> str:
+    """The node after ``step``: a condition's branch, else ``next``, else the following top-level step."""
+    order = flow.top_level
+    index = order.index(step.name)
+    after = step.next or (order[index + 1] if index + 1 < len(order) else END)
+    if step.condition is not None and result is not None and result.branch is not None:
+        after = (step.condition.then if result.branch else step.condition.else_) or after
+    return FINISH if after == END else after
+
+
+def _step_node(step: Step, spec: WorkflowTemplateSpec, flow: Flow, deps: RunDeps) -> Node:
+    async def node(state: RunState) -> dict[str, Any]:
+        stop = await _boundary(state, deps)
+        if stop is not None:
+            return stop
+        scope = _scope(state, deps, spec)
+        result = await execute_step(step, scope)
+        update: dict[str, Any] = {"steps": scope.records, "journal": scope.journal}
+        state = {**state, "journal": scope.journal}
+        carry_on = not result.failed or (step.on_failure == "continue" and step.approval is None)
+        if carry_on and deps.cancels.get(state["run"]["id"]) is None:
+            update["route"] = successor(step, flow, result)
+            return update
+        return {**update, **await _after_failure(state, deps, step.name, step.on_failure, result)}
+
+    node.__name__ = f"step_{step.name}"
+    return node
+
+
+def _gate_node(spec: WorkflowTemplateSpec, first: str, deps: RunDeps) -> Node:
+    async def gate(state: RunState) -> dict[str, Any]:
+        stop = await _boundary(state, deps)
+        if stop is not None:
+            return stop
+        scope = _scope(state, deps, spec)
+        record = step_record(GATE_RECORD, RUNNING, startTime=now_iso())
+        await scope.report(record)
+        ask = ApprovalStep(message=spec.description or "run this remediation?", timeout="1h")
+        result = await ask_approval(ask, scope, GATE_RECORD)
+        record.update(phase=result.phase, endTime=now_iso(), message=result.message, output=result.output, attempts=1)
+        await scope.report(record)
+        update: dict[str, Any] = {"steps": scope.records, "approval": result.output}
+        if result.failed:
+            return {**update, **await _after_failure(state, deps, GATE_RECORD, "abort", result)}
+        return {**update, "route": first}
+
+    return gate
+
+
+def _rollback_node(deps: RunDeps, spec: WorkflowTemplateSpec) -> Node:
+    async def rollback(state: RunState) -> dict[str, Any]:
+        scope = _scope(state, deps, spec)
+        entries = list(reversed(state["journal"]))
+        undone, errors = await undo_entries(entries, scope=scope)
+        records: dict[str, dict[str, Any]] = {}
+        done = set(undone)
+        for entry in entries:
+            name = str(entry["record"])
+            record = dict(state.get("steps", {}).get(name) or step_record(name, ROLLED_BACK))
+            labels = [str(e["label"]) for e in entries if e["record"] == name]
+            if all(label in done for label in labels) and record.get("phase") != ROLLED_BACK:
+                record.update(phase=ROLLED_BACK, message=f"{record.get('message', '')} (undone)".strip())
+                records[name] = record
+                await scope.report(record)
+        phase = str(state.get("final_phase") or ROLLED_BACK)
+        message = str(state.get("message", ""))
+        message += f"; undid {', '.join(undone) or 'nothing'}"
+        if errors:
+            phase, message = FAILED, f"{message}; rollback incomplete: {'; '.join(errors)}"
+        all_undone = [*state.get("undone", []), *undone]
+        remaining = [e for e in state["journal"] if e["label"] not in done]
+        await deps.sink.run_phase(run_id=state["run"]["id"], phase=phase, message=message, undone=all_undone)
+        return {"phase": phase, "message": message, "undone": all_undone, "journal": remaining, "steps": records}
+
+    return rollback
+
+
+def _finish_node(deps: RunDeps) -> Node:
+    async def finish(state: RunState) -> dict[str, Any]:
+        failed = [n for n, r in state.get("steps", {}).items() if r.get("phase") == FAILED]
+        message = "all steps done" + (f" (failed but continued: {', '.join(failed)})" if failed else "")
+        return await _end(state, deps, SUCCEEDED, message)
+
+    return finish
+
+
+def _route(state: RunState) -> str:
+    return str(state.get("route") or GRAPH_END)
+
+
+def build_graph(*, spec: WorkflowTemplateSpec, deps: RunDeps) -> StateGraph[RunState]:
+    """The (uncompiled) graph of ``spec``; the steps' services come from ``deps``."""
+    flow = build_flow(spec.steps)
+    if not flow.top_level:
+        raise ValueError("the template has no top-level step")
+    graph: StateGraph[RunState] = StateGraph(RunState)
+    first = flow.top_level[0]
+    routed: list[str] = []
+    for name in flow.top_level:
+        step = spec.step(name)
+        assert step is not None
+        graph.add_node(name, cast(Any, _step_node(step, spec, flow, deps)))
+        routed.append(name)
+    if spec.safety.requires_approval:
+        graph.add_node(APPROVAL_GATE, cast(Any, _gate_node(spec, first, deps)))
+        routed.append(APPROVAL_GATE)
+        graph.add_edge(START, APPROVAL_GATE)
+    else:
+        graph.add_edge(START, first)
+    graph.add_node(ROLLBACK, cast(Any, _rollback_node(deps, spec)))
+    graph.add_node(FINISH, cast(Any, _finish_node(deps)))
+    destinations = [*flow.top_level, ROLLBACK, FINISH, GRAPH_END]
+    for name in routed:
+        graph.add_conditional_edges(name, _route, destinations)
+    graph.add_edge(ROLLBACK, GRAPH_END)
+    graph.add_edge(FINISH, GRAPH_END)
+    return graph
+
+
+def compile_graph(
+    *, spec: WorkflowTemplateSpec, deps: RunDeps, checkpointer: BaseCheckpointSaver[Any] | None
+) -> CompiledStateGraph[RunState]:
+    """The runnable graph of ``spec``, checkpointed by ``checkpointer``."""
+    return build_graph(spec=spec, deps=deps).compile(checkpointer=checkpointer)

@@ -1,0 +1,129 @@
+"""How a run reports what it does: the ProgressSink the caller implements.
+
+The engine calls a sink at least once for every transition (a step that
+re-runs after a restart reports again), so an implementation must be
+idempotent: write the latest state, never count calls. The operator's sink
+writes the Remediation status and posts Kubernetes Events; tests use
+:class:`RecordingSink`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass(frozen=True)
+class StepProgress:
+    """One step's state, shaped like ``suture.api.StepStatus``."""
+
+    name: str
+    phase: str
+    attempts: int = 0
+    start_time: str | None = None
+    end_time: str | None = None
+    message: str = ""
+    output: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> StepProgress:
+        """Build from the camelCase record kept in the run's checkpoint."""
+        return cls(
+            name=str(record["name"]),
+            phase=str(record.get("phase", "Pending")),
+            attempts=int(record.get("attempts", 0)),
+            start_time=record.get("startTime"),
+            end_time=record.get("endTime"),
+            message=str(record.get("message", "")),
+            output=dict(record.get("output") or {}),
+        )
+
+    def to_status(self) -> dict[str, Any]:
+        """The camelCase dict a ``StepStatus`` validates (``None`` times left out)."""
+        status: dict[str, Any] = {
+            "name": self.name,
+            "phase": self.phase,
+            "attempts": self.attempts,
+            "message": self.message,
+            "output": dict(self.output),
+        }
+        if self.start_time:
+            status["startTime"] = self.start_time
+        if self.end_time:
+            status["endTime"] = self.end_time
+        return status
+
+
+@dataclass(frozen=True)
+class ApprovalDecision:
+    """A person's answer to an approval, as the engine recorded it."""
+
+    step: str
+    decision: str  # Approved, Rejected, Timeout or Cancelled
+    by: str = ""
+    reason: str = ""
+    at: str = ""
+
+
+class ProgressSink(Protocol):
+    """Receives every run and step transition; every method must be idempotent."""
+
+    async def run_phase(self, *, run_id: str, phase: str, message: str, undone: Sequence[str]) -> None:
+        """The run entered ``phase`` (Running, WaitingApproval, Succeeded, Failed, RolledBack, Cancelled)."""
+
+    async def step(self, *, run_id: str, step: StepProgress) -> None:
+        """A step changed (Running, WaitingApproval, Succeeded, Failed, Skipped, RolledBack)."""
+
+    async def approval(self, *, run_id: str, decision: ApprovalDecision) -> None:
+        """An approval was answered (or timed out, or the run was cancelled while it waited)."""
+
+
+class NullSink:
+    """A sink that discards everything."""
+
+    async def run_phase(self, *, run_id: str, phase: str, message: str, undone: Sequence[str]) -> None:
+        """Discard."""
+
+    async def step(self, *, run_id: str, step: StepProgress) -> None:
+        """Discard."""
+
+    async def approval(self, *, run_id: str, decision: ApprovalDecision) -> None:
+        """Discard."""
+
+
+@dataclass
+class RecordingSink:
+    """Keeps every call in memory, in order; for tests and ``suture simulate``."""
+
+    phases: list[tuple[str, str, str, tuple[str, ...]]] = field(default_factory=list)
+    steps: list[tuple[str, StepProgress]] = field(default_factory=list)
+    approvals: list[tuple[str, ApprovalDecision]] = field(default_factory=list)
+
+    async def run_phase(self, *, run_id: str, phase: str, message: str, undone: Sequence[str]) -> None:
+        """Record a run phase change."""
+        self.phases.append((run_id, phase, message, tuple(undone)))
+
+    async def step(self, *, run_id: str, step: StepProgress) -> None:
+        """Record a step transition."""
+        self.steps.append((run_id, step))
+
+    async def approval(self, *, run_id: str, decision: ApprovalDecision) -> None:
+        """Record an approval answer."""
+        self.approvals.append((run_id, decision))
+
+    def run_phases(self, run_id: str) -> list[str]:
+        """The phases ``run_id`` went through, in order (repeats collapsed)."""
+        out: list[str] = []
+        for rid, phase, _, _ in self.phases:
+            if rid == run_id and (not out or out[-1] != phase):
+                out.append(phase)
+        return out
+
+    def step_phases(self, run_id: str, name: str) -> list[str]:
+        """The phases step ``name`` of ``run_id`` went through, in order (repeats collapsed)."""
+        out: list[str] = []
+        for rid, progress in self.steps:
+            if rid == run_id and progress.name == name and (not out or out[-1] != progress.phase):
+                out.append(progress.phase)
+        return out

@@ -1,0 +1,157 @@
+"""``rollout``: apply an action to the selected objects in waves, with a health gate after each.
+
+Objects are listed by selector and sorted by name, so a re-run after a restart
+picks the same waves. Wave *k* covers ``ceil(n * waves[k] / 100)`` objects in
+total. After each wave the health gate must hold at every poll for its whole
+duration. When an action or a gate fails, every change this rollout made is
+undone in reverse order and the step fails (its ``onFailure`` then applies to
+the rest of the run). Only a rollout that completes adds its changes to the
+run's journal.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from typing import Any
+
+from langgraph.types import interrupt
+
+from suture.actions import ActionError, ErrorCategory
+from suture.api import Step, parse_duration
+from suture.api.steps import HealthGate, RolloutStep
+from suture.engine.actioncall import call_action
+from suture.engine.conditions import evaluate_check, target_ref
+from suture.engine.outcome import StepResult
+from suture.engine.retry import StepFailed
+from suture.engine.rollback import undo_entries
+from suture.engine.scope import Scope
+from suture.engine.state import FAILED, SUCCEEDED
+from suture.expr import ExpressionError, resolve_value
+from suture.kube import ApiError
+
+
+def wave_sizes(total: int, waves: list[int]) -> list[int]:
+    """Cumulative object counts per wave: ``ceil(total * pct / 100)``, waves that add nothing dropped."""
+    sizes: list[int] = []
+    for pct in waves:
+        size = min(total, math.ceil(total * pct / 100))
+        if not sizes or size > sizes[-1]:
+            sizes.append(size)
+    return sizes
+
+
+async def _select(rollout: RolloutStep, scope: Scope) -> list[dict[str, Any]]:
+    targets = rollout.targets
+    _, _, target_ns, _ = target_ref(scope.context.get("target") or {})
+    try:
+        namespace = resolve_value(targets.namespace, scope.context) if targets.namespace else target_ns
+    except ExpressionError as exc:
+        raise StepFailed(str(exc), category=ErrorCategory.INVALID, attempts=1) from None
+    allowed = scope.run.get("namespace")
+    if allowed is not None and namespace != allowed:
+        raise StepFailed(
+            f"namespace {namespace!r} is outside this template's namespace {allowed!r}",
+            category=ErrorCategory.FORBIDDEN,
+            attempts=1,
+        )
+    try:
+        objects = await scope.deps.kube.list(
+            targets.kind, namespace, api_version=targets.api_version, label_selector=targets.selector.to_query()
+        )
+    except ApiError as exc:
+        raise StepFailed(f"listing {targets.kind}: {exc}", category=ErrorCategory.TRANSIENT, attempts=1) from None
+    return sorted(objects, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+
+
+async def _hold(gate: HealthGate, scope: Scope, context: dict[str, Any]) -> tuple[bool, str]:
+    """Evaluate the gate every interval for its duration; False at the first failed poll."""
+    deps = scope.deps
+    interval, duration = parse_duration(gate.interval), parse_duration(gate.duration)
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + duration
+    polls = 0
+    while True:
+        polls += 1
+        try:
+            holds, detail = await evaluate_check(
+                gate.check,
+                context=context,
+                kube=deps.kube,
+                promql=deps.promql,
+                clock=deps.clock,
+                sleep=deps.sleep,
+                interval=interval,
+            )
+        except ActionError as exc:
+            holds, detail = False, str(exc)
+        if not holds:
+            return False, detail
+        if loop.time() >= deadline:
+            return True, f"held for {gate.duration} ({polls} checks)"
+        await scope.pause(min(interval, max(deadline - loop.time(), 0.0)))
+
+
+async def run_rollout(step: Step, rollout: RolloutStep, scope: Scope, display: str, *, timeout: float) -> StepResult:
+    """Apply the rollout; on failure undo its own changes (newest first) and fail."""
+    objects = await _select(rollout, scope)
+    if not objects:
+        raise StepFailed(
+            f"no {rollout.targets.kind} matches {rollout.targets.selector.to_query()}",
+            category=ErrorCategory.NOT_FOUND,
+            attempts=1,
+        )
+    sizes = wave_sizes(len(objects), rollout.waves)
+    applied: list[dict[str, Any]] = []
+    done: list[str] = []
+    progress: dict[str, Any] = {"total": len(objects), "waves": sizes, "applied": done, "undone": []}
+    failure = ""
+    category = ErrorCategory.FAILED
+    start = 0
+    for number, size in enumerate(sizes, start=1):
+        if number > 1 and rollout.approve_between_waves:
+            answer = interrupt(
+                {
+                    "kind": "approval",
+                    "step": display,
+                    "message": f"start wave {number} of {len(sizes)} ({size} of {len(objects)} objects)?",
+                    "timeout": "1h",
+                    "deadline": time.time() + 3600,
+                }
+            )
+            if not (isinstance(answer, dict) and answer.get("decision") == "Approved"):
+                failure, category = f"wave {number} was not approved", ErrorCategory.FORBIDDEN
+                break
+        try:
+            for obj in objects[start:size]:
+                name = obj["metadata"]["name"]
+                context = {**scope.context, "item": obj}
+                await call_action(
+                    rollout.action,
+                    scope.child(context=context),
+                    label=f"{display}/{name}",
+                    record=display,
+                    policy=step.retry,
+                    timeout=timeout,
+                    journal=applied,
+                )
+                done.append(name)
+        except StepFailed as exc:
+            failure, category = f"wave {number}: {exc.message}", exc.category
+            break
+        start = size
+        progress["wave"] = number
+        if rollout.health_gate is not None:
+            gate_context = {**scope.context, "item": {"wave": number, "objects": list(done), "total": len(objects)}}
+            holds, detail = await _hold(rollout.health_gate, scope, gate_context)
+            if not holds:
+                failure, category = f"wave {number} failed its health gate: {detail}", ErrorCategory.FAILED
+                break
+    if not failure:
+        scope.journal.extend(applied)
+        return StepResult(display, SUCCEEDED, f"rolled out to {len(done)} object(s) in {len(sizes)} wave(s)", progress)
+    undone, errors = await undo_entries(list(reversed(applied)), scope=scope)
+    progress["undone"] = undone
+    message = f"{failure}; undid {len(undone)} change(s)" + (f"; undo failed: {'; '.join(errors)}" if errors else "")
+    return StepResult(display, FAILED, message, output=progress, category=str(category))

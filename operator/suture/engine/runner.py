@@ -1,0 +1,301 @@
+"""The engine: start, resume, approve and cancel runs; at most N at once, the rest queued in order.
+
+A run is identified by the caller's run id (the Remediation UID), which is
+also the LangGraph thread id of its checkpoints. The checkpoint holds the
+template, the context and every step's record, so :meth:`Engine.resume` and
+:meth:`Engine.resume_all` need nothing but the checkpointer after a restart.
+Calls on one run are serialised; a run paused for approval holds no slot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph.state import CompiledStateGraph
+from langgraph.types import Command
+
+from suture.actions import Registry
+from suture.api import WorkflowTemplateSpec, parse_duration
+from suture.engine.conditions import PromQLClient
+from suture.engine.graph import compile_graph
+from suture.engine.limiter import FifoLimiter
+from suture.engine.progress import NullSink, ProgressSink, StepProgress
+from suture.engine.scope import RunDeps, TemplateSource
+from suture.engine.state import RUNNING, TERMINAL, WAITING_APPROVAL, RunState, now_iso
+from suture.kube import KubeClient
+
+DECISIONS = ("Approved", "Rejected")
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """Everything a new run needs."""
+
+    run_id: str
+    template: WorkflowTemplateSpec
+    alert: Mapping[str, Any] = field(default_factory=dict)
+    target: Mapping[str, Any] | None = None  # the resolved target object (or an ObjectRef-shaped dict)
+    variables: Mapping[str, Any] = field(default_factory=dict)  # overrides of the template's variables
+    dry_run: bool = False  # the Remediation's dryRun (the template's and the engine's are ORed in)
+    namespace: str | None = None  # a namespaced template's namespace: actions are confined to it
+    remediation: str = ""  # namespace/name, passed to actions
+    owner: dict[str, Any] | None = None  # ownerReference of the Remediation, passed to actions
+
+
+@dataclass(frozen=True)
+class PendingApproval:
+    """A run paused for a person's decision."""
+
+    step: str
+    message: str
+    deadline: float  # epoch seconds; an answer after it counts as a timeout
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """Where a run stands after a call returned."""
+
+    run_id: str
+    phase: str
+    message: str
+    steps: dict[str, dict[str, Any]]
+    undone: list[str]
+    approval: PendingApproval | None = None
+
+    @property
+    def finished(self) -> bool:
+        """True once the run reached a terminal phase."""
+        return self.phase in TERMINAL
+
+
+class ApprovalNotPending(ValueError):
+    """approve() was called for a run that is not waiting for approval."""
+
+
+def initial_state(request: RunRequest, *, global_dry_run: bool = False) -> RunState:
+    """The first checkpoint of a run."""
+    spec = request.template
+    run = {
+        "id": request.run_id,
+        "template": spec.model_dump(mode="json", by_alias=True, exclude_none=True),
+        "alert": dict(request.alert),
+        "target": dict(request.target or {}),
+        "vars": {**spec.variables, **request.variables},
+        "dryRun": spec.safety.dry_run or request.dry_run or global_dry_run,
+        "namespace": request.namespace,
+        "remediation": request.remediation,
+        "owner": request.owner,
+        "startedAt": time.time(),
+        "stepTimeout": parse_duration(spec.timeouts.step),
+        "workflowTimeout": parse_duration(spec.timeouts.workflow),
+        "workflowTimeoutText": spec.timeouts.workflow,
+    }
+    return {"run": run, "steps": {}, "journal": [], "phase": RUNNING, "message": "", "undone": []}
+
+
+class Engine:
+    """Runs templates as checkpointed LangGraph graphs."""
+
+    def __init__(
+        self,
+        *,
+        registry: Registry,
+        kube: KubeClient,
+        checkpointer: BaseCheckpointSaver[Any],
+        sink: ProgressSink | None = None,
+        promql: PromQLClient | None = None,
+        templates: TemplateSource | None = None,
+        max_concurrent_runs: int = 10,
+        dry_run: bool = False,
+    ) -> None:
+        self.deps = RunDeps(
+            registry=registry,
+            kube=kube,
+            sink=sink or NullSink(),
+            promql=promql,
+            templates=templates,
+            global_dry_run=dry_run,
+        )
+        self.checkpointer = checkpointer
+        self.limiter = FifoLimiter(max_concurrent_runs)
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._timers: dict[str, asyncio.Task[Any]] = {}
+        self._graphs: OrderedDict[str, CompiledStateGraph[RunState]] = OrderedDict()
+
+    # -- public API ------------------------------------------------------------------------
+
+    async def start(self, *, request: RunRequest) -> RunOutcome:
+        """Run a new run until it ends or waits for approval; a run id seen before is resumed instead."""
+        if await self.checkpointer.aget_tuple(self._config(request.run_id)) is not None:
+            return await self.resume(run_id=request.run_id)
+        state = initial_state(request, global_dry_run=self.deps.global_dry_run)
+        return await self._invoke(request.run_id, state["run"]["template"], state)
+
+    def submit(self, *, request: RunRequest) -> asyncio.Task[RunOutcome]:
+        """:meth:`start` in a background task (queued behind the concurrency limit)."""
+        return asyncio.create_task(self.start(request=request), name=f"suture-run-{request.run_id}")
+
+    async def resume(self, *, run_id: str) -> RunOutcome:
+        """Continue ``run_id`` from its last checkpoint (KeyError when there is none).
+
+        A finished run only re-reports its final phase; a run waiting for
+        approval re-reports that and re-arms its approval timeout.
+        """
+        template = await self._template_of(run_id)
+        outcome = await self.snapshot(run_id=run_id)
+        assert outcome is not None
+        if outcome.finished:
+            await self.deps.sink.run_phase(
+                run_id=run_id, phase=outcome.phase, message=outcome.message, undone=outcome.undone
+            )
+            return outcome
+        if outcome.approval is not None:
+            await self._announce_wait(run_id, outcome.approval)
+            return outcome
+        return await self._invoke(run_id, template, None)
+
+    async def resume_all(self) -> list[RunOutcome]:
+        """Resume every unfinished run in the checkpointer (concurrently, under the limit)."""
+        run_ids: list[str] = []
+        async for item in self.checkpointer.alist(None):
+            thread = str(item.config["configurable"]["thread_id"])
+            if item.config["configurable"].get("checkpoint_ns", "") == "" and thread not in run_ids:
+                run_ids.append(thread)
+        unfinished = []
+        for run_id in run_ids:
+            tup = await self.checkpointer.aget_tuple(self._config(run_id))
+            if tup is not None and tup.checkpoint["channel_values"].get("phase") not in TERMINAL:
+                unfinished.append(run_id)
+        return list(await asyncio.gather(*(self.resume(run_id=r) for r in unfinished)))
+
+    async def approve(self, *, run_id: str, decision: str, by: str = "", reason: str = "") -> RunOutcome:
+        """Answer a pending approval with ``Approved`` or ``Rejected``; an answer past the deadline is a timeout."""
+        if decision not in DECISIONS:
+            raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
+        return await self._answer(run_id, {"decision": decision, "by": by, "reason": reason})
+
+    async def cancel(self, *, run_id: str, rollback: bool = False) -> RunOutcome | None:
+        """Stop ``run_id`` at its next step boundary (a wait or approval stops at once), undoing if asked.
+
+        Returns the run's state after a paused run was ended, else the latest
+        checkpoint (the running call returns the final outcome).
+        """
+        self.deps.cancels.request(run_id, rollback=rollback)
+        outcome = await self.snapshot(run_id=run_id)
+        if outcome is not None and outcome.approval is not None:
+            return await self._answer(run_id, {"decision": "Cancelled", "by": "", "reason": "cancelled"})
+        return outcome
+
+    async def snapshot(self, *, run_id: str) -> RunOutcome | None:
+        """The run's state from its latest checkpoint, or None when it does not exist."""
+        tup = await self.checkpointer.aget_tuple(self._config(run_id))
+        if tup is None:
+            return None
+        graph = self._graph(tup.checkpoint["channel_values"]["run"]["template"])
+        snap = await graph.aget_state(self._config(run_id))
+        values: Mapping[str, Any] = snap.values
+        approval = None
+        for pending in snap.interrupts:
+            value = pending.value
+            if isinstance(value, dict) and value.get("kind") == "approval":
+                approval = PendingApproval(
+                    step=str(value["step"]), message=str(value.get("message", "")), deadline=float(value["deadline"])
+                )
+                break
+        phase = str(values.get("phase") or RUNNING)
+        if approval is not None and phase not in TERMINAL:
+            phase = WAITING_APPROVAL
+        return RunOutcome(
+            run_id=run_id,
+            phase=phase,
+            message=str(values.get("message", "")),
+            steps=dict(values.get("steps", {})),
+            undone=list(values.get("undone", [])),
+            approval=approval,
+        )
+
+    async def aclose(self) -> None:
+        """Cancel the approval timers (runs stay checkpointed)."""
+        timers = list(self._timers.values())
+        self._timers.clear()
+        for task in timers:
+            task.cancel()
+        await asyncio.gather(*timers, return_exceptions=True)
+
+    # -- internals -------------------------------------------------------------------------
+
+    @staticmethod
+    def _config(run_id: str) -> RunnableConfig:
+        return {"configurable": {"thread_id": run_id}}
+
+    def _graph(self, template: Mapping[str, Any]) -> CompiledStateGraph[RunState]:
+        key = json.dumps(template, sort_keys=True)
+        graph = self._graphs.get(key)
+        if graph is None:
+            spec = WorkflowTemplateSpec.model_validate(template)
+            graph = compile_graph(spec=spec, deps=self.deps, checkpointer=self.checkpointer)
+            self._graphs[key] = graph
+            while len(self._graphs) > 64:
+                self._graphs.popitem(last=False)
+        self._graphs.move_to_end(key)
+        return graph
+
+    async def _template_of(self, run_id: str) -> dict[str, Any]:
+        tup = await self.checkpointer.aget_tuple(self._config(run_id))
+        if tup is None:
+            raise KeyError(f"no run {run_id!r} in the checkpointer")
+        template: dict[str, Any] = tup.checkpoint["channel_values"]["run"]["template"]
+        return template
+
+    async def _answer(self, run_id: str, answer: dict[str, Any]) -> RunOutcome:
+        outcome = await self.snapshot(run_id=run_id)
+        if outcome is None or outcome.approval is None:
+            raise ApprovalNotPending(f"run {run_id!r} is not waiting for approval")
+        if answer["decision"] == "Approved" and time.time() > outcome.approval.deadline:
+            answer = {**answer, "decision": "Timeout"}
+        timer = self._timers.pop(run_id, None)
+        if timer is not None and timer is not asyncio.current_task():
+            timer.cancel()
+        answer["at"] = now_iso()
+        return await self._invoke(run_id, await self._template_of(run_id), Command(resume=answer))
+
+    async def _expire(self, run_id: str, deadline: float) -> None:
+        await asyncio.sleep(max(deadline - time.time(), 0.0))
+        with contextlib.suppress(ApprovalNotPending):
+            await self._answer(run_id, {"decision": "Timeout", "by": "", "reason": "approval timed out"})
+
+    async def _announce_wait(self, run_id: str, approval: PendingApproval) -> None:
+        sink = self.deps.sink
+        await sink.step(
+            run_id=run_id, step=StepProgress(name=approval.step, phase=WAITING_APPROVAL, message=approval.message)
+        )
+        await sink.run_phase(
+            run_id=run_id, phase=WAITING_APPROVAL, message=f"waiting for approval of {approval.step}", undone=[]
+        )
+        if run_id not in self._timers:
+            self._timers[run_id] = asyncio.create_task(self._expire(run_id, approval.deadline))
+
+    async def _invoke(self, run_id: str, template: Mapping[str, Any], payload: Any) -> RunOutcome:
+        lock = self._locks.setdefault(run_id, asyncio.Lock())
+        async with lock:
+            graph = self._graph(template)
+            async with self.limiter.slot():
+                await self.deps.sink.run_phase(run_id=run_id, phase=RUNNING, message="running", undone=[])
+                await graph.ainvoke(payload, self._config(run_id), durability="sync")
+            outcome = await self.snapshot(run_id=run_id)
+            assert outcome is not None
+        if outcome.approval is not None:
+            await self._announce_wait(run_id, outcome.approval)
+        if outcome.finished:
+            self.deps.cancels.forget(run_id)
+            self._locks.pop(run_id, None)
+        return outcome

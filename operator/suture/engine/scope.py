@@ -1,0 +1,150 @@
+"""What a running step can reach: the run's services, its context, and where progress goes.
+
+:class:`RunDeps` holds the engine-wide services (registry, Kubernetes client,
+sink, PromQL client, template source, cancellation book). :class:`Scope` is
+one step's view: the expression context, the records and journal it adds to,
+and helpers to report progress and to wait in a cancellable way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal, Protocol
+
+from suture.actions import ActionContext, Registry
+from suture.api import WorkflowTemplateSpec
+from suture.engine.conditions import PromQLClient
+from suture.engine.progress import NullSink, ProgressSink, StepProgress
+from suture.engine.retry import RunCancelled
+from suture.kube import KubeClient
+
+TemplateKind = Literal["WorkflowTemplate", "ClusterWorkflowTemplate"]
+MAX_SUBFLOW_DEPTH = 4
+
+
+class TemplateSource(Protocol):
+    """Loads the template a ``subflow`` step names."""
+
+    async def load(self, *, name: str, kind: TemplateKind, namespace: str | None) -> WorkflowTemplateSpec:
+        """The spec of template ``name``; raise KeyError (or ActionError not-found) when it does not exist."""
+
+
+@dataclass(frozen=True)
+class CancelRequest:
+    """A request to stop a run at its next step boundary."""
+
+    rollback: bool = False
+
+
+class CancelBook:
+    """Pending cancellation requests by run id (in memory: the caller re-asks after a restart)."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, asyncio.Event] = {}
+        self._rollback: dict[str, bool] = {}
+
+    def request(self, run_id: str, *, rollback: bool) -> CancelRequest:
+        """Ask ``run_id`` to stop; a later call may turn rollback on but never off."""
+        self._rollback[run_id] = self._rollback.get(run_id, False) or rollback
+        self.event(run_id).set()
+        return CancelRequest(rollback=self._rollback[run_id])
+
+    def get(self, run_id: str) -> CancelRequest | None:
+        """The pending request for ``run_id``, if any."""
+        if run_id not in self._rollback:
+            return None
+        return CancelRequest(rollback=self._rollback[run_id])
+
+    def event(self, run_id: str) -> asyncio.Event:
+        """An event set when ``run_id`` is cancelled (created on first use)."""
+        return self._events.setdefault(run_id, asyncio.Event())
+
+    def forget(self, run_id: str) -> None:
+        """Drop the request once the run has ended."""
+        self._events.pop(run_id, None)
+        self._rollback.pop(run_id, None)
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class RunDeps:
+    """Engine-wide services shared by every run."""
+
+    registry: Registry
+    kube: KubeClient
+    sink: ProgressSink = field(default_factory=NullSink)
+    promql: PromQLClient | None = None
+    templates: TemplateSource | None = None
+    cancels: CancelBook = field(default_factory=CancelBook)
+    clock: Callable[[], datetime] = _utcnow
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
+    global_dry_run: bool = False
+
+
+@dataclass
+class Scope:
+    """One step's view of its run."""
+
+    deps: RunDeps
+    run: Mapping[str, Any]  # the run's static settings (RunState["run"])
+    spec: WorkflowTemplateSpec  # the template whose steps are being run (a subflow's own)
+    context: dict[str, Any]  # the expression context; ``steps`` grows as steps finish
+    records: dict[str, dict[str, Any]] = field(default_factory=dict)  # step records this node produced
+    journal: list[dict[str, Any]] = field(default_factory=list)  # completed reversible actions
+    prefix: str = ""  # "<subflow step>/" for the steps of a subflow
+    depth: int = 0
+
+    @property
+    def run_id(self) -> str:
+        """The run id (thread id of the checkpoint)."""
+        return str(self.run["id"])
+
+    @property
+    def step_timeout(self) -> float:
+        """The template's default per-attempt timeout in seconds."""
+        return float(self.run["stepTimeout"])
+
+    def child(self, **changes: Any) -> Scope:
+        """A scope sharing records and journal, with some fields replaced."""
+        return dataclasses.replace(self, **changes)
+
+    def action_context(self) -> ActionContext:
+        """What an action receives: the client, dry-run and the namespace it is confined to."""
+        return ActionContext(
+            kube=self.deps.kube,
+            dry_run=bool(self.run.get("dryRun")) or self.deps.global_dry_run,
+            remediation=str(self.run.get("remediation", "")),
+            owner=self.run.get("owner"),
+            allowed_namespace=self.run.get("namespace"),
+        )
+
+    async def report(self, record: dict[str, Any]) -> None:
+        """Keep ``record`` for the checkpoint and tell the sink."""
+        self.records[record["name"]] = record
+        await self.deps.sink.step(run_id=self.run_id, step=StepProgress.from_record(record))
+
+    def cancelled(self) -> bool:
+        """True when a cancellation of this run is pending."""
+        return self.deps.cancels.get(self.run_id) is not None
+
+    async def pause(self, seconds: float) -> None:
+        """Sleep, but raise :class:`RunCancelled` as soon as the run is cancelled."""
+        event = self.deps.cancels.event(self.run_id)
+        if event.is_set():
+            raise RunCancelled("the run was cancelled")
+        waiter = asyncio.ensure_future(self.deps.sleep(max(seconds, 0.0)))
+        cancel = asyncio.ensure_future(event.wait())
+        try:
+            await asyncio.wait({waiter, cancel}, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (waiter, cancel):
+                task.cancel()
+        if event.is_set():
+            raise RunCancelled("the run was cancelled")

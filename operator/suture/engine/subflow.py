@@ -1,0 +1,78 @@
+"""``subflow``: run another template's steps inline, as part of this step.
+
+The subflow's steps see their own ``vars`` (the template's defaults overlaid
+with the step's ``variables``) and their own ``steps``; alert, target, run and
+the namespace confinement are the parent's. Records are named
+``<subflow step>/<step>``, and completed reversible actions join the parent's
+journal, so a rollback of the parent undoes them too. Nesting is limited to
+``MAX_SUBFLOW_DEPTH`` levels.
+"""
+
+from __future__ import annotations
+
+from suture.actions import ErrorCategory
+from suture.api import END, WorkflowTemplateSpec
+from suture.api.steps import SubflowStep
+from suture.engine.outcome import Executor, StepResult
+from suture.engine.retry import StepFailed
+from suture.engine.scope import MAX_SUBFLOW_DEPTH, Scope
+from suture.engine.state import FAILED, SUCCEEDED
+from suture.expr import ExpressionError, resolve_value
+from suture.validation.flow import build_flow
+
+
+async def run_flow(spec: WorkflowTemplateSpec, scope: Scope, *, execute: Executor) -> StepResult | None:
+    """Walk ``spec``'s top-level flow in ``scope``; return the first failure that stops it, or None."""
+    flow = build_flow(spec.steps)
+    order = flow.top_level
+    current: str | None = order[0] if order else None
+    visited = 0
+    while current is not None and current != END:
+        visited += 1
+        if visited > len(spec.steps) + 1:
+            raise StepFailed("the subflow's steps form a loop", category=ErrorCategory.INVALID, attempts=1)
+        step = spec.step(current)
+        if step is None:
+            raise StepFailed(f"step {current!r} does not exist", category=ErrorCategory.INVALID, attempts=1)
+        result = await execute(step, scope)
+        if result.failed and (step.on_failure != "continue" or step.approval is not None):
+            return result
+        index = order.index(current)
+        successor = step.next or (order[index + 1] if index + 1 < len(order) else END)
+        if step.condition is not None and result.branch is not None:
+            branch = step.condition.then if result.branch else step.condition.else_
+            successor = branch or successor
+        current = successor
+    return None
+
+
+async def run_subflow(subflow: SubflowStep, scope: Scope, display: str, *, execute: Executor) -> StepResult:
+    """Load the template through the engine's TemplateSource and run it inline."""
+    source = scope.deps.templates
+    if source is None:
+        raise StepFailed(
+            "subflows need a template source, and none is configured", category=ErrorCategory.INVALID, attempts=1
+        )
+    if scope.depth >= MAX_SUBFLOW_DEPTH:
+        raise StepFailed(
+            f"subflows nest deeper than {MAX_SUBFLOW_DEPTH} levels", category=ErrorCategory.INVALID, attempts=1
+        )
+    namespace = scope.run.get("namespace") if subflow.kind == "WorkflowTemplate" else None
+    try:
+        spec = await source.load(name=subflow.template, kind=subflow.kind, namespace=namespace)
+    except KeyError:
+        raise StepFailed(
+            f"{subflow.kind} {subflow.template!r} not found", category=ErrorCategory.NOT_FOUND, attempts=1
+        ) from None
+    try:
+        overrides = resolve_value(subflow.variables, scope.context)
+    except ExpressionError as exc:
+        raise StepFailed(str(exc), category=ErrorCategory.INVALID, attempts=1) from None
+    context = {**scope.context, "vars": {**spec.variables, **overrides}, "steps": {}, "item": None}
+    child = scope.child(spec=spec, context=context, prefix=f"{scope.prefix}{display.removeprefix(scope.prefix)}/")
+    child.depth = scope.depth + 1
+    failure = await run_flow(spec, child, execute=execute)
+    output = {"steps": {name: value["output"] for name, value in context["steps"].items()}}
+    if failure is not None:
+        return StepResult(display, FAILED, f"{failure.name}: {failure.message}", output, category=failure.category)
+    return StepResult(display, SUCCEEDED, f"subflow {subflow.template} succeeded", output=output)
