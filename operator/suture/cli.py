@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from suture.table import render_table
 
@@ -23,10 +25,10 @@ def _registry_or_exit() -> object:
 
 def cmd_crds(args: argparse.Namespace) -> int:
     """Write the CRDs generated from the models."""
-    from suture.crdgen import all_crds, render, write_crds
+    from suture.crdgen import all_manifests, write_crds
 
     if args.output_dir == "-":
-        sys.stdout.write("---\n".join(render(c) for c in all_crds().values()))
+        sys.stdout.write("---\n".join(all_manifests().values()))
         return 0
     for path in write_crds(Path(args.output_dir)):
         print(f"wrote {path}")
@@ -121,8 +123,6 @@ def cmd_actions_show(args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the operator until interrupted."""
-    import os
-
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
     import kopf
@@ -140,6 +140,48 @@ def cmd_run(args: argparse.Namespace) -> int:
         peering_name=settings.peering or None,
         liveness_endpoint=args.liveness,
     )
+    return 0
+
+
+def _kube_call(args: argparse.Namespace, work: Any) -> Any:
+    """Run ``work(kube)`` against the cluster the kubeconfig names."""
+    import asyncio
+
+    from suture.kube import ApiError, connect
+
+    async def main() -> Any:
+        kube = await connect(args.kubeconfig or os.environ.get("KUBECONFIG"))
+        async with kube:
+            return await work(kube)
+
+    try:
+        return asyncio.run(main())
+    except ApiError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(1) from None
+
+
+def cmd_decide(args: argparse.Namespace) -> int:
+    """Approve or reject a Remediation waiting for approval."""
+    from suture.approvals import Answer, answer_approval
+
+    decision: Answer = "Approved" if args.command == "approve" else "Rejected"
+    approval = _kube_call(
+        args,
+        lambda kube: answer_approval(
+            kube, namespace=args.namespace, name=args.name, decision=decision, reason=args.reason
+        ),
+    )
+    print(f"remediation {args.namespace}/{args.name}: {approval.get('decision')} by {approval.get('by') or '?'}")
+    return 0
+
+
+def cmd_cancel(args: argparse.Namespace) -> int:
+    """Cancel a running Remediation."""
+    from suture.approvals import request_cancel
+
+    _kube_call(args, lambda kube: request_cancel(kube, namespace=args.namespace, name=args.name))
+    print(f"remediation {args.namespace}/{args.name}: cancellation requested")
     return 0
 
 
@@ -163,6 +205,19 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--liveness", default=None, help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
     run.add_argument("--verbose", "-v", action="store_true")
     run.set_defaults(func=cmd_run)
+
+    for verb, text in (
+        ("approve", "approve a Remediation waiting for approval"),
+        ("reject", "reject a Remediation waiting for approval"),
+        ("cancel", "stop a Remediation at its next step boundary"),
+    ):
+        p = sub.add_parser(verb, help=text)
+        p.add_argument("name", help="the Remediation")
+        p.add_argument("--namespace", "-n", default="default")
+        p.add_argument("--kubeconfig", help="kubeconfig (default: $KUBECONFIG)")
+        if verb != "cancel":
+            p.add_argument("--reason", default="", help="why, recorded in the status")
+        p.set_defaults(func=cmd_cancel if verb == "cancel" else cmd_decide)
 
     actions = sub.add_parser("actions", help="the actions templates can call")
     actions_sub = actions.add_subparsers(dest="actions_command", required=True)

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
+from suture.admission import approval_stamp_policy
 from suture.api import GROUP, RESOURCE_MODELS, VERSION
 from suture.api.remediation import PRINTER_COLUMNS as REMEDIATION_COLUMNS
 
@@ -131,18 +132,28 @@ def all_crds() -> dict[str, dict[str, Any]]:
     return crds
 
 
+POLICY_FILE = "approval-policy.suture.dev.yaml"
+_HEADER = "# Generated from suture.api and suture.admission by `make crds`. Do not edit.\n"
+
+
 def render(crd: dict[str, Any]) -> str:
     """Serialise a CRD as the YAML checked in under crds/."""
-    header = "# Generated from the pydantic models in suture.api by `make crds`. Do not edit.\n"
-    return header + yaml.safe_dump(crd, sort_keys=False, width=120)
+    return _HEADER + yaml.safe_dump(crd, sort_keys=False, width=120)
+
+
+def all_manifests() -> dict[str, str]:
+    """File name -> YAML text of everything under crds/: the CRDs and the admission policy."""
+    files = {name: render(crd) for name, crd in all_crds().items()}
+    files[POLICY_FILE] = _HEADER + yaml.safe_dump_all(approval_stamp_policy(), sort_keys=False, width=120)
+    return files
 
 
 def write_crds(directory: Path) -> list[Path]:
-    """Write every CRD into ``directory``; return the paths written."""
+    """Write every generated manifest into ``directory``; return the paths written."""
     directory.mkdir(parents=True, exist_ok=True)
     written = []
-    for filename, crd in all_crds().items():
+    for filename, text in all_manifests().items():
         path = directory / filename
-        path.write_text(render(crd))
+        path.write_text(text)
         written.append(path)
     return written

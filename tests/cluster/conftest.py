@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+import yaml
 
-from suture.crdgen import all_crds
+from suture.crdgen import all_crds, all_manifests
 from suture.kube import KubeClient
 from tests.conftest import wait_for
 
@@ -17,17 +18,21 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture(scope="session")
 async def suture_crds(kube: KubeClient) -> list[str]:
-    """Suture's generated CRDs installed (created or replaced) and Established."""
-    names = []
-    for crd in all_crds().values():
-        name = crd["metadata"]["name"]
-        existing = await kube.get_or_none("CustomResourceDefinition", name)
-        if existing is None:
-            await kube.create("CustomResourceDefinition", crd)
-        else:
-            body = {**crd, "metadata": {**crd["metadata"], "resourceVersion": existing["metadata"]["resourceVersion"]}}
-            await kube.replace("CustomResourceDefinition", name, body)
-        names.append(name)
+    """Everything `make crds` generates (CRDs and the approval-stamp policy), created or replaced.
+
+    Returns the CRD names once they are Established.
+    """
+    for text in all_manifests().values():
+        for doc in yaml.safe_load_all(text):
+            name = doc["metadata"]["name"]
+            existing = await kube.get_or_none(doc["kind"], name, api_version=doc["apiVersion"])
+            if existing is None:
+                await kube.create(doc["kind"], doc, api_version=doc["apiVersion"])
+            else:
+                rv = existing["metadata"]["resourceVersion"]
+                body = {**doc, "metadata": {**doc["metadata"], "resourceVersion": rv}}
+                await kube.replace(doc["kind"], name, body, api_version=doc["apiVersion"])
+    names = list(crd["metadata"]["name"] for crd in all_crds().values())
 
     async def established() -> bool:
         for name in names:

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import yaml
 
-from suture.crdgen import all_crds, render
+from suture.crdgen import POLICY_FILE, all_crds, all_manifests, render
 
 CRD_DIR = Path(__file__).resolve().parents[2] / "crds"
 
@@ -21,7 +21,11 @@ def test_checked_in_crd_matches_the_models(filename: str) -> None:
 
 
 def test_no_stray_files_in_crds() -> None:
-    assert sorted(p.name for p in CRD_DIR.glob("*.yaml")) == sorted(all_crds())
+    assert sorted(p.name for p in CRD_DIR.glob("*.yaml")) == sorted(all_manifests())
+
+
+def test_checked_in_policy_matches_the_code() -> None:
+    assert (CRD_DIR / POLICY_FILE).read_text() == all_manifests()[POLICY_FILE], "run `make crds`"
 
 
 def _walk(node: Any, path: str = "") -> list[tuple[str, dict[str, Any]]]:

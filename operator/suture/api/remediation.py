@@ -55,6 +55,12 @@ class ApprovalRequest(SutureModel):
 
     decision: Decision = Field(default="Pending", description="Approved or Rejected; Pending until answered.")
     reason: str = Field(default="", max_length=1024, description="Why, in the approver's words.")
+    by: str = Field(
+        default="",
+        max_length=253,
+        description="Who answered. Stamped by the API server (admission policy) with the authenticated user "
+        "whenever the approval changes; anything written here by hand is overwritten.",
+    )
 
 
 class RemediationSpec(SutureModel):

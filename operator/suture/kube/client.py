@@ -74,10 +74,15 @@ class KubeClient:
         content_type: str = "application/json",
         timeout: float = 30.0,
         raw: bool = False,
+        headers: Mapping[str, str] | None = None,
     ) -> Any:
-        """Send one request; return the decoded JSON (or text when ``raw``)."""
+        """Send one request; return the decoded JSON (or text when ``raw``).
+
+        ``headers`` adds request headers, e.g. ``Impersonate-User`` to act as
+        another user where RBAC allows impersonation.
+        """
         params = [(k, v) for k, v in (query or {}).items() if v is not None]
-        headers = {"Content-Type": content_type, "Accept": "application/json"}
+        headers = {"Content-Type": content_type, "Accept": "application/json", **(headers or {})}
         method_, url, headers_, body_, post = await self._api.param_serialize(
             method=method,
             resource_path=path,

@@ -57,6 +57,14 @@ _KNOWN = [
     ResourceInfo("storage.k8s.io/v1", "StorageClass", "storageclasses", False),
     ResourceInfo("events.k8s.io/v1", "Event", "events", True),
     ResourceInfo("coordination.k8s.io/v1", "Lease", "leases", True),
+    ResourceInfo("admissionregistration.k8s.io/v1", "MutatingAdmissionPolicy", "mutatingadmissionpolicies", False),
+    ResourceInfo(
+        "admissionregistration.k8s.io/v1", "MutatingAdmissionPolicyBinding", "mutatingadmissionpolicybindings", False
+    ),
+    ResourceInfo("rbac.authorization.k8s.io/v1", "Role", "roles", True),
+    ResourceInfo("rbac.authorization.k8s.io/v1", "RoleBinding", "rolebindings", True),
+    ResourceInfo("rbac.authorization.k8s.io/v1", "ClusterRole", "clusterroles", False),
+    ResourceInfo("rbac.authorization.k8s.io/v1", "ClusterRoleBinding", "clusterrolebindings", False),
     ResourceInfo("apiextensions.k8s.io/v1", "CustomResourceDefinition", "customresourcedefinitions", False),
     ResourceInfo("suture.dev/v1alpha1", "WorkflowTemplate", "workflowtemplates", True),
     ResourceInfo("suture.dev/v1alpha1", "ClusterWorkflowTemplate", "clusterworkflowtemplates", False),
