@@ -33,10 +33,17 @@ def _defaults_from(obj: Mapping[str, Any]) -> dict[str, Any]:
     return {"namespace": namespace, "name": name, "node": node}
 
 
-def fill_target_defaults(spec: ActionSpec[Any], params: dict[str, Any], source: Mapping[str, Any]) -> dict[str, Any]:
-    """``params`` with namespace/name/node taken from ``source`` where the action has them and the step did not."""
+def fill_target_defaults(
+    spec: ActionSpec[Any], params: dict[str, Any], source: Mapping[str, Any], *, namespace: str | None = None
+) -> dict[str, Any]:
+    """``params`` with namespace/name/node taken from ``source`` where the action has them and the step did not.
+
+    ``namespace`` (a namespaced template's own) is the namespace when ``source`` has none.
+    """
     fields = _field_names(spec)
     defaults = _defaults_from(source)
+    if defaults["namespace"] is None:
+        defaults["namespace"] = namespace
     filled = dict(params)
     for key in TARGET_DEFAULTED:
         if key in fields and key not in filled and defaults.get(key) is not None:
@@ -69,7 +76,8 @@ async def call_action(
 
     async def attempt() -> ActionResult:
         params = resolve_value(call.params, scope.context)
-        return await registry.invoke(call.name, fill_target_defaults(spec, params, source), ctx)
+        filled = fill_target_defaults(spec, params, source, namespace=scope.run.get("namespace"))
+        return await registry.invoke(call.name, filled, ctx)
 
     result, attempts = await with_retry(
         attempt, policy=policy, timeout=timeout, sleep=scope.deps.sleep, on_attempt=on_attempt

@@ -1,4 +1,4 @@
-"""Compile a template into a LangGraph ``StateGraph``: one node per top-level step.
+"""Compile a template into a LangGraph ``StateGraph``: one node (``step/<name>``) per top-level step.
 
 Every step node runs its step and writes ``route``, the node to run next:
 the step's successor in the flow (fall-through, ``next``, a condition's
@@ -43,6 +43,14 @@ from suture.engine.state import (
 from suture.validation.flow import Flow, build_flow
 
 GATE_RECORD = "safety.requiresApproval"
+NODE_PREFIX = "step/"  # node ids are "step/<name>", so no step name can collide with a state key
+
+
+def node_id(step_name: str) -> str:
+    """The graph node that runs top-level step ``step_name``."""
+    return NODE_PREFIX + step_name
+
+
 Node = Callable[[RunState], Awaitable[dict[str, Any]]]
 
 
@@ -101,7 +109,7 @@ def successor(step: Step, flow: Flow, result: StepResult | None) -> str:
     after = step.next or (order[index + 1] if index + 1 < len(order) else END)
     if step.condition is not None and result is not None and result.branch is not None:
         after = (step.condition.then if result.branch else step.condition.else_) or after
-    return FINISH if after == END else after
+    return FINISH if after == END else node_id(after)
 
 
 def _step_node(step: Step, spec: WorkflowTemplateSpec, flow: Flow, deps: RunDeps) -> Node:
@@ -195,17 +203,17 @@ def build_graph(*, spec: WorkflowTemplateSpec, deps: RunDeps) -> StateGraph[RunS
     for name in flow.top_level:
         step = spec.step(name)
         assert step is not None
-        graph.add_node(name, cast(Any, _step_node(step, spec, flow, deps)))
-        routed.append(name)
+        graph.add_node(node_id(name), cast(Any, _step_node(step, spec, flow, deps)))
+        routed.append(node_id(name))
     if spec.safety.requires_approval:
-        graph.add_node(APPROVAL_GATE, cast(Any, _gate_node(spec, first, deps)))
+        graph.add_node(APPROVAL_GATE, cast(Any, _gate_node(spec, node_id(first), deps)))
         routed.append(APPROVAL_GATE)
         graph.add_edge(START, APPROVAL_GATE)
     else:
-        graph.add_edge(START, first)
+        graph.add_edge(START, node_id(first))
     graph.add_node(ROLLBACK, cast(Any, _rollback_node(deps, spec)))
     graph.add_node(FINISH, cast(Any, _finish_node(deps)))
-    destinations = [*flow.top_level, ROLLBACK, FINISH, GRAPH_END]
+    destinations = [*(node_id(n) for n in flow.top_level), ROLLBACK, FINISH, GRAPH_END]
     for name in routed:
         graph.add_conditional_edges(name, _route, destinations)
     graph.add_edge(ROLLBACK, GRAPH_END)

@@ -151,3 +151,10 @@ async def test_dry_run_reaches_actions(make_engine: Callable[..., Engine], ledge
     assert out.phase == "Succeeded"
     assert ledger.contexts[0].dry_run is True
     assert ledger.contexts[0].allowed_namespace == "team"
+
+
+async def test_step_names_may_equal_state_keys(engine: Engine, ledger: Ledger) -> None:
+    spec = template(rec("steps"), rec("approval"), rec("phase"), rec("run"))
+    out = await engine.start(request=RunRequest(run_id="names", template=spec))
+    assert out.phase == "Succeeded", out.message
+    assert ledger.done() == ["steps", "approval", "phase", "run"]
