@@ -30,8 +30,21 @@ class Settings:
     max_concurrent_runs: int = field(default_factory=lambda: int(os.environ.get("SUTURE_MAX_RUNS", "10")))
     """Runs executing at once; more are queued in arrival order."""
 
+    checkpoints: str = field(default_factory=lambda: os.environ.get("SUTURE_CHECKPOINTS", ""))
+    """Where runs are checkpointed: a PostgreSQL URL, or a SQLite file (default data_dir/checkpoints.sqlite)."""
+
+    prometheus_url: str = field(default_factory=lambda: os.environ.get("SUTURE_PROMETHEUS_URL", ""))
+    """Prometheus base URL for PromQL conditions and health gates; empty disables them."""
+
+    metrics_port: int = field(default_factory=lambda: int(os.environ.get("SUTURE_METRICS_PORT", "0")))
+    """Port of the /metrics endpoint; 0 serves none."""
+
     peering: str = field(default_factory=lambda: os.environ.get("SUTURE_PEERING", ""))
     """kopf peering name for high availability; empty runs standalone (one replica)."""
+
+    def checkpoint_location(self) -> str:
+        """The checkpointer location, defaulted into the data directory."""
+        return self.checkpoints or str(self.data_dir / "checkpoints.sqlite")
 
 
 def load_settings() -> Settings:

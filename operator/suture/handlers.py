@@ -5,13 +5,21 @@ Run with ``suture run`` (or ``kopf run -m suture.handlers``).
 
 from __future__ import annotations
 
+import contextlib
+import os
 from typing import Any
 
 import kopf
+from prometheus_client import start_http_server
 
 from suture.actions import Registry, load_registry
 from suture.api import GROUP, VERSION
 from suture.config import load_settings
+from suture.engine import Engine, open_checkpointer
+from suture.kube import connect
+from suture.prometheus import HttpPromQLClient
+from suture.runs import KubeStatusSink, RemediationService
+from suture.runs.templates import KubeTemplateSource
 from suture.validation.condition import template_status_patch
 
 _registry: Registry | None = None
@@ -44,6 +52,77 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     if ours.peering:
         settings.peering.name = ours.peering
     registry()  # fail at start-up, not at the first template, when a pack is broken
+
+
+@kopf.on.startup()
+async def start_engine(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+    """Open the Kubernetes client, the checkpointer and the engine for the process's lifetime."""
+    ours = load_settings()
+    stack = contextlib.AsyncExitStack()
+    kube = await connect(os.environ.get("KUBECONFIG"))
+    stack.push_async_callback(kube.close)
+    saver = await stack.enter_async_context(open_checkpointer(location=ours.checkpoint_location()))
+    sink = KubeStatusSink(kube)
+    engine = Engine(
+        registry=registry(),
+        kube=kube,
+        checkpointer=saver,
+        sink=sink,
+        promql=HttpPromQLClient(ours.prometheus_url) if ours.prometheus_url else None,
+        templates=KubeTemplateSource(kube),
+        max_concurrent_runs=ours.max_concurrent_runs,
+        dry_run=ours.dry_run,
+    )
+    stack.push_async_callback(engine.aclose)
+    memo["stack"] = stack
+    memo["service"] = RemediationService(engine=engine, kube=kube, sink=sink, registry=registry())
+    if ours.metrics_port:
+        start_http_server(ours.metrics_port)
+    logger.info(
+        "engine ready: checkpoints in %s, at most %d runs at once%s",
+        ours.checkpoint_location(),
+        ours.max_concurrent_runs,
+        ", global dry-run" if ours.dry_run else "",
+    )
+
+
+@kopf.on.cleanup()
+async def stop_engine(memo: kopf.Memo, **_: Any) -> None:
+    """Close the engine; unfinished runs stay checkpointed and resume at the next start."""
+    stack = memo.get("stack")
+    if stack is not None:
+        await stack.aclose()
+
+
+def _service(memo: kopf.Memo) -> RemediationService:
+    service: RemediationService = memo["service"]
+    return service
+
+
+@kopf.on.resume(GROUP, VERSION, "remediations")
+@kopf.on.create(GROUP, VERSION, "remediations")
+async def run_remediation(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Start (or, after a restart, resume) the run of a Remediation."""
+    await _service(memo).start(dict(body))
+
+
+@kopf.on.field(GROUP, VERSION, "remediations", field="spec.approval")
+async def answer_approval(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Hand an approval answer to the waiting run."""
+    await _service(memo).approval_changed(dict(body))
+
+
+@kopf.on.field(GROUP, VERSION, "remediations", field="spec.cancel", value=True)
+async def cancel_remediation(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Stop the run at its next step boundary."""
+    await _service(memo).cancel(dict(body))
+
+
+@kopf.on.delete(GROUP, VERSION, "remediations")
+async def delete_remediation(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """A deleted Remediation stops its run (and rolls back when the template asks) before it goes."""
+    await _service(memo).cancel(dict(body))
+    _service(memo).sink.forget(str(body.get("metadata", {}).get("uid", "")))
 
 
 @kopf.on.resume(GROUP, VERSION, "workflowtemplates")

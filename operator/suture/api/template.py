@@ -94,6 +94,9 @@ class Safety(SutureModel):
     denied_namespaces: list[str] = Field(
         default_factory=lambda: ["kube-system"], description="Never these namespaces (wins over allowed)."
     )
+    rollback_on_cancel: bool = Field(
+        default=False, description="Undo completed reversible steps when a run is cancelled or its Remediation deleted."
+    )
 
     def permits_namespace(self, namespace: str | None) -> bool:
         """True when a run may act in ``namespace`` (None = cluster-scoped)."""

@@ -1,0 +1,11 @@
+"""Running Remediations: from a Remediation object to an engine run and back to its status.
+
+The kopf handlers call :class:`RemediationService`; everything here is plain
+async code over :class:`~suture.kube.KubeClient` and the engine.
+"""
+
+from suture.runs.request import RunRefused, build_run_request
+from suture.runs.service import RemediationService
+from suture.runs.sink import KubeStatusSink
+
+__all__ = ["KubeStatusSink", "RemediationService", "RunRefused", "build_run_request"]

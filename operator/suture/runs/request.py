@@ -1,0 +1,188 @@
+"""Turning a Remediation into a RunRequest, or refusing it with a reason.
+
+Refusals happen before any action runs: an unknown or invalid template, a
+target outside what the template may touch, a cooldown or rate limit still in
+force. Each carries a CamelCase reason for the status and the Event.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from suture.actions import Registry
+from suture.api import (
+    API_VERSION,
+    TARGET_KINDS,
+    AnyTemplate,
+    ClusterWorkflowTemplate,
+    Remediation,
+    WorkflowTemplate,
+    parse_duration,
+)
+from suture.engine import RunRequest
+from suture.kube import KubeClient
+from suture.targets import TargetError, resolve_target
+from suture.validation import validate_object
+
+
+class RunRefused(Exception):
+    """A Remediation that must not run; ``reason`` is one CamelCase word."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+        self.message = message
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+async def load_template(kube: KubeClient, remediation: Remediation, namespace: str) -> AnyTemplate:
+    """The template a Remediation names, validated; RunRefused when missing or invalid."""
+    ref = remediation.spec.template_ref
+    cluster = ref.kind == "ClusterWorkflowTemplate"
+    raw = await kube.get_or_none(ref.kind, ref.name, None if cluster else namespace, api_version=API_VERSION)
+    if raw is None:
+        where = "" if cluster else f" in namespace {namespace!r}"
+        raise RunRefused("TemplateNotFound", f"{ref.kind} {ref.name!r}{where} not found")
+    errors = [p for p in validate_object(raw, None) if p.severity == "error"]
+    if errors:
+        listed = "; ".join(f"{p.path}: {p.message}" for p in errors[:3])
+        raise RunRefused("InvalidTemplate", f"{ref.kind} {ref.name!r} is invalid: {listed}")
+    model = ClusterWorkflowTemplate if cluster else WorkflowTemplate
+    return model.model_validate(raw)
+
+
+async def _explicit_target(kube: KubeClient, remediation: Remediation) -> dict[str, Any]:
+    ref = remediation.spec.target
+    assert ref is not None
+    obj = await kube.get_or_none(ref.kind, ref.name, ref.namespace, api_version=ref.api_version)
+    if obj is None:
+        raise RunRefused("TargetNotFound", f"{ref.display()} not found")
+    if ref.uid and obj["metadata"].get("uid") != ref.uid:
+        raise RunRefused("TargetReplaced", f"{ref.display()} was replaced since the alert (uid changed)")
+    result: dict[str, Any] = obj
+    return result
+
+
+async def _recent_runs(
+    kube: KubeClient, *, template: str, namespace: str | None, exclude_uid: str, since: datetime
+) -> list[dict[str, Any]]:
+    """Remediations of ``template`` that started running after ``since``."""
+    items = await kube.list("Remediation", namespace, api_version=API_VERSION)
+    recent = []
+    for item in items:
+        if item["metadata"].get("uid") == exclude_uid or item["spec"]["templateRef"]["name"] != template:
+            continue
+        started = _parse_time((item.get("status") or {}).get("startTime"))
+        if started is not None and started >= since:
+            recent.append(item)
+    return recent
+
+
+async def check_rate(
+    kube: KubeClient,
+    *,
+    template: AnyTemplate,
+    remediation: Remediation,
+    target: Mapping[str, Any] | None,
+    namespace: str,
+    uid: str,
+    now: datetime,
+) -> None:
+    """Refuse a run within the template's cooldown on the same target, or past its hourly budget."""
+    safety = template.spec.safety
+    scope = None if isinstance(template, ClusterWorkflowTemplate) else namespace
+    name = str(template.metadata.get("name", remediation.spec.template_ref.name))
+    hour = await _recent_runs(
+        kube, template=name, namespace=scope, exclude_uid=uid, since=datetime.fromtimestamp(now.timestamp() - 3600, UTC)
+    )
+    if safety.max_runs_per_hour and len(hour) >= safety.max_runs_per_hour:
+        raise RunRefused(
+            "RateLimited", f"{len(hour)} runs of {name!r} in the last hour (maxRunsPerHour {safety.max_runs_per_hour})"
+        )
+    target_uid = ((target or {}).get("metadata") or {}).get("uid")
+    cooldown = parse_duration(safety.cooldown)
+    if target_uid and cooldown > 0:
+        for item in hour:
+            started = _parse_time(item["status"]["startTime"])
+            same = (item["spec"].get("target") or {}).get("uid") == target_uid
+            if same and started is not None and (now - started).total_seconds() < cooldown:
+                raise RunRefused(
+                    "Cooldown",
+                    f"{item['metadata']['name']} ran {name!r} on the same target "
+                    f"at {item['status']['startTime']} (cooldown {safety.cooldown})",
+                )
+
+
+async def build_run_request(
+    body: Mapping[str, Any], *, kube: KubeClient, registry: Registry | None = None, now: datetime | None = None
+) -> tuple[RunRequest, AnyTemplate]:
+    """The engine request for a Remediation, and its template; RunRefused says why not."""
+    meta = body.get("metadata") or {}
+    namespace, name, uid = str(meta.get("namespace", "")), str(meta.get("name", "")), str(meta.get("uid", ""))
+    try:
+        remediation = Remediation.model_validate(dict(body))
+    except ValidationError as exc:
+        raise RunRefused("InvalidRemediation", str(exc).splitlines()[0]) from None
+    template = await load_template(kube, remediation, namespace)
+    confine = None if isinstance(template, ClusterWorkflowTemplate) else namespace
+    alert = remediation.spec.alert
+    alert_ctx = {
+        "name": alert.name or alert.labels.get("alertname", ""),
+        "labels": dict(alert.labels),
+        "annotations": dict(alert.annotations),
+        "fingerprint": alert.fingerprint,
+        "startsAt": alert.starts_at,
+    }
+    target: dict[str, Any] | None = None
+    if remediation.spec.target is not None:
+        target = await _explicit_target(kube, remediation)
+    elif template.spec.target is not None:
+        try:
+            target = (await resolve_target(template.spec.target, alert=alert_ctx, kube=kube, confine_to=confine)).object
+        except TargetError as exc:
+            raise RunRefused("TargetUnresolved", str(exc)) from None
+    if target is not None:
+        target_ns = (target.get("metadata") or {}).get("namespace")
+        if confine is not None and target_ns not in (None, confine):
+            raise RunRefused("NamespaceDenied", f"target namespace {target_ns!r} is outside {confine!r}")
+        if not template.spec.safety.permits_namespace(target_ns):
+            raise RunRefused("NamespaceDenied", f"the template's safety rules deny namespace {target_ns!r}")
+        target.setdefault("apiVersion", TARGET_KINDS.get(str(target.get("kind")), ""))
+    await check_rate(
+        kube,
+        template=template,
+        remediation=remediation,
+        target=target,
+        namespace=namespace,
+        uid=uid,
+        now=now or datetime.now(UTC),
+    )
+    owner = {
+        "apiVersion": API_VERSION,
+        "kind": "Remediation",
+        "name": name,
+        "uid": uid,
+        "blockOwnerDeletion": False,
+        "controller": False,
+    }
+    request = RunRequest(
+        run_id=uid,
+        template=template.spec,
+        alert=alert_ctx,
+        target=target,
+        variables=dict(remediation.spec.variables),
+        dry_run=remediation.spec.dry_run,
+        namespace=confine,
+        remediation=f"{namespace}/{name}",
+        owner=owner,
+    )
+    return request, template

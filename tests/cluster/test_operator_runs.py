@@ -1,0 +1,193 @@
+"""The operator process runs Remediations end to end on the real API server.
+
+These tests start `suture run` as a real subprocess, so they also prove the
+operator survives `kill -9` and resumes from its checkpoints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from suture.api import API_VERSION
+from suture.kube import KubeClient
+from tests.conftest import deployment, wait_for
+
+
+class OperatorProcess:
+    """`suture run` in a subprocess, with its own data directory."""
+
+    def __init__(self, kubeconfig: str, data_dir: Path, namespace: str) -> None:
+        self.kubeconfig = kubeconfig
+        self.data_dir = data_dir
+        self.namespace = namespace
+        self.proc: asyncio.subprocess.Process | None = None
+        self.log = data_dir / "operator.log"
+
+    async def start(self) -> None:
+        env = {**os.environ, "SUTURE_DATA_DIR": str(self.data_dir), "KUBECONFIG": self.kubeconfig}
+        self.proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "suture.cli",
+            "run",
+            "--namespace",
+            self.namespace,
+            env=env,
+            stdout=self.log.open("ab"),
+            stderr=asyncio.subprocess.STDOUT,
+        )
+
+    async def kill(self, sig: int = signal.SIGKILL) -> None:
+        assert self.proc is not None
+        self.proc.send_signal(sig)
+        await self.proc.wait()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+
+@pytest.fixture
+async def operator_proc(
+    kubeconfig: str, namespace: str, tmp_path: Path, suture_crds: list[str]
+) -> AsyncIterator[OperatorProcess]:
+    proc = OperatorProcess(kubeconfig, tmp_path, namespace)
+    await proc.start()
+    try:
+        yield proc
+    finally:
+        if proc.proc is not None and proc.proc.returncode is None:
+            await proc.kill(signal.SIGTERM)
+
+
+def _template(name: str, steps: list[dict[str, Any]], **spec: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "WorkflowTemplate",
+        "metadata": {"name": name},
+        "spec": {"target": {"kind": "Deployment", "name": "web"}, "steps": steps, **spec},
+    }
+
+
+def _remediation(name: str, template: str) -> dict[str, Any]:
+    return {
+        "apiVersion": API_VERSION,
+        "kind": "Remediation",
+        "metadata": {"name": name},
+        "spec": {"templateRef": {"name": template}, "alert": {"name": "HighLoad", "labels": {"alertname": "HighLoad"}}},
+    }
+
+
+async def _create(kube: KubeClient, namespace: str, body: dict[str, Any]) -> Any:
+    return await kube.create(body["kind"], body, namespace, api_version=body.get("apiVersion"))
+
+
+def _phase_is(kube: KubeClient, namespace: str, name: str, *phases: str) -> Callable[[], Any]:
+    async def probe() -> Any:
+        got = await kube.get("Remediation", name, namespace, api_version=API_VERSION)
+        return got if (got.get("status") or {}).get("phase") in phases else None
+
+    return probe
+
+
+async def _events(kube: KubeClient, namespace: str, name: str) -> list[dict[str, Any]]:
+    events = await kube.list("Event", namespace, field_selector=f"involvedObject.name={name}")
+    return sorted(events, key=lambda e: e.get("firstTimestamp") or "")
+
+
+async def test_approved_run_scales_and_records_everything(
+    operator_proc: OperatorProcess, kube: KubeClient, namespace: str
+) -> None:
+    await kube.create("Deployment", deployment("web", 2), namespace)
+    steps = [
+        {"name": "ask", "approval": {"message": "scale web to 4?", "timeout": "5m"}},
+        {"name": "scale", "action": {"name": "scale_deployment", "params": {"replicas": 4}}},
+    ]
+    await _create(kube, namespace, _template("scale-up", steps))
+    await _create(kube, namespace, _remediation("r1", "scale-up"))
+    await wait_for(_phase_is(kube, namespace, "r1", "WaitingApproval"), timeout=30, what="WaitingApproval")
+    assert (await kube.get("Deployment", "web", namespace))["spec"]["replicas"] == 2
+
+    from suture.approvals import answer_approval, whoami
+
+    await answer_approval(kube, namespace=namespace, name="r1", decision="Approved", reason="go")
+    done = await wait_for(_phase_is(kube, namespace, "r1", "Succeeded", "Failed"), timeout=30, what="the run's end")
+    status = done["status"]
+    assert status["phase"] == "Succeeded", (status, operator_proc.output()[-3000:])
+    assert (await kube.get("Deployment", "web", namespace))["spec"]["replicas"] == 4
+    steps_by_name = {s["name"]: s for s in status["steps"]}
+    assert steps_by_name["scale"]["phase"] == "Succeeded"
+    assert steps_by_name["scale"]["output"]["previous"] == 2
+    assert status["approval"]["decision"] == "Approved"
+    assert status["approval"]["by"] == await whoami(kube)
+    assert status["startTime"] <= status["completionTime"]
+    reasons = [e["reason"] for e in await _events(kube, namespace, "r1")]
+    for expected in ("WaitingApproval", "ApprovalApproved", "StepSucceeded", "RunSucceeded"):
+        assert expected in reasons, reasons
+
+
+async def test_rejected_run_changes_nothing(operator_proc: OperatorProcess, kube: KubeClient, namespace: str) -> None:
+    await kube.create("Deployment", deployment("web", 2), namespace)
+    steps = [
+        {"name": "ask", "approval": {"message": "scale?", "timeout": "5m"}},
+        {"name": "scale", "action": {"name": "scale_deployment", "params": {"replicas": 4}}},
+    ]
+    await _create(kube, namespace, _template("scale-up", steps))
+    await _create(kube, namespace, _remediation("r1", "scale-up"))
+    await wait_for(_phase_is(kube, namespace, "r1", "WaitingApproval"), timeout=30, what="WaitingApproval")
+    from suture.approvals import answer_approval
+
+    await answer_approval(kube, namespace=namespace, name="r1", decision="Rejected", reason="not now")
+    done = await wait_for(
+        _phase_is(kube, namespace, "r1", "Failed", "Cancelled", "Succeeded"), timeout=30, what="the run's end"
+    )
+    assert done["status"]["phase"] in ("Failed", "Cancelled")
+    assert done["status"]["approval"]["decision"] == "Rejected"
+    assert (await kube.get("Deployment", "web", namespace))["spec"]["replicas"] == 2
+
+
+async def test_missing_template_is_refused_clearly(
+    operator_proc: OperatorProcess, kube: KubeClient, namespace: str
+) -> None:
+    await _create(kube, namespace, _remediation("r1", "does-not-exist"))
+    done = await wait_for(_phase_is(kube, namespace, "r1", "Failed"), timeout=30, what="the refusal")
+    assert "TemplateNotFound" in done["status"]["message"]
+    assert "'does-not-exist'" in done["status"]["message"]
+
+
+async def test_kill_9_mid_run_then_restart_finishes_without_repeating_steps(
+    operator_proc: OperatorProcess, kube: KubeClient, namespace: str
+) -> None:
+    await kube.create("Deployment", deployment("web", 2), namespace)
+    steps = [
+        {"name": "first", "action": {"name": "scale_deployment", "params": {"replicas": 3}}},
+        {"name": "pause", "wait": {"duration": "4s"}},
+        {"name": "second", "action": {"name": "scale_deployment", "params": {"replicas": 5}}},
+    ]
+    await _create(kube, namespace, _template("two-scales", steps))
+    await _create(kube, namespace, _remediation("r1", "two-scales"))
+
+    async def pausing() -> bool:
+        got = await kube.get("Remediation", "r1", namespace, api_version=API_VERSION)
+        steps_now = {s["name"]: s["phase"] for s in (got.get("status") or {}).get("steps") or []}
+        return steps_now.get("first") == "Succeeded" and steps_now.get("pause") == "Running"
+
+    await wait_for(pausing, timeout=30, what="the run to be inside the pause")
+    await operator_proc.kill(signal.SIGKILL)
+    assert (await kube.get("Deployment", "web", namespace))["spec"]["replicas"] == 3
+
+    await operator_proc.start()
+    done = await wait_for(_phase_is(kube, namespace, "r1", "Succeeded", "Failed"), timeout=60, what="the run's end")
+    assert done["status"]["phase"] == "Succeeded", operator_proc.output()[-3000:]
+    assert (await kube.get("Deployment", "web", namespace))["spec"]["replicas"] == 5
+    started = [e["message"] for e in await _events(kube, namespace, "r1") if e["reason"] == "StepStarted"]
+    # The completed step never ran again; only the in-flight pause was re-entered.
+    assert sum("step first" in m for m in started) == 1, started
+    assert sum("step second" in m for m in started) == 1, started
