@@ -98,7 +98,8 @@ async def run_job(ctx: ActionContext, params: RunJobParams) -> ActionResult:
     (by default the Remediation's name) and the template, so a resumed or
     repeated run finds and waits for the Job it already started instead of
     starting a second one; a finished Job is reported again, until its TTL
-    deletes it. A timeout leaves the Job running, so a retry waits for the same
+    deletes it. Run by hand with neither key nor Remediation, the template
+    alone names the Job. A timeout leaves the Job running, so a retry waits for the same
     Job. There is no undo: what a script did cannot be known, let alone
     reversed; write a second Job for that.
     """
