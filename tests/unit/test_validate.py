@@ -271,3 +271,21 @@ def test_valid_condition_lists_errors(registry: Registry) -> None:
     assert "spec.steps[1].next: no step named 'nowhere'" in cond.message
     ok = valid_condition(validate_object(template(), registry), generation=4)
     assert (ok.status, ok.reason) == ("True", "Validated")
+
+
+def test_irreversible_action_before_a_rollback_step_is_an_error(registry: Registry) -> None:
+    doc = template()
+    _steps(doc).insert(0, {"name": "kick", "action": {"name": "restart_pod", "params": {"name": "web-1"}}})
+    _steps(doc)[2]["onFailure"] = "rollback"  # scale, after kick
+    found = messages(doc, registry)
+    assert any("spec.steps[0].action.name: restart_pod cannot be undone, but step(s) scale ask" in m for m in found)
+
+
+def test_irreversible_action_on_another_branch_is_fine(registry: Registry) -> None:
+    doc = template()
+    # check -> then: scale (rollback on failure) | else: kick (irreversible) -> end
+    _steps(doc)[0]["condition"]["else"] = "kick"
+    _steps(doc)[1]["onFailure"] = "rollback"
+    _steps(doc)[1]["next"] = "settle"
+    _steps(doc).append({"name": "kick", "action": {"name": "restart_pod", "params": {"name": "web-1"}}, "next": "end"})
+    assert messages(doc, registry) == []

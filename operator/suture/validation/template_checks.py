@@ -226,7 +226,7 @@ def _strip_expressions(params: dict[str, Any]) -> tuple[dict[str, Any], set[str]
 def _actions(template: AnyTemplate, registry: Registry) -> list[Problem]:
     problems: list[Problem] = []
     steps = template.spec.steps
-    rollback_steps = [s.name for s in steps if s.on_failure == "rollback"]
+    later_rollbacks = _rollbacks_after(steps)
     for i, step in enumerate(steps):
         calls: list[tuple[tuple[str, ...], ActionCall]] = []
         if step.action is not None:
@@ -251,6 +251,9 @@ def _actions(template: AnyTemplate, registry: Registry) -> list[Problem]:
                     if field_name in dynamic:
                         continue
                     problems.append(p)
+            rollback_steps = later_rollbacks.get(step.name, [])
+            if rel == ("rollout", "action") and step.on_failure == "rollback":
+                rollback_steps = [step.name, *rollback_steps]  # a failed gate undoes this step's own waves
             if rollback_steps and not spec.reversible and spec.risk in (Risk.HIGH, Risk.DISRUPTIVE):
                 problems.append(
                     Problem(
@@ -267,6 +270,45 @@ def _actions(template: AnyTemplate, registry: Registry) -> list[Problem]:
                     )
                 )
     return problems
+
+
+def _rollbacks_after(steps: list[Step]) -> dict[str, list[str]]:
+    """For each step, the steps with ``onFailure: rollback`` that can fail after it has changed something.
+
+    A step inside a parallel or foreach counts as its top-level owner; a
+    rollback owner counts for the steps it contains. Empty when the flow is
+    broken (those problems are reported on their own).
+    """
+    if ownership_cycle(steps) is not None:
+        return {}
+    flow = build_flow(steps)
+    if flow.find_cycle() is not None:
+        return {}
+
+    def top(name: str) -> str:
+        seen = set()
+        while name in flow.owner_of and name not in seen:
+            seen.add(name)
+            name = flow.owner_of[name]
+        return name
+
+    def descendants(node: str) -> set[str]:
+        out: set[str] = set()
+        stack = list(flow.edges.get(node, []))
+        while stack:
+            nxt = stack.pop()
+            if nxt not in out:
+                out.add(nxt)
+                stack.extend(flow.edges.get(nxt, []))
+        return out
+
+    rollback_names = [s.name for s in steps if s.on_failure == "rollback"]
+    result: dict[str, list[str]] = {}
+    for step in steps:
+        home = top(step.name)
+        after = descendants(home)
+        result[step.name] = [r for r in rollback_names if r != step.name and (top(r) in after or top(r) == home)]
+    return result
 
 
 def _namespace_confinement(template: AnyTemplate) -> list[Problem]:
