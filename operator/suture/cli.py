@@ -185,6 +185,91 @@ def cmd_cancel(args: argparse.Namespace) -> int:
     return 0
 
 
+def _alert_from(doc: Any) -> dict[str, Any]:
+    """An alert context from a file: an Alertmanager webhook body (first alert) or one alert."""
+    if isinstance(doc, dict) and isinstance(doc.get("alerts"), list) and doc["alerts"]:
+        doc = doc["alerts"][0]
+    if not isinstance(doc, dict):
+        raise ValueError("the alert file must hold an alert (labels, annotations) or an Alertmanager webhook body")
+    labels = {str(k): str(v) for k, v in (doc.get("labels") or {}).items()}
+    return {
+        "name": labels.get("alertname", str(doc.get("name", ""))),
+        "labels": labels,
+        "annotations": {str(k): str(v) for k, v in (doc.get("annotations") or {}).items()},
+        "fingerprint": str(doc.get("fingerprint", "")),
+        "startsAt": doc.get("startsAt"),
+    }
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    """Print the plan a template would run for an alert; nothing changes."""
+    import asyncio
+
+    import yaml
+
+    from suture.actions import Registry
+    from suture.api import ClusterWorkflowTemplate, WorkflowTemplate
+    from suture.kube import connect
+    from suture.simulation import simulate
+    from suture.validation import validate_object
+    from suture.validation.schema import parse_document
+
+    registry = _registry_or_exit()
+    assert isinstance(registry, Registry)
+    try:
+        raw_template = yaml.safe_load(Path(args.template).read_text())
+        alert = _alert_from(yaml.safe_load(Path(args.alert).read_text()))
+    except (OSError, yaml.YAMLError, ValueError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    errors = [p for p in validate_object(raw_template, registry) if p.severity == "error"]
+    if errors:
+        for problem in errors:
+            print(f"{args.template}: {problem.path}: {problem.message}", file=sys.stderr)
+        return 1
+    template, _ = parse_document(raw_template)
+    if not isinstance(template, WorkflowTemplate | ClusterWorkflowTemplate):
+        print(f"error: {args.template} holds a {type(template).__name__}, not a template", file=sys.stderr)
+        return 1
+    kubeconfig = args.kubeconfig or os.environ.get("KUBECONFIG")
+    variables = dict(v.split("=", 1) for v in args.var or [])
+
+    async def run() -> Any:
+        promql = None
+        if args.prometheus_url:
+            from suture.prometheus import HttpPromQLClient
+
+            promql = HttpPromQLClient(args.prometheus_url)
+        if not kubeconfig:
+            return await simulate(
+                template=template, alert=alert, registry=registry, kube=None, promql=promql, variables=variables
+            )
+        kube = await connect(kubeconfig)
+        async with kube:
+            return await simulate(
+                template=template, alert=alert, registry=registry, kube=kube, promql=promql, variables=variables
+            )
+
+    plan = asyncio.run(run())
+    if args.output == "json":
+        print(json.dumps(plan.as_dict(), indent=2, default=str))
+        return 0
+    print(f"template: {plan.template}")
+    print(
+        f"target:   {plan.target}" + (f"  (via {' -> '.join(plan.target_chain)})" if len(plan.target_chain) > 1 else "")
+    )
+    mode = "server-side dry-run against the cluster" if kubeconfig else "static (no cluster)"
+    print(f"mode:     {mode}; nothing was changed\n")
+    rows = [[s.path, s.kind, s.outcome, s.detail] for s in plan.steps]
+    print(render_table(["step", "kind", "outcome", "detail"], rows, max_width=90))
+    print("\nparameters:")
+    for s in plan.steps:
+        if s.params is not None:
+            print(f"  {s.path}: {json.dumps(s.params, default=str)}")
+    print(f"\nthe run {plan.ends}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="suture", description="Remediate Prometheus alerts on Kubernetes.")
@@ -218,6 +303,15 @@ def build_parser() -> argparse.ArgumentParser:
         if verb != "cancel":
             p.add_argument("--reason", default="", help="why, recorded in the status")
         p.set_defaults(func=cmd_cancel if verb == "cancel" else cmd_decide)
+
+    sim = sub.add_parser("simulate", help="print the plan a template would run for an alert (changes nothing)")
+    sim.add_argument("--template", required=True, help="a WorkflowTemplate or ClusterWorkflowTemplate file")
+    sim.add_argument("--alert", required=True, help="an alert, or an Alertmanager webhook body, as YAML/JSON")
+    sim.add_argument("--kubeconfig", help="cluster for live checks and dry-run (default: $KUBECONFIG; none: static)")
+    sim.add_argument("--prometheus-url", help="Prometheus for PromQL checks")
+    sim.add_argument("--var", action="append", help="override a template variable, NAME=VALUE (repeatable)")
+    sim.add_argument("--output", choices=["text", "json"], default="text")
+    sim.set_defaults(func=cmd_simulate)
 
     actions = sub.add_parser("actions", help="the actions templates can call")
     actions_sub = actions.add_subparsers(dest="actions_command", required=True)

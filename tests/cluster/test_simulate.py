@@ -1,0 +1,124 @@
+"""`suture simulate` on a real cluster: live branches, server-side dry-run, nothing changed."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from suture.actions import load_registry
+from suture.api import WorkflowTemplate
+from suture.cli import main
+from suture.kube import KubeClient
+from suture.simulation import simulate
+from tests.conftest import deployment, ready_pods, wait_for
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+
+
+def _crashloop_template(namespace: str) -> WorkflowTemplate:
+    doc = yaml.safe_load((EXAMPLES / "templates" / "pod-crashlooping.yaml").read_text())
+    doc["metadata"]["namespace"] = namespace
+    return WorkflowTemplate.model_validate(doc)
+
+
+async def _pod(kube: KubeClient, namespace: str) -> dict[str, Any]:
+    async def one() -> dict[str, Any] | None:
+        pods = ready_pods(await kube.list("Pod", namespace, label_selector="app=web"))
+        return pods[0] if len(pods) == 2 else None
+
+    pod: dict[str, Any] = await wait_for(one, what="2 ready pods")
+    return pod
+
+
+def _alert(namespace: str, pod: str) -> dict[str, Any]:
+    return {
+        "name": "KubePodCrashLooping",
+        "labels": {"alertname": "KubePodCrashLooping", "namespace": namespace, "pod": pod},
+        "annotations": {},
+    }
+
+
+async def _versions(kube: KubeClient, namespace: str) -> dict[str, str]:
+    objs = await kube.list("Deployment", namespace) + await kube.list("Pod", namespace)
+    return {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in objs}
+
+
+async def test_plan_follows_live_state_and_changes_nothing(kube: KubeClient, namespace: str) -> None:
+    await kube.create("Deployment", deployment("web", 2), namespace)
+    pod = await _pod(kube, namespace)
+    registry = load_registry()
+    before = await _versions(kube, namespace)
+
+    plan = await simulate(
+        template=_crashloop_template(namespace),
+        alert=_alert(namespace, pod["metadata"]["name"]),
+        registry=registry,
+        kube=kube,
+    )
+    assert plan.target == f"Deployment/{namespace}/web"
+    assert [c.split("/")[0] for c in plan.target_chain] == ["Pod", "ReplicaSet", "Deployment"]
+    by_path = {s.path: s for s in plan.steps}
+    assert "-> else: restart" in by_path["recently-changed"].detail  # revision 1: nothing to roll back to
+    assert "rollback" not in by_path
+    restart = by_path["restart"]
+    assert restart.outcome == "would-run"
+    assert restart.dry_run is not None
+    assert restart.dry_run["message"].startswith("dry-run: would")
+    assert restart.params == {"name": pod["metadata"]["name"], "namespace": namespace}
+    assert by_path["wait-healthy"].params == {"timeout": "5m", "namespace": namespace, "name": "web"}
+    assert plan.ends == "completes"
+    assert await _versions(kube, namespace) == before
+
+    # A second revision makes the other branch the live one.
+    await kube.patch(
+        "Deployment",
+        "web",
+        {"spec": {"template": {"spec": {"containers": [{"name": "main", "image": "nginx:1.28"}]}}}},
+        namespace,
+        patch_type="strategic",
+    )
+
+    async def revision_two() -> bool:
+        got = await kube.get("Deployment", "web", namespace)
+        return got["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision") == "2"
+
+    await wait_for(revision_two, what="revision 2")
+    pod = await _pod(kube, namespace)
+    plan = await simulate(
+        template=_crashloop_template(namespace),
+        alert=_alert(namespace, pod["metadata"]["name"]),
+        registry=registry,
+        kube=kube,
+    )
+    by_path = {s.path: s for s in plan.steps}
+    assert "-> then: ask" in by_path["recently-changed"].detail
+    assert by_path["ask"].outcome == "would-ask"
+    rollback = by_path["rollback"]
+    assert rollback.outcome == "would-run", rollback
+    assert rollback.dry_run is not None
+    assert "restart" not in by_path
+
+
+async def test_cli_prints_the_plan(
+    kube: KubeClient, kubeconfig: str, namespace: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    await kube.create("Deployment", deployment("web", 2), namespace)
+    pod = await _pod(kube, namespace)
+    template = tmp_path / "t.yaml"
+    template.write_text(yaml.safe_dump(_crashloop_template(namespace).model_dump(mode="json", exclude_none=True)))
+    alert = tmp_path / "a.json"
+    alert.write_text(json.dumps({"alerts": [{"labels": _alert(namespace, pod["metadata"]["name"])["labels"]}]}))
+    args = ["simulate", "--template", str(template), "--alert", str(alert), "--kubeconfig", kubeconfig]
+    assert await asyncio.to_thread(main, args) == 0
+    out = capsys.readouterr().out
+    assert f"target:   Deployment/{namespace}/web  (via Pod/" in out
+    assert "server-side dry-run against the cluster; nothing was changed" in out
+    assert "restart           action     would-run  restart_pod: dry-run: would" in out
+    assert await asyncio.to_thread(main, [*args, "--output", "json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["ends"] == "completes"
