@@ -191,3 +191,36 @@ async def test_kill_9_mid_run_then_restart_finishes_without_repeating_steps(
     # The completed step never ran again; only the in-flight pause was re-entered.
     assert sum("step first" in m for m in started) == 1, started
     assert sum("step second" in m for m in started) == 1, started
+
+
+async def test_cancel_stops_the_run_and_rolls_back(
+    operator_proc: OperatorProcess, kube: KubeClient, kubeconfig: str, namespace: str
+) -> None:
+    await kube.create("Deployment", deployment("web", 2), namespace)
+    steps = [
+        {"name": "first", "action": {"name": "scale_deployment", "params": {"replicas": 3}}},
+        {"name": "pause", "wait": {"duration": "5m"}},
+        {"name": "second", "action": {"name": "scale_deployment", "params": {"replicas": 5}}},
+    ]
+    await _create(kube, namespace, _template("slow", steps, safety={"rollbackOnCancel": True}))
+    await _create(kube, namespace, _remediation("r1", "slow"))
+
+    async def pausing() -> bool:
+        got = await kube.get("Remediation", "r1", namespace, api_version=API_VERSION)
+        steps_now = {s["name"]: s["phase"] for s in (got.get("status") or {}).get("steps") or []}
+        return steps_now.get("pause") == "Running"
+
+    await wait_for(pausing, timeout=30, what="the run to be inside the pause")
+    assert (await kube.get("Deployment", "web", namespace))["spec"]["replicas"] == 3
+
+    from suture.cli import main
+
+    assert await asyncio.to_thread(main, ["cancel", "r1", "-n", namespace, "--kubeconfig", kubeconfig]) == 0
+    done = await wait_for(
+        _phase_is(kube, namespace, "r1", "Cancelled", "Failed", "RolledBack"), timeout=30, what="the run to stop"
+    )
+    assert done["status"]["phase"] == "Cancelled", operator_proc.output()[-3000:]
+    assert done["status"]["undone"] == ["first"]
+    assert (await kube.get("Deployment", "web", namespace))["spec"]["replicas"] == 2
+    phases = {s["name"]: s["phase"] for s in done["status"]["steps"]}
+    assert "second" not in phases or phases["second"] == "Pending"

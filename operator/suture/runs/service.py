@@ -51,6 +51,9 @@ class RemediationService:
         if status.get("startTime") and await self.engine.snapshot(run_id=uid) is not None:
             # Resumed after a restart: the checkpoint has everything, nothing is re-resolved.
             self.tasks[uid] = asyncio.create_task(self._drive(uid, body, None))
+            if (body.get("spec") or {}).get("cancel"):
+                # Cancel requests live in the engine's memory: a restart forgets them, the spec does not.
+                await self.cancel(body)
             return
         try:
             request, _ = await build_run_request(body, kube=self.kube, registry=self.registry)
