@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 import yaml
 
+from suture.api import API_VERSION
 from suture.crdgen import all_crds, all_manifests
-from suture.kube import KubeClient
+from suture.kube import ApiError, KubeClient
 from tests.conftest import wait_for
 
 
@@ -43,4 +44,24 @@ async def suture_crds(kube: KubeClient) -> list[str]:
         return True
 
     await wait_for(established, what="Suture's CRDs to be established")
+
+    # Established is not the end: admission (the approval-stamp policy) answers 503 for a
+    # new kind until its informers catch up. A server-side dry-run create proves the whole path.
+    probe = {
+        "apiVersion": API_VERSION,
+        "kind": "Remediation",
+        "metadata": {"name": "readiness-probe"},
+        "spec": {"templateRef": {"name": "none"}, "approval": {"decision": "Approved"}},
+    }
+
+    async def admitted() -> bool:
+        try:
+            await kube.create("Remediation", probe, "default", api_version=API_VERSION, dry_run=True)
+        except ApiError as exc:
+            if exc.status == 503:
+                return False
+            raise
+        return True
+
+    await wait_for(admitted, timeout=60, what="Remediations to be admitted")
     return names
