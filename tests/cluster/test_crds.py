@@ -114,6 +114,11 @@ REJECTED: list[tuple[str, list[dict[str, Any]], str]] = [
         "the last wave must be 100",
     ),
     ("reserved name", [{"name": "end", **WAIT}], "'end' is reserved"),
+    (
+        "step timeout beyond workflow",
+        [{"name": "a", "timeout": "2h", **WAIT}],
+        "a step's timeout must not be longer than timeouts.workflow",
+    ),
     ("bad step name", [{"name": "Not_A_Name", **WAIT}], "spec.steps[0].name"),
 ]
 

@@ -148,6 +148,19 @@ class WorkflowTemplateSpec(SutureModel):
                     "fieldPath": ".steps",
                 },
                 {
+                    "rule": "!has(self.timeouts) || !has(self.timeouts.step) || duration(self.timeouts.step) <= "
+                    "(has(self.timeouts.workflow) ? duration(self.timeouts.workflow) : duration('1h'))",
+                    "message": "timeouts.step must not be longer than timeouts.workflow",
+                    "fieldPath": ".timeouts.step",
+                },
+                {
+                    "rule": "self.steps.all(s, !has(s.timeout) || duration(s.timeout) <= "
+                    "(has(self.timeouts) && has(self.timeouts.workflow) ? duration(self.timeouts.workflow) "
+                    ": duration('1h')))",
+                    "message": "a step's timeout must not be longer than timeouts.workflow",
+                    "fieldPath": ".steps",
+                },
+                {
                     "rule": "self.steps.all(s, (!has(s.parallel) || s.parallel.steps.all(n, "
                     "self.steps.exists(t, t.name == n))) && (!has(s.foreach) || "
                     "self.steps.exists(t, t.name == s.foreach.step)))",
