@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -21,6 +22,13 @@ from suture.kube import KubeClient
 from tests.conftest import deployment, wait_for
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 class OperatorProcess:
     """`suture run` in a subprocess, with its own data directory."""
 
@@ -30,9 +38,15 @@ class OperatorProcess:
         self.namespace = namespace
         self.proc: asyncio.subprocess.Process | None = None
         self.log = data_dir / "operator.log"
+        self.metrics_port = _free_port()
 
     async def start(self) -> None:
-        env = {**os.environ, "SUTURE_DATA_DIR": str(self.data_dir), "KUBECONFIG": self.kubeconfig}
+        env = {
+            **os.environ,
+            "SUTURE_DATA_DIR": str(self.data_dir),
+            "KUBECONFIG": self.kubeconfig,
+            "SUTURE_METRICS_PORT": str(self.metrics_port),
+        }
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
@@ -132,6 +146,17 @@ async def test_approved_run_scales_and_records_everything(
     for expected in ("WaitingApproval", "ApprovalApproved", "StepSucceeded", "RunSucceeded"):
         assert expected in reasons, reasons
 
+    import aiohttp
+
+    async with (
+        aiohttp.ClientSession() as session,
+        session.get(f"http://127.0.0.1:{operator_proc.metrics_port}/metrics") as response,
+    ):
+        exposition = await response.text()
+    assert 'suture_runs_finished_total{phase="Succeeded",template="scale-up"} 1.0' in exposition
+    assert 'suture_steps_finished_total{phase="Succeeded",step="scale",template="scale-up"} 1.0' in exposition
+    assert "suture_runs_waiting_approval 0.0" in exposition
+
 
 async def test_rejected_run_changes_nothing(operator_proc: OperatorProcess, kube: KubeClient, namespace: str) -> None:
     await kube.create("Deployment", deployment("web", 2), namespace)
@@ -224,3 +249,31 @@ async def test_cancel_stops_the_run_and_rolls_back(
     assert (await kube.get("Deployment", "web", namespace))["spec"]["replicas"] == 2
     phases = {s["name"]: s["phase"] for s in done["status"]["steps"]}
     assert "second" not in phases or phases["second"] == "Pending"
+
+
+async def test_deleting_the_remediation_stops_the_run(
+    operator_proc: OperatorProcess, kube: KubeClient, namespace: str
+) -> None:
+    await kube.create("Deployment", deployment("web", 2), namespace)
+    steps = [
+        {"name": "first", "action": {"name": "scale_deployment", "params": {"replicas": 3}}},
+        {"name": "pause", "wait": {"duration": "5m"}},
+        {"name": "second", "action": {"name": "scale_deployment", "params": {"replicas": 5}}},
+    ]
+    await _create(kube, namespace, _template("slow", steps, safety={"rollbackOnCancel": True}))
+    await _create(kube, namespace, _remediation("r1", "slow"))
+
+    async def pausing() -> bool:
+        got = await kube.get("Remediation", "r1", namespace, api_version=API_VERSION)
+        steps_now = {s["name"]: s["phase"] for s in (got.get("status") or {}).get("steps") or []}
+        return steps_now.get("pause") == "Running"
+
+    await wait_for(pausing, timeout=30, what="the run to be inside the pause")
+    await kube.delete("Remediation", "r1", namespace, api_version=API_VERSION)
+
+    async def gone() -> bool:
+        return await kube.get_or_none("Remediation", "r1", namespace, api_version=API_VERSION) is None
+
+    # The operator's finalizer holds the object until the run has stopped and rolled back.
+    await wait_for(gone, timeout=30, what="the Remediation to be deleted")
+    assert (await kube.get("Deployment", "web", namespace))["spec"]["replicas"] == 2
