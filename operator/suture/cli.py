@@ -176,6 +176,19 @@ def cmd_decide(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """Show a Remediation's phase, approval and step timeline."""
+    from suture.api import API_VERSION
+    from suture.timeline import render_timeline
+
+    body = _kube_call(args, lambda kube: kube.get("Remediation", args.name, args.namespace, api_version=API_VERSION))
+    if args.output == "json":
+        print(json.dumps(body.get("status") or {}, indent=2))
+    else:
+        print(render_timeline(body))
+    return 0
+
+
 def cmd_cancel(args: argparse.Namespace) -> int:
     """Cancel a running Remediation."""
     from suture.approvals import request_cancel
@@ -303,6 +316,13 @@ def build_parser() -> argparse.ArgumentParser:
         if verb != "cancel":
             p.add_argument("--reason", default="", help="why, recorded in the status")
         p.set_defaults(func=cmd_cancel if verb == "cancel" else cmd_decide)
+
+    status = sub.add_parser("status", help="a Remediation's phase, approval and step timeline")
+    status.add_argument("name", help="the Remediation")
+    status.add_argument("--namespace", "-n", default="default")
+    status.add_argument("--kubeconfig", help="kubeconfig (default: $KUBECONFIG)")
+    status.add_argument("--output", choices=["text", "json"], default="text")
+    status.set_defaults(func=cmd_status)
 
     sim = sub.add_parser("simulate", help="print the plan a template would run for an alert (changes nothing)")
     sim.add_argument("--template", required=True, help="a WorkflowTemplate or ClusterWorkflowTemplate file")

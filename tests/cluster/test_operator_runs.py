@@ -117,7 +117,11 @@ async def _events(kube: KubeClient, namespace: str, name: str) -> list[dict[str,
 
 
 async def test_approved_run_scales_and_records_everything(
-    operator_proc: OperatorProcess, kube: KubeClient, namespace: str
+    operator_proc: OperatorProcess,
+    kube: KubeClient,
+    kubeconfig: str,
+    namespace: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     await kube.create("Deployment", deployment("web", 2), namespace)
     steps = [
@@ -156,6 +160,14 @@ async def test_approved_run_scales_and_records_everything(
     assert 'suture_runs_finished_total{phase="Succeeded",template="scale-up"} 1.0' in exposition
     assert 'suture_steps_finished_total{phase="Succeeded",step="scale",template="scale-up"} 1.0' in exposition
     assert "suture_runs_waiting_approval 0.0" in exposition
+
+    from suture.cli import main
+
+    assert await asyncio.to_thread(main, ["status", "r1", "-n", namespace, "--kubeconfig", kubeconfig]) == 0
+    shown = capsys.readouterr().out
+    assert "phase:     Succeeded" in shown
+    assert f"approval:  Approved by {await whoami(kube)}" in shown
+    assert any(line.startswith("scale") and "Succeeded" in line for line in shown.splitlines())
 
 
 async def test_rejected_run_changes_nothing(operator_proc: OperatorProcess, kube: KubeClient, namespace: str) -> None:
