@@ -230,9 +230,8 @@ async def test_kill_9_mid_run_then_restart_finishes_without_repeating_steps(
     assert sum("step second" in m for m in started) == 1, started
 
 
-async def test_cancel_stops_the_run_and_rolls_back(
-    operator_proc: OperatorProcess, kube: KubeClient, kubeconfig: str, namespace: str
-) -> None:
+async def _start_slow_run(kube: KubeClient, namespace: str) -> None:
+    """Scale web 2 -> 3, then sit in a 5-minute pause (a run to stop mid-way); returns inside the pause."""
     await kube.create("Deployment", deployment("web", 2), namespace)
     steps = [
         {"name": "first", "action": {"name": "scale_deployment", "params": {"replicas": 3}}},
@@ -241,13 +240,22 @@ async def test_cancel_stops_the_run_and_rolls_back(
     ]
     await _create(kube, namespace, _template("slow", steps, safety={"rollbackOnCancel": True}))
     await _create(kube, namespace, _remediation("r1", "slow"))
+    await wait_for(_step_is(kube, namespace, "r1", "pause", "Running"), timeout=30, what="the run inside the pause")
 
-    async def pausing() -> bool:
-        got = await kube.get("Remediation", "r1", namespace, api_version=API_VERSION)
+
+def _step_is(kube: KubeClient, namespace: str, name: str, step: str, phase: str) -> Callable[[], Any]:
+    async def probe() -> bool:
+        got = await kube.get("Remediation", name, namespace, api_version=API_VERSION)
         steps_now = {s["name"]: s["phase"] for s in (got.get("status") or {}).get("steps") or []}
-        return steps_now.get("pause") == "Running"
+        return steps_now.get(step) == phase
 
-    await wait_for(pausing, timeout=30, what="the run to be inside the pause")
+    return probe
+
+
+async def test_cancel_stops_the_run_and_rolls_back(
+    operator_proc: OperatorProcess, kube: KubeClient, kubeconfig: str, namespace: str
+) -> None:
+    await _start_slow_run(kube, namespace)
     assert (await kube.get("Deployment", "web", namespace))["spec"]["replicas"] == 3
 
     from suture.cli import main
@@ -266,21 +274,7 @@ async def test_cancel_stops_the_run_and_rolls_back(
 async def test_deleting_the_remediation_stops_the_run(
     operator_proc: OperatorProcess, kube: KubeClient, namespace: str
 ) -> None:
-    await kube.create("Deployment", deployment("web", 2), namespace)
-    steps = [
-        {"name": "first", "action": {"name": "scale_deployment", "params": {"replicas": 3}}},
-        {"name": "pause", "wait": {"duration": "5m"}},
-        {"name": "second", "action": {"name": "scale_deployment", "params": {"replicas": 5}}},
-    ]
-    await _create(kube, namespace, _template("slow", steps, safety={"rollbackOnCancel": True}))
-    await _create(kube, namespace, _remediation("r1", "slow"))
-
-    async def pausing() -> bool:
-        got = await kube.get("Remediation", "r1", namespace, api_version=API_VERSION)
-        steps_now = {s["name"]: s["phase"] for s in (got.get("status") or {}).get("steps") or []}
-        return steps_now.get("pause") == "Running"
-
-    await wait_for(pausing, timeout=30, what="the run to be inside the pause")
+    await _start_slow_run(kube, namespace)
     await kube.delete("Remediation", "r1", namespace, api_version=API_VERSION)
 
     async def gone() -> bool:
