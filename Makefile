@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.suture-installed
 
-.PHONY: help setup tools lint test test-unit test-cluster crds cluster-up cluster-down clean
+.PHONY: help setup tools debian-packages lint test test-unit test-cluster crds cluster-up cluster-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -25,6 +25,9 @@ setup: $(STAMP) ## create the virtualenv and install Suture with its dev tools (
 tools: ## build and cache the control-plane binaries in ~/.cache/suture (idempotent)
 	hack/build-tools.sh kube etcd kwok helm
 
+debian-packages: ## install the Debian packages tests need (PostgreSQL 15) when missing
+	hack/ensure-debian-packages.sh
+
 lint: setup ## ruff, mypy --strict and the import-layer contracts
 	$(BIN)/ruff check operator actions tests benchmarks hack
 	$(BIN)/ruff format --check operator actions tests benchmarks hack
@@ -34,7 +37,7 @@ lint: setup ## ruff, mypy --strict and the import-layer contracts
 crds: setup ## regenerate crds/ from the pydantic models
 	$(BIN)/suture crds --output-dir crds
 
-test: setup lint tools ## lint, then the whole test suite against a real local control plane
+test: setup lint tools debian-packages ## lint, then the whole test suite against a real local control plane
 	$(BIN)/pytest -q -ra tests
 
 test-unit: setup ## unit tests only (no cluster)

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import socket
 import subprocess
+import tempfile
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -46,6 +49,61 @@ async def kubectl(kubeconfig: str, *args: str) -> str:
 
 def _kwok_env() -> dict[str, str]:
     return {**os.environ, "SUTURE_CLUSTER": TEST_CLUSTER}
+
+
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """A throwaway PostgreSQL 15 server on 127.0.0.1 (installed by hack/ensure-debian-packages.sh)."""
+    if not (PG_BIN / "postgres").exists():
+        raise RuntimeError(f"{PG_BIN}/postgres is missing: run hack/ensure-debian-packages.sh (make test does)")
+    # The server refuses to run as root; run it as the postgres user the package created.
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    base = Path(tempfile.mkdtemp(prefix="suture-pg-"))
+    if as_user:
+        shutil.chown(base, "postgres", "postgres")
+    data, port = base / "data", _free_port()
+    subprocess.run(
+        [
+            *as_user,
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(data),
+            "-A",
+            "trust",
+            "-U",
+            "postgres",
+            "-E",
+            "UTF8",
+            "--no-locale",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    options = f"-c listen_addresses=127.0.0.1 -p {port} -k {base}"
+    subprocess.run(
+        [*as_user, str(PG_BIN / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(base / "log"), "-w", "start"],
+        check=True,
+        capture_output=True,
+    )
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
+    finally:
+        subprocess.run(
+            [*as_user, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
+            check=False,
+            capture_output=True,
+        )
+        shutil.rmtree(base, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

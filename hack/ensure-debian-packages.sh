@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Install the Debian packages the test suite needs, when they are missing:
+# PostgreSQL 15 (the engine's production checkpointer is tested against a real
+# server). Idempotent: with everything present it only looks and returns.
+set -euo pipefail
+
+need=()
+[ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
+
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+echo "[debian] installing ${need[*]}" >&2
+sudo_=""
+[ "$(id -u)" -eq 0 ] || sudo_="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo_ apt-get update -qq >&2
+# The package's own service does not start in these containers; tests run their own server.
+$sudo_ apt-get install -y -qq --no-install-recommends "${need[@]}" >&2
