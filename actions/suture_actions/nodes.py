@@ -2,8 +2,422 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
 
-from suture.actions import ActionSpec
+from pydantic import Field
 
-ACTIONS: list[ActionSpec[Any]] = []
+from suture.actions import ActionContext, ActionError, ActionResult, ActionSpec, ErrorCategory, RbacRule, Risk, action
+from suture.api import Duration, parse_duration
+from suture.kube import ApiError
+from suture_actions._common import NAME_PATTERN, NamespacedTarget, Params, check_namespace, get_required, would
+
+MIRROR = "kubernetes.io/config.mirror"
+_LISTED = 100  # pods listed in an output; counts are always complete
+_PDB_NAME = re.compile(r"disruption budget (\S+)")
+
+
+class NodeTarget(Params):
+    """One node."""
+
+    name: str = Field(pattern=NAME_PATTERN, max_length=253, description="Name of the node.")
+
+
+def _cluster_only(ctx: ActionContext, act: str) -> None:
+    """Nodes are cluster-scoped and shared by every namespace: a namespaced template may not touch them."""
+    if ctx.allowed_namespace is not None:
+        raise ActionError(
+            f"nodes are cluster-scoped; a template confined to namespace {ctx.allowed_namespace!r} cannot act on them",
+            category=ErrorCategory.FORBIDDEN,
+            action=act,
+        )
+
+
+def _key(pod: Mapping[str, Any]) -> str:
+    return f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
+
+
+def _controller_of(pod: Mapping[str, Any]) -> dict[str, Any] | None:
+    for ref in pod["metadata"].get("ownerReferences") or []:
+        if ref.get("controller"):
+            return dict(ref)
+    return None
+
+
+# -- cordon_node / uncordon_node -----------------------------------------------------
+
+
+async def _set_unschedulable(ctx: ActionContext, name: str, value: bool | None, act: str) -> ActionResult:
+    """Set ``spec.unschedulable`` (None removes it, as ``kubectl uncordon`` does).
+
+    The API server never stores ``false`` (the field is omitted when empty), so
+    None and False are the same state and an undo with either is exact.
+    """
+    _cluster_only(ctx, act)
+    node = await get_required(ctx, "Node", name, None, act)
+    before = node["spec"].get("unschedulable")
+    output: dict[str, Any] = {"name": name, "unschedulable": bool(value), "previous": before}
+    if bool(before) == bool(value):
+        state = "cordoned" if value else "schedulable"
+        return ActionResult(changed=False, message=f"Node {name} is already {state}", output=output)
+    # No resourceVersion precondition: the kubelet bumps it with every status
+    # heartbeat, and writing one absolute field cannot lose anyone else's change.
+    await ctx.kube.patch("Node", name, {"spec": {"unschedulable": value}}, dry_run=ctx.dry_run)
+    verb = "cordon" if value else "uncordon"
+    return ActionResult(
+        changed=not ctx.dry_run,
+        message=would(ctx, f"{verb} Node {name}"),
+        output=output,
+        undo={"name": name, "unschedulable": before},
+    )
+
+
+async def _undo_schedulable(ctx: ActionContext, data: Mapping[str, Any]) -> ActionResult:
+    return await _set_unschedulable(ctx, data["name"], data["unschedulable"], "undo node schedulability")
+
+
+_NODE_RBAC = RbacRule("", ("nodes",), ("get", "patch"))
+
+
+@action(
+    name="cordon_node",
+    family="nodes",
+    params=NodeTarget,
+    risk=Risk.LOW,
+    rbac=(_NODE_RBAC,),
+    undo=_undo_schedulable,
+    undo_description="makes the node schedulable again (restores its previous setting)",
+)
+async def cordon_node(ctx: ActionContext, params: NodeTarget) -> ActionResult:
+    """Mark a node unschedulable so that no new pods land on it; running pods stay. Idempotent."""
+    return await _set_unschedulable(ctx, params.name, True, "cordon_node")
+
+
+@action(
+    name="uncordon_node",
+    family="nodes",
+    params=NodeTarget,
+    risk=Risk.LOW,
+    rbac=(_NODE_RBAC,),
+    undo=_undo_schedulable,
+    undo_description="cordons the node again (restores its previous setting)",
+)
+async def uncordon_node(ctx: ActionContext, params: NodeTarget) -> ActionResult:
+    """Make a cordoned node schedulable again. Idempotent."""
+    return await _set_unschedulable(ctx, params.name, None, "uncordon_node")
+
+
+# -- eviction, shared by drain_node and migrate_workload -----------------------------
+
+
+@dataclass
+class _Blocked:
+    pod: str
+    reason: str
+
+
+def _refusal(exc: ApiError, namespace: str) -> str:
+    """Why an eviction got 429, naming the PodDisruptionBudget when the server says which."""
+    causes = [c.get("message", "") for c in (exc.body.get("details") or {}).get("causes") or []]
+    for cause in causes:
+        found = _PDB_NAME.search(cause)
+        if found:
+            return f"PodDisruptionBudget {namespace}/{found[1]} does not allow it: {exc.message} {cause}"
+    return " ".join([exc.message, *causes]).strip()
+
+
+async def _evict(ctx: ActionContext, pod: Mapping[str, Any], deadline: float, grace: int | None) -> _Blocked | None:
+    """Evict one pod (by UID), retrying 429 refusals until the deadline; a _Blocked when they never stop."""
+    meta = pod["metadata"]
+    options: dict[str, Any] = {"preconditions": {"uid": meta["uid"]}}
+    if grace is not None:
+        options["gracePeriodSeconds"] = grace
+    body = {
+        "apiVersion": "policy/v1",
+        "kind": "Eviction",
+        "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
+        "deleteOptions": options,
+    }
+    loop = asyncio.get_running_loop()
+    while True:
+        try:
+            await ctx.kube.create(
+                "Pod", body, meta["namespace"], subresource_of=meta["name"], subresource="eviction", dry_run=ctx.dry_run
+            )
+            return None
+        except ApiError as exc:
+            if exc.status in (404, 409):  # gone, or the UID precondition: this incarnation is gone
+                return None
+            if exc.status != 429:
+                raise
+            # A dry run reports the refusal as it stands instead of waiting it out.
+            if ctx.dry_run or loop.time() + ctx.poll_interval >= deadline:
+                return _Blocked(_key(pod), _refusal(exc, meta["namespace"]))
+        await asyncio.sleep(ctx.poll_interval)
+
+
+async def _evict_all(
+    ctx: ActionContext, pods: list[dict[str, Any]], deadline: float, grace: int | None
+) -> list[_Blocked]:
+    if not pods:
+        return []
+    tasks = [asyncio.create_task(_evict(ctx, pod, deadline, grace)) for pod in pods]
+    # An error other than a refusal ends the call now rather than after the
+    # other evictions have waited out their budgets.
+    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    for task in done:
+        error = task.exception()
+        if error is not None:
+            raise error
+    return [r for t in tasks if (r := t.result()) is not None]
+
+
+async def _wait_gone(ctx: ActionContext, pods: list[dict[str, Any]], deadline: float) -> list[str]:
+    """Wait until each pod (by UID) is deleted; the keys of those still there at the deadline."""
+    loop = asyncio.get_running_loop()
+    pending = {_key(p): p for p in pods}
+    while True:
+        for key, pod in list(pending.items()):
+            meta = pod["metadata"]
+            current = await ctx.kube.get_or_none("Pod", meta["name"], meta["namespace"])
+            if current is None or current["metadata"]["uid"] != meta["uid"]:
+                del pending[key]
+        if not pending or loop.time() >= deadline:
+            return sorted(pending)
+        await asyncio.sleep(ctx.poll_interval)
+
+
+async def _evict_and_wait(
+    ctx: ActionContext,
+    pods: list[dict[str, Any]],
+    waiting: list[dict[str, Any]],
+    *,
+    timeout: str,
+    grace: int | None,
+    what: str,
+    epilogue: str = "",
+) -> tuple[list[str], list[_Blocked]]:
+    """Evict ``pods`` and wait until they and ``waiting`` (already terminating) are gone.
+
+    Returns the evicted keys and, in a dry run, the evictions refused right now.
+    Raises a TIMEOUT ActionError, starting with ``what`` and ending with
+    ``epilogue``, when a refusal outlasts the timeout or a pod does not go.
+    """
+    deadline = asyncio.get_running_loop().time() + parse_duration(timeout)
+    blocked = await _evict_all(ctx, pods, deadline, grace)
+    refused = {b.pod for b in blocked}
+    evicted = sorted(_key(p) for p in pods if _key(p) not in refused)
+    if ctx.dry_run:
+        return evicted, blocked
+    if blocked:
+        first = blocked[0]
+        more = f" (and {len(blocked) - 1} more pods)" if len(blocked) > 1 else ""
+        done = f"; evicted {len(evicted)} other pods" if evicted else ""
+        raise ActionError(
+            f"{what}: could not evict pod {first.pod} within {timeout}{more}: {first.reason}{done}{epilogue}",
+            category=ErrorCategory.TIMEOUT,
+        )
+    left = await _wait_gone(ctx, [*pods, *waiting], deadline)
+    if left:
+        raise ActionError(
+            f"{what}: evicted pods did not terminate within {timeout}: {', '.join(left[:10])}{epilogue}",
+            category=ErrorCategory.TIMEOUT,
+        )
+    return evicted, blocked
+
+
+_EVICT_RBAC = (
+    RbacRule("", ("pods",), ("list", "get")),
+    RbacRule("", ("pods/eviction",), ("create",)),
+)
+
+
+# -- drain_node ----------------------------------------------------------------------
+
+
+class DrainParams(NodeTarget):
+    """A node to empty, and how long to wait for disruption budgets."""
+
+    timeout: Duration = Field(default="2m", description="How long to keep retrying refused evictions, in total.")
+    grace_period_seconds: int | None = Field(
+        default=None, ge=0, le=3600, description="Seconds each pod gets to stop; default: the pod's own setting."
+    )
+    force: bool = Field(
+        default=False, description="Also evict pods that no controller manages; nothing recreates them."
+    )
+
+
+def _drain_plan(
+    pods: list[dict[str, Any]],
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[dict[str, str]], list[str]]:
+    """Split a node's pods into (to evict, already terminating, skipped with reason, unmanaged)."""
+    evict: list[dict[str, Any]] = []
+    terminating: list[dict[str, Any]] = []
+    skipped: list[dict[str, str]] = []
+    unmanaged: list[str] = []
+    for pod in sorted(pods, key=_key):
+        owner = _controller_of(pod)
+        if MIRROR in (pod["metadata"].get("annotations") or {}):
+            skipped.append({"pod": _key(pod), "reason": "mirror pod"})
+        elif owner is not None and owner["kind"] == "DaemonSet":
+            skipped.append({"pod": _key(pod), "reason": "DaemonSet"})
+        elif pod["metadata"].get("deletionTimestamp"):
+            terminating.append(pod)
+        else:
+            if owner is None and pod.get("status", {}).get("phase") not in ("Succeeded", "Failed"):
+                unmanaged.append(_key(pod))
+            evict.append(pod)
+    return evict, terminating, skipped, unmanaged
+
+
+@action(
+    name="drain_node",
+    family="nodes",
+    params=DrainParams,
+    risk=Risk.DISRUPTIVE,
+    rbac=(_NODE_RBAC, *_EVICT_RBAC),
+    undo=_undo_schedulable,
+    undo_description="uncordons the node (restores its previous schedulability); evicted pods are not moved back",
+)
+async def drain_node(ctx: ActionContext, params: DrainParams) -> ActionResult:
+    """Cordon a node and evict its pods through the Eviction API, respecting PodDisruptionBudgets.
+
+    DaemonSet pods and mirror pods are skipped. Refused evictions are retried
+    until ``timeout``, then the drain fails naming the pod and its budget (the
+    node stays cordoned). Pods no controller manages are refused unless
+    ``force``. Idempotent: a drained node is left alone.
+    """
+    act = "drain_node"
+    _cluster_only(ctx, act)
+    where = f"Node {params.name}"
+    await get_required(ctx, "Node", params.name, None, act)
+    pods = await ctx.kube.list("Pod", None, field_selector=f"spec.nodeName={params.name}")
+    evict, terminating, skipped, unmanaged = _drain_plan(pods)
+    if unmanaged and not params.force:
+        raise ActionError(
+            f"{where} runs pods no controller manages, which eviction would lose for good: "
+            f"{', '.join(unmanaged[:10])}; nothing was changed (set force to evict them anyway)",
+            category=ErrorCategory.INVALID,
+            action=act,
+        )
+    # undo is set exactly when the cordon changes (or, dry, would change) the node.
+    cordon = await _set_unschedulable(ctx, params.name, True, act)
+    cordoned = cordon.undo is not None
+    evicted, blocked = await _evict_and_wait(
+        ctx,
+        evict,
+        terminating,
+        timeout=params.timeout,
+        grace=params.grace_period_seconds,
+        what=f"draining {where}",
+        epilogue="; the node stays cordoned (uncordon_node reopens it)",
+    )
+    output: dict[str, Any] = {
+        "node": params.name,
+        "cordoned": cordoned,
+        "evicted": evicted[:_LISTED],
+        "evictedCount": len(evicted),
+        "skipped": skipped[:_LISTED],
+    }
+    if not cordoned and not evicted:
+        return ActionResult(
+            changed=False, message=f"{where} is already cordoned and has no pods to evict", output=output
+        )
+    steps = ["cordon it"] if cordoned else []
+    steps.append(f"evict {len(evicted)} pods")
+    if skipped:
+        steps.append(f"skip {len(skipped)} DaemonSet/mirror pods")
+    if blocked:
+        output["blocked"] = [{"pod": b.pod, "reason": b.reason} for b in blocked]
+        steps.append(f"{len(blocked)} evictions are refused right now ({blocked[0].reason})")
+    return ActionResult(
+        changed=not ctx.dry_run,
+        message=would(ctx, f"drain {where}: {', '.join(steps)}"),
+        output=output,
+        undo=cordon.undo,
+    )
+
+
+# -- migrate_workload ----------------------------------------------------------------
+
+
+class MigrateParams(NamespacedTarget):
+    """A workload and the node to move its pods off."""
+
+    kind: Literal["Deployment", "StatefulSet"] = Field(default="Deployment", description="Kind of the workload.")
+    node: str = Field(pattern=NAME_PATTERN, max_length=253, description="The node to move the pods off.")
+    timeout: Duration = Field(default="2m", description="How long to keep retrying refused evictions, in total.")
+    grace_period_seconds: int | None = Field(
+        default=None, ge=0, le=3600, description="Seconds each pod gets to stop; default: the pod's own setting."
+    )
+
+
+@action(
+    name="migrate_workload",
+    family="nodes",
+    params=MigrateParams,
+    risk=Risk.HIGH,
+    rbac=(
+        RbacRule("apps", ("deployments", "statefulsets"), ("get",)),
+        RbacRule("apps", ("replicasets",), ("list",)),
+        *_EVICT_RBAC,
+    ),
+)
+async def migrate_workload(ctx: ActionContext, params: MigrateParams) -> ActionResult:
+    """Evict a Deployment's or StatefulSet's pods from one node so that they are rescheduled, respecting PDBs.
+
+    The node is not cordoned, so the scheduler may place a replacement on it
+    again; cordon it first to be sure. Idempotent: with none of the workload's
+    pods on the node, nothing is done.
+    """
+    act = "migrate_workload"
+    kind, namespace, name = params.kind, params.namespace, params.name
+    check_namespace(ctx, namespace, act)
+    where = f"{kind} {namespace}/{name}"
+    workload = await get_required(ctx, kind, name, namespace, act)
+    owners = {workload["metadata"]["uid"]}
+    if kind == "Deployment":
+        owners = {
+            rs["metadata"]["uid"]
+            for rs in await ctx.kube.list("ReplicaSet", namespace)
+            if (ref := _controller_of(rs)) is not None and ref.get("uid") in owners
+        }
+    on_node = await ctx.kube.list("Pod", namespace, field_selector=f"spec.nodeName={params.node}")
+    mine = [p for p in on_node if (ref := _controller_of(p)) is not None and ref.get("uid") in owners]
+    evict = sorted((p for p in mine if not p["metadata"].get("deletionTimestamp")), key=_key)
+    terminating = [p for p in mine if p["metadata"].get("deletionTimestamp")]
+    output: dict[str, Any] = {"kind": kind, "namespace": namespace, "name": name, "node": params.node}
+    if not evict and not terminating:
+        return ActionResult(
+            changed=False, message=f"{where} has no pods on node {params.node}", output={**output, "evicted": []}
+        )
+    evicted, blocked = await _evict_and_wait(
+        ctx,
+        evict,
+        terminating,
+        timeout=params.timeout,
+        grace=params.grace_period_seconds,
+        what=f"moving {where} off node {params.node}",
+    )
+    output["evicted"] = evicted[:_LISTED]
+    if blocked:
+        output["blocked"] = [{"pod": b.pod, "reason": b.reason} for b in blocked]
+    refused = f"; {len(blocked)} evictions are refused right now ({blocked[0].reason})" if blocked else ""
+    return ActionResult(
+        changed=bool(evicted) and not ctx.dry_run,
+        message=would(
+            ctx,
+            f"evict {len(evicted)} pods of {where} from node {params.node} (it is not cordoned, so the scheduler "
+            f"may place replacements there again){refused}",
+        ),
+        output=output,
+    )
+
+
+ACTIONS: list[ActionSpec[Any]] = [cordon_node, uncordon_node, drain_node, migrate_workload]
