@@ -469,7 +469,10 @@ async def quarantine_pod(ctx: ActionContext, params: PodTarget) -> ActionResult:
             "owner": f"{owner['kind']}/{owner['name']}" if owner else None,
         }
         if labels.get(QUARANTINED) == "true":
-            removed = json.loads((meta.get("annotations") or {}).get(QUARANTINED_LABELS, "{}"))
+            try:
+                removed = json.loads((meta.get("annotations") or {}).get(QUARANTINED_LABELS, "{}"))
+            except ValueError:  # edited by hand; the labels are still in the first call's undo data
+                removed = None
             return ActionResult(
                 changed=False, message=f"{where} is already quarantined", output={**output, "removedLabels": removed}
             )
