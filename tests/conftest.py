@@ -54,7 +54,8 @@ def _kwok_env() -> dict[str, str]:
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
@@ -71,7 +72,7 @@ def postgres_url() -> Iterator[str]:
     base = Path(tempfile.mkdtemp(prefix="suture-pg-"))
     if as_user:
         shutil.chown(base, "postgres", "postgres")
-    data, port = base / "data", _free_port()
+    data, port = base / "data", free_port()
     subprocess.run(
         [
             *as_user,

@@ -283,6 +283,26 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_rbac(args: argparse.Namespace) -> int:
+    """Print the operator's least-privilege ClusterRole and binding."""
+    import yaml
+
+    from suture.actions import Registry
+    from suture.rbac import cluster_role, cluster_role_binding
+
+    registry = _registry_or_exit()
+    assert isinstance(registry, Registry)
+    actions = [a for a in args.actions.split(",") if a] if args.actions else None
+    try:
+        role = cluster_role(registry, actions=actions, peering=args.peering)
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 1
+    docs = [role, cluster_role_binding(namespace=args.namespace, service_account=args.service_account)]
+    sys.stdout.write(yaml.safe_dump_all(docs, sort_keys=False))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="suture", description="Remediate Prometheus alerts on Kubernetes.")
@@ -332,6 +352,13 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--var", action="append", help="override a template variable, NAME=VALUE (repeatable)")
     sim.add_argument("--output", choices=["text", "json"], default="text")
     sim.set_defaults(func=cmd_simulate)
+
+    rbac = sub.add_parser("rbac", help="print the operator's least-privilege ClusterRole and binding")
+    rbac.add_argument("--actions", help="comma-separated actions to allow (default: every registered action)")
+    rbac.add_argument("--namespace", default="suture", help="namespace of the operator's ServiceAccount")
+    rbac.add_argument("--service-account", default="suture", help="the operator's ServiceAccount")
+    rbac.add_argument("--peering", action="store_true", help="also grant kopf peering (several replicas)")
+    rbac.set_defaults(func=cmd_rbac)
 
     actions = sub.add_parser("actions", help="the actions templates can call")
     actions_sub = actions.add_subparsers(dest="actions_command", required=True)

@@ -7,10 +7,7 @@ operator survives `kill -9` and resumes from its checkpoints.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import socket
-import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -19,53 +16,8 @@ import pytest
 
 from suture.api import API_VERSION
 from suture.kube import KubeClient
+from tests.cluster.operator_process import OperatorProcess
 from tests.conftest import deployment, wait_for
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-class OperatorProcess:
-    """`suture run` in a subprocess, with its own data directory."""
-
-    def __init__(self, kubeconfig: str, data_dir: Path, namespace: str) -> None:
-        self.kubeconfig = kubeconfig
-        self.data_dir = data_dir
-        self.namespace = namespace
-        self.proc: asyncio.subprocess.Process | None = None
-        self.log = data_dir / "operator.log"
-        self.metrics_port = _free_port()
-
-    async def start(self) -> None:
-        env = {
-            **os.environ,
-            "SUTURE_DATA_DIR": str(self.data_dir),
-            "KUBECONFIG": self.kubeconfig,
-            "SUTURE_METRICS_PORT": str(self.metrics_port),
-        }
-        self.proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "suture.cli",
-            "run",
-            "--namespace",
-            self.namespace,
-            env=env,
-            stdout=self.log.open("ab"),
-            stderr=asyncio.subprocess.STDOUT,
-        )
-
-    async def kill(self, sig: int = signal.SIGKILL) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(sig)
-        await self.proc.wait()
-
-    def output(self) -> str:
-        return self.log.read_text(errors="replace")
 
 
 @pytest.fixture
