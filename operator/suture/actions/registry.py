@@ -51,7 +51,15 @@ class Registry:
                     ) from exc
                 if not callable(register):
                     raise RegistryError(f"action pack {point.name!r} ({point.value}) is not a register function")
-                register(self)
+                try:
+                    register(self)
+                except RegistryError:
+                    raise
+                except Exception as exc:
+                    raise RegistryError(
+                        f"action pack {point.name!r} ({point.value}) failed to register its actions: "
+                        f"{type(exc).__name__}: {exc}"
+                    ) from exc
             finally:
                 self._loading = ""
 
