@@ -323,10 +323,12 @@ async def test_delete_failed_pods_deletes_only_failed_ones(kube: KubeClient, nam
         }
         await kube.create("Pod", pod, namespace)
     await wait_for(lambda: _ready(kube, namespace, "group", 3), what="3 running pods")
+    failed = {}
     for name in ("a", "c"):
-        await kube.patch(
+        patched = await kube.patch(
             "Pod", name, {"status": {"phase": "Failed", "reason": "Evicted"}}, namespace, subresource="status"
         )
+        failed[name] = patched["metadata"]["resourceVersion"]
 
     async def names() -> set[str]:
         return {p["metadata"]["name"] for p in await kube.list("Pod", namespace)}
@@ -335,6 +337,10 @@ async def test_delete_failed_pods_deletes_only_failed_ones(kube: KubeClient, nam
     assert not dry.changed
     assert dry.output == {"namespace": namespace, "count": 2, "deleted": ["a", "c"]}
     assert await names() == {"a", "b", "c"}
+    for name, version in failed.items():
+        pod = await kube.get("Pod", name, namespace)
+        assert pod["metadata"]["resourceVersion"] == version
+        assert not pod["metadata"].get("deletionTimestamp")
 
     ctx = ActionContext(kube=kube)
     some = await registry.invoke("delete_failed_pods", {"namespace": namespace, "selector": "group=x"}, ctx)
@@ -399,7 +405,12 @@ async def test_suspend_and_resume_cronjob_undo_each_other(kube: KubeClient, name
     assert undone.changed
     assert (await kube.get("CronJob", "report", namespace))["spec"] == created["spec"]
 
-    await registry.invoke("suspend_cronjob", params, ctx)
+    assert (await registry.invoke("suspend_cronjob", params, ctx)).output["suspend"] is True
+    before_resume = await kube.get("CronJob", "report", namespace)
+    dry_resume = await registry.invoke("resume_cronjob", params, ActionContext(kube=kube, dry_run=True))
+    assert dry_resume.message == f"dry-run: would resume CronJob {namespace}/report"
+    after_dry_resume = await kube.get("CronJob", "report", namespace)
+    assert after_dry_resume["metadata"]["resourceVersion"] == before_resume["metadata"]["resourceVersion"]
     resumed = await registry.invoke("resume_cronjob", params, ctx)
     assert resumed.changed
     assert (await kube.get("CronJob", "report", namespace))["spec"] == created["spec"]

@@ -81,9 +81,10 @@ class Pool:
             for obj in await self.kube.list(kind, self.namespace):
                 await _ignore_missing(self.kube.delete(kind, obj["metadata"]["name"], self.namespace))
         for node in self.nodes:
-            for pod in await self.kube.list("Pod", None, field_selector=f"spec.nodeName={node}"):
-                meta = pod["metadata"]
-                await _ignore_missing(self.kube.delete("Pod", meta["name"], meta["namespace"], grace_period_seconds=0))
+            for pod in await self.pods_on(node):
+                await _ignore_missing(
+                    self.kube.delete("Pod", pod["metadata"]["name"], self.namespace, grace_period_seconds=0)
+                )
         for node in self.nodes:
             await _ignore_missing(self.kube.delete("Node", node))
 
@@ -157,6 +158,10 @@ async def test_cordon_and_uncordon_undo_each_other(kube: KubeClient, pool: Pool)
     assert not (await registry.undo("cordon_node", cordoned.undo, ctx)).changed
 
     await registry.invoke("cordon_node", {"name": node}, ctx)
+    cordoned_spec = await wait_for(lambda: _settled_cordon(kube, node), what="the controller's unschedulable taint")
+    dry_uncordon = await registry.invoke("uncordon_node", {"name": node}, ActionContext(kube=kube, dry_run=True))
+    assert not dry_uncordon.changed
+    assert (await kube.get("Node", node))["spec"] == cordoned_spec
     uncordoned = await registry.invoke("uncordon_node", {"name": node}, ctx)
     assert uncordoned.changed
     assert "unschedulable" not in (await kube.get("Node", node))["spec"]
@@ -166,6 +171,12 @@ async def test_cordon_and_uncordon_undo_each_other(kube: KubeClient, pool: Pool)
 
     for name in ("cordon_node", "uncordon_node"):
         await _not_found(name, {"name": f"pool-{pool.id}-missing"}, kube)
+
+
+async def _settled_cordon(kube: KubeClient, node: str) -> dict[str, Any] | None:
+    spec: dict[str, Any] = (await kube.get("Node", node))["spec"]
+    tainted = any(t["key"] == "node.kubernetes.io/unschedulable" for t in spec.get("taints") or [])
+    return spec if tainted else None
 
 
 async def _spec_is(kube: KubeClient, node: str, spec: dict[str, Any]) -> bool:
