@@ -26,8 +26,14 @@ ready() { "$kubectl" --kubeconfig "$kubeconfig" --request-timeout=3s get --raw /
 
 create() {
   log "creating cluster $name (Kubernetes $KUBE_VERSION, etcd $ETCD_VERSION, kwok $KWOK_VERSION)"
+  # The Stage files replace kwok's built-in pod and node Stages (they repeat the
+  # defaults and add the faults tests and `make demo` inject). Given at creation,
+  # they are saved in the cluster's config, so `kwokctl start` after a stop
+  # plays them again (Stages applied as CRDs did not survive a restart).
   "$kwokctl" create cluster --name "$name" --runtime binary \
     --config "$here/kwok/kwokctl.yaml" \
+    --config "$here/kwok/stages/pod.yaml" \
+    --config "$here/kwok/stages/node.yaml" \
     --kube-apiserver-binary "$SUTURE_BIN/kube-apiserver-$KUBE_VERSION/kube-apiserver" \
     --kube-controller-manager-binary "$SUTURE_BIN/kube-controller-manager-$KUBE_VERSION/kube-controller-manager" \
     --kube-scheduler-binary "$SUTURE_BIN/kube-scheduler-$KUBE_VERSION/kube-scheduler" \
