@@ -312,7 +312,9 @@ async def rollback_deployment(ctx: ActionContext, params: RollbackParams) -> Act
 
     The template comes from the Deployment's own ReplicaSets. Idempotent: a
     Deployment that already runs that template is left alone, and a repeated
-    call without ``revision`` does not flip back to the template it left.
+    call without ``revision`` does not flip back to the template it left (the
+    annotation ``suture.dev/rolled-back-to`` on the Deployment remembers the
+    target; a later rollout of a new template makes a rollback possible again).
     """
     act = "rollback_deployment"
     namespace, name = params.namespace, params.name
