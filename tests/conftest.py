@@ -199,6 +199,23 @@ def deployment(
     }
 
 
+def persisted(obj: dict[str, Any]) -> dict[str, Any]:
+    """What a write would change: generation, spec, labels, annotations, deletion.
+
+    Compare this, not resourceVersion, to prove a dry-run persisted nothing: a
+    controller writing status (Deployment, Job, HPA, CronJob, kwok's pods)
+    bumps resourceVersion at times a test does not control.
+    """
+    meta = obj.get("metadata") or {}
+    return {
+        "generation": meta.get("generation"),
+        "labels": meta.get("labels"),
+        "annotations": meta.get("annotations"),
+        "deletionTimestamp": meta.get("deletionTimestamp"),
+        "spec": obj.get("spec"),
+    }
+
+
 def ready_pods(pods: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Pods that are Running, Ready and not being deleted."""
     return [

@@ -17,7 +17,7 @@ import pytest
 
 from suture.actions import ActionContext, ActionError, ErrorCategory, load_registry
 from suture.kube import KubeClient
-from tests.conftest import wait_for
+from tests.conftest import persisted, wait_for
 
 registry = load_registry()
 TEMPLATE: dict[str, Any] = {
@@ -72,7 +72,7 @@ async def test_runs_to_completion_and_a_repeat_reuses_the_job(kube: KubeClient, 
     assert again.output["job"] == name
     assert again.output["reused"] is True
     assert await _jobs(kube, namespace) == [name]
-    assert (await kube.get("Job", name, namespace))["metadata"]["resourceVersion"] == job["metadata"]["resourceVersion"]
+    assert persisted(await kube.get("Job", name, namespace)) == persisted(job)
 
     dry_again = await registry.invoke("run_job", params, _ctx(kube, dry_run=True, remediation=ctx.remediation))
     assert "existing" in dry_again.message

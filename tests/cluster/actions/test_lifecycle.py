@@ -9,7 +9,7 @@ import pytest
 
 from suture.actions import ActionContext, ActionError, ErrorCategory, load_registry
 from suture.kube import KubeClient
-from tests.conftest import deployment, ready_pods, wait_for
+from tests.conftest import deployment, persisted, ready_pods, wait_for
 
 registry = load_registry()
 ACTIONS_WITHOUT_UNDO = ("restart_pod", "restart_workload", "delete_failed_pods")
@@ -59,8 +59,7 @@ async def test_restart_pod_deletes_that_incarnation_and_it_is_replaced(kube: Kub
     assert not dry.changed
     assert dry.message.startswith("dry-run: would delete")
     still = await kube.get("Pod", victim["name"], namespace)
-    assert still["metadata"]["resourceVersion"] == victim["resourceVersion"]
-    assert not still["metadata"].get("deletionTimestamp")
+    assert persisted(still) == persisted(pods[0])
 
     ctx = ActionContext(kube=kube)
     result = await registry.invoke("restart_pod", params, ctx)
@@ -107,9 +106,7 @@ async def test_restart_workload_rolls_every_pod_once_per_token(kube: KubeClient,
 
     dry = await registry.invoke("restart_workload", params, ActionContext(kube=kube, dry_run=True))
     assert not dry.changed
-    assert (await kube.get("Deployment", "web", namespace))["metadata"]["resourceVersion"] == before["metadata"][
-        "resourceVersion"
-    ]
+    assert persisted(await kube.get("Deployment", "web", namespace)) == persisted(before)
 
     ctx = ActionContext(kube=kube)
     result = await registry.invoke("restart_workload", params, ctx)
@@ -169,9 +166,7 @@ async def test_rollback_deployment_returns_the_previous_template(kube: KubeClien
     dry = await registry.invoke("rollback_deployment", params, ActionContext(kube=kube, dry_run=True))
     assert not dry.changed
     assert dry.output["revision"] == 1
-    assert (await kube.get("Deployment", "web", namespace))["metadata"]["resourceVersion"] == v2["metadata"][
-        "resourceVersion"
-    ]
+    assert persisted(await kube.get("Deployment", "web", namespace)) == persisted(v2)
 
     ctx = ActionContext(kube=kube)
     result = await registry.invoke("rollback_deployment", params, ctx)
@@ -248,9 +243,7 @@ async def test_quarantine_pod_takes_it_out_of_service_and_controller(kube: KubeC
 
     dry = await registry.invoke("quarantine_pod", params, ActionContext(kube=kube, dry_run=True))
     assert not dry.changed
-    assert (await kube.get("Pod", victim["name"], namespace))["metadata"]["resourceVersion"] == victim[
-        "resourceVersion"
-    ]
+    assert persisted(await kube.get("Pod", victim["name"], namespace)) == persisted(pods[0])
 
     ctx = ActionContext(kube=kube)
     result = await registry.invoke("quarantine_pod", params, ctx)
@@ -325,10 +318,9 @@ async def test_delete_failed_pods_deletes_only_failed_ones(kube: KubeClient, nam
     await wait_for(lambda: _ready(kube, namespace, "group", 3), what="3 running pods")
     failed = {}
     for name in ("a", "c"):
-        patched = await kube.patch(
+        failed[name] = await kube.patch(
             "Pod", name, {"status": {"phase": "Failed", "reason": "Evicted"}}, namespace, subresource="status"
         )
-        failed[name] = patched["metadata"]["resourceVersion"]
 
     async def names() -> set[str]:
         return {p["metadata"]["name"] for p in await kube.list("Pod", namespace)}
@@ -337,10 +329,8 @@ async def test_delete_failed_pods_deletes_only_failed_ones(kube: KubeClient, nam
     assert not dry.changed
     assert dry.output == {"namespace": namespace, "count": 2, "deleted": ["a", "c"]}
     assert await names() == {"a", "b", "c"}
-    for name, version in failed.items():
-        pod = await kube.get("Pod", name, namespace)
-        assert pod["metadata"]["resourceVersion"] == version
-        assert not pod["metadata"].get("deletionTimestamp")
+    for name, before in failed.items():
+        assert persisted(await kube.get("Pod", name, namespace)) == persisted(before)
 
     ctx = ActionContext(kube=kube)
     some = await registry.invoke("delete_failed_pods", {"namespace": namespace, "selector": "group=x"}, ctx)
@@ -389,7 +379,7 @@ async def test_suspend_and_resume_cronjob_undo_each_other(kube: KubeClient, name
     assert not dry.changed
     assert dry.message == f"dry-run: would suspend CronJob {namespace}/report"
     after_dry = await kube.get("CronJob", "report", namespace)
-    assert after_dry["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+    assert persisted(after_dry) == persisted(created)
 
     ctx = ActionContext(kube=kube)
     noop = await registry.invoke("resume_cronjob", params, ctx)
@@ -410,7 +400,7 @@ async def test_suspend_and_resume_cronjob_undo_each_other(kube: KubeClient, name
     dry_resume = await registry.invoke("resume_cronjob", params, ActionContext(kube=kube, dry_run=True))
     assert dry_resume.message == f"dry-run: would resume CronJob {namespace}/report"
     after_dry_resume = await kube.get("CronJob", "report", namespace)
-    assert after_dry_resume["metadata"]["resourceVersion"] == before_resume["metadata"]["resourceVersion"]
+    assert persisted(after_dry_resume) == persisted(before_resume)
     resumed = await registry.invoke("resume_cronjob", params, ctx)
     assert resumed.changed
     assert (await kube.get("CronJob", "report", namespace))["spec"] == created["spec"]

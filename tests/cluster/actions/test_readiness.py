@@ -9,7 +9,7 @@ import pytest
 
 from suture.actions import ActionContext, ActionError, ErrorCategory, load_registry
 from suture.kube import KubeClient
-from tests.conftest import deployment, wait_for
+from tests.conftest import deployment, persisted, wait_for
 
 registry = load_registry()
 NOWHERE = {"nodeSelector": {"suture.dev/test": "no-such-node"}}  # pods stay Pending
@@ -41,9 +41,7 @@ async def test_deployment_rollout_completes(kube: KubeClient, namespace: str) ->
     dry = await registry.invoke("wait_for_rollout", params, _ctx(kube, dry_run=True))
     assert dry.dry_run
     assert not dry.changed
-    assert (await kube.get("Deployment", "web", namespace))["metadata"]["resourceVersion"] == dep["metadata"][
-        "resourceVersion"
-    ]
+    assert persisted(await kube.get("Deployment", "web", namespace)) == persisted(dep)
 
 
 async def test_stalled_rollout_times_out_with_counts(kube: KubeClient, namespace: str) -> None:

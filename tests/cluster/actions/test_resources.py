@@ -9,7 +9,7 @@ import pytest
 
 from suture.actions import ActionContext, ActionError, ErrorCategory, load_registry
 from suture.kube import KubeClient
-from tests.conftest import deployment, ready_pods, wait_for
+from tests.conftest import deployment, persisted, ready_pods, wait_for
 
 registry = load_registry()
 HPA = "HorizontalPodAutoscaler"
@@ -65,8 +65,7 @@ async def test_update_hpa_sets_bounds_and_undo_restores_them(kube: KubeClient, n
     assert dry.message.startswith("dry-run: would set")
     after_dry = await kube.get(HPA, "web", namespace)
     assert after_dry["spec"] == original
-    # HPAs carry no generation; the controller's first status write comes about 15s after creation.
-    assert after_dry["metadata"]["resourceVersion"] == created["metadata"]["resourceVersion"]
+    assert persisted(after_dry) == persisted(created)
 
     ctx = ActionContext(kube=kube)
     result = await registry.invoke(
@@ -138,7 +137,7 @@ async def test_increase_memory_by_factor_rolls_pods_and_undo_restores(kube: Kube
     assert not dry.changed
     assert dry.message.startswith("dry-run: would raise memory")
     unchanged = await kube.get("Deployment", "web", namespace)
-    assert unchanged["metadata"]["resourceVersion"] == before["metadata"]["resourceVersion"]
+    assert persisted(unchanged) == persisted(before)
 
     ctx = ActionContext(kube=kube)
     result = await registry.invoke("increase_resources", params, ctx)
