@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.suture-installed
 
-.PHONY: help setup tools debian-packages lint test test-unit test-cluster crds cluster-up cluster-down clean
+.PHONY: help setup tools debian-packages lint test test-unit test-cluster crds cluster-up cluster-down demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -51,6 +51,9 @@ cluster-up: tools ## start the local control plane; prints KUBECONFIG=<path> las
 
 cluster-down: ## stop the local control plane and remove its state
 	@hack/cluster-down.sh
+
+demo: setup tools ## a real remediation on the local control plane: crash loop, approval, rollback (idempotent)
+	@hack/demo.sh
 
 clean: ## remove the virtualenv and build leftovers (the tool cache stays)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info
