@@ -15,6 +15,9 @@ from suture.kube import KubeClient
 from tests.conftest import deployment, ready_pods, wait_for
 
 GOOD, BAD, UNREADY = "nginx:1.27", "nginx:bad", "nginx:unready"
+# A cluster created before hack/kwok/stages existed (e.g. one kept with
+# SUTURE_KEEP_CLUSTER=1) plays only kwok's defaults: say so when a fault never shows.
+STAGES_HINT = " (a cluster created before hack/kwok/stages has no fault Stages: recreate it with hack/cluster-down.sh)"
 
 
 def _condition(obj: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -93,7 +96,7 @@ async def test_bad_image_crash_loops_until_the_deployment_is_rolled_back(kube: K
         bad = [p for p in pods if p["spec"]["containers"][0]["image"] == BAD and _crash_looping(p)]
         return bad if len(bad) == 2 and len(pods) == 2 else None
 
-    pods = await wait_for(crashing, timeout=60, what="both nginx:bad pods in CrashLoopBackOff")
+    pods = await wait_for(crashing, timeout=60, what="both nginx:bad pods in CrashLoopBackOff" + STAGES_HINT)
     for pod in pods:
         container = _container(pod)
         assert container["ready"] is False, container
@@ -185,7 +188,7 @@ async def test_unready_image_runs_but_never_becomes_ready(kube: KubeClient, name
     async def unhealthy() -> bool:
         return "Unhealthy" in {e["reason"] for e in await _events(kube, namespace, name)}
 
-    await wait_for(unhealthy, what="the Unhealthy event")
+    await wait_for(unhealthy, what="the Unhealthy event" + STAGES_HINT)
     pod = await kube.get("Pod", name, namespace)
     container = _container(pod)
     assert container["started"] is True, container
@@ -205,7 +208,9 @@ async def test_oom_annotation_kills_with_137_and_restarts(kube: KubeClient, name
         killed = (container.get("lastState") or {}).get("terminated") or {}
         return container.get("restartCount", 0) >= 1 and killed.get("reason") == "OOMKilled"
 
-    pod = await wait_for(_pod_probe(kube, namespace, "hungry", oom_killed_once), timeout=45, what="an OOM kill")
+    pod = await wait_for(
+        _pod_probe(kube, namespace, "hungry", oom_killed_once), timeout=45, what="an OOM kill" + STAGES_HINT
+    )
     killed = _container(pod)["lastState"]["terminated"]
     assert killed["exitCode"] == 137, killed
     assert "OOMKilling" in {e["reason"] for e in await _events(kube, namespace, "hungry")}
@@ -220,7 +225,7 @@ async def test_oom_annotation_kills_with_137_and_restarts(kube: KubeClient, name
 
 async def test_crashloop_annotation_heals_when_removed(kube: KubeClient, namespace: str) -> None:
     await kube.create("Pod", _pod("flaky", annotations={"demo/fault": "crashloop"}), namespace)
-    pod = await wait_for(_pod_probe(kube, namespace, "flaky", _crash_looping), what="CrashLoopBackOff")
+    pod = await wait_for(_pod_probe(kube, namespace, "flaky", _crash_looping), what="CrashLoopBackOff" + STAGES_HINT)
     assert _condition(pod, "Ready")["status"] == "False"
 
     await kube.patch("Pod", "flaky", {"metadata": {"annotations": {"demo/fault": None}}}, namespace)
@@ -262,7 +267,8 @@ async def test_node_fault_label_sets_the_node_condition(kube: KubeClient) -> Non
             return probe
 
         got = await wait_for(
-            node_probe(lambda n: _condition(n, "Ready")["status"] == "False"), what=f"{name} to report Ready=False"
+            node_probe(lambda n: _condition(n, "Ready")["status"] == "False"),
+            what=f"{name} to report Ready=False{STAGES_HINT}",
         )
         ready = _condition(got, "Ready")
         assert ready["reason"] == "KubeletNotReady", ready
