@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -53,6 +53,14 @@ async def get_required(
         where = f" in namespace {namespace!r}" if namespace else ""
         raise ActionError(f"{kind} {name!r}{where} not found", category=ErrorCategory.NOT_FOUND, action=action)
     return obj
+
+
+def controller_of(obj: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The ownerReference of an object's controller (its ReplicaSet, Job, ...), or None."""
+    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
+        if ref.get("controller"):
+            return dict(ref)
+    return None
 
 
 async def retry_on_conflict(fn: Callable[[], Awaitable[T]], *, attempts: int = 5) -> T:

@@ -17,6 +17,7 @@ from suture_actions._common import (
     NamespacedTarget,
     Params,
     check_namespace,
+    controller_of,
     get_required,
     retry_on_conflict,
     would,
@@ -31,13 +32,6 @@ ROLLED_BACK_TO = "suture.dev/rolled-back-to"
 QUARANTINED = "suture.dev/quarantined"
 QUARANTINED_LABELS = "suture.dev/quarantined-labels"
 _LISTED = 100  # names listed in an output; the count is always complete
-
-
-def _controller_of(obj: Mapping[str, Any]) -> dict[str, Any] | None:
-    for ref in obj["metadata"].get("ownerReferences") or []:
-        if ref.get("controller"):
-            return dict(ref)
-    return None
 
 
 def _gone(exc: ApiError) -> bool:
@@ -88,7 +82,7 @@ async def restart_pod(ctx: ActionContext, params: RestartPodParams) -> ActionRes
     if pod is None:
         raise ActionError(f"{where} not found", category=ErrorCategory.NOT_FOUND, action=act)
     uid = pod["metadata"]["uid"]
-    owner = _controller_of(pod)
+    owner = controller_of(pod)
     output: dict[str, Any] = {
         "namespace": params.namespace,
         "name": params.name,
@@ -331,7 +325,7 @@ async def rollback_deployment(ctx: ActionContext, params: RollbackParams) -> Act
         owned = [
             rs
             for rs in await ctx.kube.list("ReplicaSet", namespace)
-            if (ref := _controller_of(rs)) is not None and ref.get("uid") == uid
+            if (ref := controller_of(rs)) is not None and ref.get("uid") == uid
         ]
         current = deployment["spec"]["template"]
         marker = (deployment["metadata"].get("annotations") or {}).get(ROLLED_BACK_TO)
@@ -463,7 +457,7 @@ async def quarantine_pod(ctx: ActionContext, params: PodTarget) -> ActionResult:
         pod = await get_required(ctx, "Pod", name, namespace, act)
         meta = pod["metadata"]
         labels: dict[str, str] = dict(meta.get("labels") or {})
-        owner = _controller_of(pod)
+        owner = controller_of(pod)
         output: dict[str, Any] = {
             "namespace": namespace,
             "name": name,

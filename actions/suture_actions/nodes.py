@@ -13,7 +13,15 @@ from pydantic import Field
 from suture.actions import ActionContext, ActionError, ActionResult, ActionSpec, ErrorCategory, RbacRule, Risk, action
 from suture.api import Duration, parse_duration
 from suture.kube import ApiError
-from suture_actions._common import NAME_PATTERN, NamespacedTarget, Params, check_namespace, get_required, would
+from suture_actions._common import (
+    NAME_PATTERN,
+    NamespacedTarget,
+    Params,
+    check_namespace,
+    controller_of,
+    get_required,
+    would,
+)
 
 MIRROR = "kubernetes.io/config.mirror"
 _LISTED = 100  # pods listed in an output; counts are always complete
@@ -38,13 +46,6 @@ def _cluster_only(ctx: ActionContext, act: str) -> None:
 
 def _key(pod: Mapping[str, Any]) -> str:
     return f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
-
-
-def _controller_of(pod: Mapping[str, Any]) -> dict[str, Any] | None:
-    for ref in pod["metadata"].get("ownerReferences") or []:
-        if ref.get("controller"):
-            return dict(ref)
-    return None
 
 
 # -- cordon_node / uncordon_node -----------------------------------------------------
@@ -262,7 +263,7 @@ def _drain_plan(
     skipped: list[dict[str, str]] = []
     unmanaged: list[str] = []
     for pod in sorted(pods, key=_key):
-        owner = _controller_of(pod)
+        owner = controller_of(pod)
         if MIRROR in (pod["metadata"].get("annotations") or {}):
             skipped.append({"pod": _key(pod), "reason": "mirror pod"})
         elif owner is not None and owner["kind"] == "DaemonSet":
@@ -386,10 +387,10 @@ async def migrate_workload(ctx: ActionContext, params: MigrateParams) -> ActionR
         owners = {
             rs["metadata"]["uid"]
             for rs in await ctx.kube.list("ReplicaSet", namespace)
-            if (ref := _controller_of(rs)) is not None and ref.get("uid") in owners
+            if (ref := controller_of(rs)) is not None and ref.get("uid") in owners
         }
     on_node = await ctx.kube.list("Pod", namespace, field_selector=f"spec.nodeName={params.node}")
-    mine = [p for p in on_node if (ref := _controller_of(p)) is not None and ref.get("uid") in owners]
+    mine = [p for p in on_node if (ref := controller_of(p)) is not None and ref.get("uid") in owners]
     evict = sorted((p for p in mine if not p["metadata"].get("deletionTimestamp")), key=_key)
     terminating = [p for p in mine if p["metadata"].get("deletionTimestamp")]
     output: dict[str, Any] = {"kind": kind, "namespace": namespace, "name": name, "node": params.node}
