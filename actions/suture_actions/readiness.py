@@ -143,7 +143,8 @@ async def wait_for_rollout(ctx: ActionContext, params: RolloutParams) -> ActionR
     Finished means the controller has observed the latest generation and the
     updated, ready and available counts have reached the desired count. A
     Deployment that reports ProgressDeadlineExceeded fails at once; running out
-    of time fails with a timeout naming the counts.
+    of time fails with a timeout naming the counts. Under dry-run it looks once
+    and reports, without waiting.
     """
     act = "wait_for_rollout"
     check_namespace(ctx, params.namespace, act)
@@ -167,6 +168,14 @@ async def wait_for_rollout(ctx: ActionContext, params: RolloutParams) -> ActionR
         }
         if progress.done:
             return ActionResult(changed=False, message=f"{where} rolled out: {progress.message}", output=output)
+        if ctx.dry_run:
+            # A dry run changed nothing to wait for: report the state now instead of sleeping out the timeout.
+            return ActionResult(
+                changed=False,
+                message=f"dry-run: {where} has not finished rolling out ({progress.message}); "
+                f"a real run would wait up to {format_duration(timeout)}",
+                output={**output, "done": False},
+            )
         if waited >= timeout:
             c = progress.counts
             raise ActionError(

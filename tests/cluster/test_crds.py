@@ -46,6 +46,8 @@ async def test_example_round_trips_losslessly(
 ) -> None:
     doc = copy.deepcopy(doc)
     doc["metadata"]["namespace"] = namespace
+    # Cluster-scoped examples share one name space with whatever `kubectl apply -f examples/` put there.
+    doc["metadata"]["name"] = f"{doc['metadata']['name']}-{namespace}"
     model = MODELS[doc["kind"]].model_validate(doc)
     sent = to_k8s(model)
     stored = await _create(kube, sent, namespace)

@@ -15,7 +15,7 @@ from suture.api import WorkflowTemplate
 from suture.cli import main
 from suture.kube import KubeClient
 from suture.simulation import simulate
-from tests.conftest import deployment, ready_pods, wait_for
+from tests.conftest import deployment, persisted, ready_pods, wait_for
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
@@ -43,9 +43,10 @@ def _alert(namespace: str, pod: str) -> dict[str, Any]:
     }
 
 
-async def _versions(kube: KubeClient, namespace: str) -> dict[str, str]:
+async def _versions(kube: KubeClient, namespace: str) -> dict[str, Any]:
+    """What a write would have changed, per object (controllers bump resourceVersion on their own)."""
     objs = await kube.list("Deployment", namespace) + await kube.list("Pod", namespace)
-    return {o["metadata"]["name"]: o["metadata"]["resourceVersion"] for o in objs}
+    return {o["metadata"]["name"]: persisted(o) for o in objs}
 
 
 async def test_plan_follows_live_state_and_changes_nothing(kube: KubeClient, namespace: str) -> None:

@@ -55,6 +55,18 @@ async def test_stalled_rollout_times_out_with_counts(kube: KubeClient, namespace
     assert "available 0" in str(info.value)
 
 
+async def test_dry_run_reports_a_stalled_rollout_without_waiting(kube: KubeClient, namespace: str) -> None:
+    await kube.create("Deployment", deployment("stuck", 2, **NOWHERE), namespace)
+    params = {"namespace": namespace, "name": "stuck", "timeout": "10m"}
+    # The 10-minute timeout would hang the test if a dry run waited; asyncio.timeout makes that a failure.
+    async with asyncio.timeout(30):
+        result = await registry.invoke("wait_for_rollout", params, _ctx(kube, dry_run=True))
+    assert not result.changed
+    assert result.output["done"] is False
+    assert result.message.startswith(f"dry-run: Deployment {namespace}/stuck has not finished rolling out")
+    assert "a real run would wait up to 10m" in result.message
+
+
 async def test_progress_deadline_exceeded_fails_fast(kube: KubeClient, namespace: str) -> None:
     manifest = deployment("doomed", 1, **NOWHERE)
     manifest["spec"]["progressDeadlineSeconds"] = 1
