@@ -45,7 +45,7 @@ def render_timeline(remediation: Mapping[str, Any], *, now: datetime | None = No
     meta = remediation.get("metadata") or {}
     spec = remediation.get("spec") or {}
     status = remediation.get("status") or {}
-    target = spec.get("target") or {}
+    target = status.get("target") or spec.get("target") or {}
     lines = [
         f"remediation {meta.get('namespace')}/{meta.get('name')}",
         f"  template:  {(spec.get('templateRef') or {}).get('name', '?')}",

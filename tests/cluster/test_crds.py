@@ -152,7 +152,13 @@ async def test_kubectl_get_shows_remediation_columns(
     await kube.patch(
         "Remediation",
         "r1",
-        {"status": {"phase": "Verifying", "verification": {"outcome": "Pending"}}},
+        {
+            "status": {
+                "phase": "Verifying",
+                "verification": {"outcome": "Pending"},
+                "target": {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": namespace, "name": "web"},
+            }
+        },
         namespace,
         subresource="status",
         api_version="suture.dev/v1alpha1",

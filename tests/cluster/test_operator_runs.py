@@ -98,9 +98,21 @@ async def test_approved_run_scales_and_records_everything(
     assert status["approval"]["decision"] == "Approved"
     assert status["approval"]["by"] == await whoami(kube)
     assert status["startTime"] <= status["completionTime"]
-    reasons = [e["reason"] for e in await _events(kube, namespace, "r1")]
-    for expected in ("WaitingApproval", "ApprovalApproved", "StepSucceeded", "RunSucceeded"):
-        assert expected in reasons, reasons
+    web = await kube.get("Deployment", "web", namespace)
+    assert status["target"] == {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "namespace": namespace,
+        "name": "web",
+        "uid": web["metadata"]["uid"],
+    }
+    # Events are posted after the status write that announces the phase: wait for them, don't race them.
+    expected = {"WaitingApproval", "ApprovalApproved", "StepSucceeded", "RunSucceeded"}
+
+    async def all_posted() -> bool:
+        return expected <= {e["reason"] for e in await _events(kube, namespace, "r1")}
+
+    await wait_for(all_posted, timeout=15, what=f"the events {sorted(expected)}")
 
     import aiohttp
 

@@ -134,6 +134,7 @@ class RemediationStatus(SutureModel):
     """What the operator did and learned."""
 
     phase: Phase = Field(default="Pending", description="Where the run is.")
+    target: ObjectRef | None = Field(default=None, description="The object the run acts on, as resolved.")
     message: str = Field(default="", description="The latest news in plain words.")
     start_time: str | None = Field(default=None, description="Run start (RFC 3339).")
     completion_time: str | None = Field(default=None, description="Run end (RFC 3339).")
@@ -149,7 +150,7 @@ class RemediationStatus(SutureModel):
 PRINTER_COLUMNS: list[dict[str, Any]] = [
     {"name": "Alert", "type": "string", "jsonPath": ".spec.alert.name"},
     {"name": "Template", "type": "string", "jsonPath": ".spec.templateRef.name"},
-    {"name": "Target", "type": "string", "jsonPath": ".spec.target.name"},
+    {"name": "Target", "type": "string", "jsonPath": ".status.target.name"},
     {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
     {"name": "Outcome", "type": "string", "jsonPath": ".status.verification.outcome"},
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},

@@ -60,6 +60,8 @@ class RemediationService:
         except RunRefused as refused:
             await self._refuse(body, refused)
             return
+        if request.target:
+            await self._record_target(namespace, name, request.target)
         self.tasks[uid] = asyncio.create_task(self._drive(uid, body, request))
 
     async def _drive(self, uid: str, body: Mapping[str, Any], request: Any) -> None:
@@ -77,6 +79,20 @@ class RemediationService:
             raise
         finally:
             self.tasks.pop(uid, None)
+
+    async def _record_target(self, namespace: str, name: str, target: Mapping[str, Any]) -> None:
+        meta = target.get("metadata") or {}
+        ref = {
+            "apiVersion": target.get("apiVersion", ""),
+            "kind": target.get("kind", ""),
+            "name": meta.get("name", ""),
+            "uid": meta.get("uid"),
+        }
+        if meta.get("namespace"):
+            ref["namespace"] = meta["namespace"]
+        await self.kube.patch(
+            "Remediation", name, {"status": {"target": ref}}, namespace, subresource="status", api_version=API_VERSION
+        )
 
     async def _refuse(self, body: Mapping[str, Any], refused: RunRefused) -> None:
         namespace, name, uid = _ids(body)
