@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from suture.actions import ActionContext, ActionError, Registry
+from suture.actions import ActionContext, ActionError, Registry, Risk
 from suture.api import END, AnyTemplate, ClusterWorkflowTemplate, Step
 from suture.engine.actioncall import fill_target_defaults
 from suture.engine.conditions import PromQLClient, evaluate_check
@@ -34,7 +34,7 @@ class PlannedStep:
 
     path: str  # the step's name, or owner/child for steps run inside another
     kind: str
-    outcome: str  # would-run, skipped, would-fail, would-wait, would-ask
+    outcome: str  # would-run, skipped, would-fail, would-wait, would-ask, checks-now (a read-only check failing today)
     detail: str = ""
     params: dict[str, Any] | None = None
     dry_run: dict[str, Any] | None = None  # the action's dry-run answer: changed, message, output
@@ -165,7 +165,11 @@ class Simulator:
         try:
             result = await self.registry.invoke(name, filled, ctx)
         except ActionError as exc:
-            return "would-fail", {"error": str(exc), "category": str(exc.category)}, filled
+            if spec.risk == Risk.READ_ONLY:
+                # A check of the cluster as it is now: the dry-run steps before it changed nothing,
+                # so a real run could well pass it. Report it, don't end the plan on it.
+                return "checks-now", {"error": f"now: {exc.message}", "category": str(exc.category)}, filled
+            return "would-fail", {"error": exc.message, "category": str(exc.category)}, filled
         return "would-run", {"changed": result.changed, "message": result.message, "output": result.output}, filled
 
     async def _plan_action(self, step: Step, path: str) -> tuple[str, str | None]:

@@ -123,3 +123,38 @@ async def test_cli_prints_the_plan(
     assert await asyncio.to_thread(main, [*args, "--output", "json"]) == 0
     plan = json.loads(capsys.readouterr().out)
     assert plan["ends"] == "completes"
+
+
+async def test_failing_read_only_check_is_reported_not_fatal(kube: KubeClient, namespace: str) -> None:
+    # Pods that can never be scheduled, and a 1-second progress deadline: the rollout is stuck.
+    stuck = deployment("web", 2, nodeSelector={"suture.dev/nowhere": "true"})
+    stuck["spec"]["progressDeadlineSeconds"] = 1
+    await kube.create("Deployment", stuck, namespace)
+
+    async def deadline_exceeded() -> bool:
+        conditions = (await kube.get("Deployment", "web", namespace)).get("status", {}).get("conditions") or []
+        return any(c.get("reason") == "ProgressDeadlineExceeded" for c in conditions)
+
+    await wait_for(deadline_exceeded, timeout=60, what="ProgressDeadlineExceeded")
+    template = WorkflowTemplate.model_validate(
+        {
+            "apiVersion": "suture.dev/v1alpha1",
+            "kind": "WorkflowTemplate",
+            "metadata": {"name": "check-then-scale", "namespace": namespace},
+            "spec": {
+                "target": {"kind": "Deployment", "name": "web"},
+                "steps": [
+                    {"name": "healthy", "action": {"name": "wait_for_rollout", "params": {"timeout": "5m"}}},
+                    {"name": "scale", "action": {"name": "scale_deployment", "params": {"replicas": 1}}},
+                ],
+            },
+        }
+    )
+    async with asyncio.timeout(30):  # a simulation never waits out a step's timeout
+        plan = await simulate(template=template, alert={"labels": {}}, registry=load_registry(), kube=kube)
+    by_path = {s.path: s for s in plan.steps}
+    assert by_path["healthy"].outcome == "checks-now"
+    assert by_path["healthy"].detail.startswith("wait_for_rollout: now: Deployment")
+    assert "progress deadline" in by_path["healthy"].detail
+    assert by_path["scale"].outcome == "would-run"
+    assert plan.ends == "completes"
