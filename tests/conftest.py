@@ -199,6 +199,20 @@ def deployment(
     }
 
 
+async def rolled_out(kube: KubeClient, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+    """The workload once its controller has rolled out its current spec to ready pods."""
+    obj = await kube.get(kind, name, namespace)
+    status = obj.get("status", {})
+    want = obj["spec"].get("replicas", 1)
+    done = (
+        status.get("observedGeneration") == obj["metadata"]["generation"]
+        and status.get("updatedReplicas") == want
+        and status.get("readyReplicas") == want
+        and status.get("replicas") == want
+    )
+    return obj if done else None
+
+
 def persisted(obj: dict[str, Any]) -> dict[str, Any]:
     """What a write would change: generation, spec, labels, annotations, deletion.
 

@@ -9,24 +9,10 @@ import pytest
 
 from suture.actions import ActionContext, ActionError, ErrorCategory, load_registry
 from suture.kube import KubeClient
-from tests.conftest import deployment, persisted, ready_pods, wait_for
+from tests.conftest import deployment, persisted, ready_pods, rolled_out, wait_for
 
 registry = load_registry()
 ACTIONS_WITHOUT_UNDO = ("restart_pod", "restart_workload", "delete_failed_pods")
-
-
-async def _settled(kube: KubeClient, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-    """The workload once its controller has rolled out its current spec to ready pods."""
-    obj = await kube.get(kind, name, namespace)
-    status = obj.get("status", {})
-    want = obj["spec"].get("replicas", 1)
-    done = (
-        status.get("observedGeneration") == obj["metadata"]["generation"]
-        and status.get("updatedReplicas") == want
-        and status.get("readyReplicas") == want
-        and status.get("replicas") == want
-    )
-    return obj if done else None
 
 
 async def _ready(kube: KubeClient, namespace: str, selector: str, count: int) -> list[dict[str, Any]] | None:
@@ -100,7 +86,7 @@ async def test_restart_pod_refuses_a_pod_nothing_would_recreate(kube: KubeClient
 
 async def test_restart_workload_rolls_every_pod_once_per_token(kube: KubeClient, namespace: str) -> None:
     await kube.create("Deployment", deployment("web", 2), namespace)
-    before = await wait_for(lambda: _settled(kube, "Deployment", namespace, "web"), what="web rolled out")
+    before = await wait_for(lambda: rolled_out(kube, "Deployment", namespace, "web"), what="web rolled out")
     old_pods = {p["metadata"]["name"] for p in await kube.list("Pod", namespace, label_selector="app=web")}
     params = {"namespace": namespace, "name": "web", "token": "alert-42"}
 
@@ -122,7 +108,7 @@ async def test_restart_workload_rolls_every_pod_once_per_token(kube: KubeClient,
     async def rolled() -> bool:
         pods = await _ready(kube, namespace, "app=web", 2)
         names = {p["metadata"]["name"] for p in pods or []}
-        return bool(pods) and not names & old_pods and bool(await _settled(kube, "Deployment", namespace, "web"))
+        return bool(pods) and not names & old_pods and bool(await rolled_out(kube, "Deployment", namespace, "web"))
 
     await wait_for(rolled, what="every pod to be replaced")
 
@@ -150,7 +136,7 @@ async def _revisions(kube: KubeClient, namespace: str, count: int) -> list[dict[
 
 async def test_rollback_deployment_returns_the_previous_template(kube: KubeClient, namespace: str) -> None:
     await kube.create("Deployment", deployment("web", 2), namespace)
-    v1 = await wait_for(lambda: _settled(kube, "Deployment", namespace, "web"), what="revision 1")
+    v1 = await wait_for(lambda: rolled_out(kube, "Deployment", namespace, "web"), what="revision 1")
     await kube.patch(
         "Deployment",
         "web",
@@ -159,7 +145,7 @@ async def test_rollback_deployment_returns_the_previous_template(kube: KubeClien
         patch_type="strategic",
     )
     await wait_for(lambda: _revisions(kube, namespace, 2), what="two ReplicaSets")
-    v2 = await wait_for(lambda: _settled(kube, "Deployment", namespace, "web"), what="revision 2")
+    v2 = await wait_for(lambda: rolled_out(kube, "Deployment", namespace, "web"), what="revision 2")
     assert v2["spec"]["template"] != v1["spec"]["template"]
     params = {"namespace": namespace, "name": "web"}
 
@@ -180,7 +166,7 @@ async def test_rollback_deployment_returns_the_previous_template(kube: KubeClien
         return (
             bool(pods)
             and all(p["spec"]["containers"][0]["image"] == image for p in pods or [])
-            and bool(await _settled(kube, "Deployment", namespace, "web"))
+            and bool(await rolled_out(kube, "Deployment", namespace, "web"))
         )
 
     await wait_for(lambda: pods_on("nginx:1.27"), what="pods back on nginx:1.27")

@@ -9,7 +9,7 @@ import pytest
 
 from suture.actions import ActionContext, ActionError, ErrorCategory, load_registry
 from suture.kube import KubeClient
-from tests.conftest import deployment, persisted, ready_pods, wait_for
+from tests.conftest import deployment, persisted, ready_pods, rolled_out, wait_for
 
 registry = load_registry()
 HPA = "HorizontalPodAutoscaler"
@@ -32,20 +32,6 @@ def _hpa(name: str, min_replicas: int, max_replicas: int) -> dict[str, Any]:
             ],
         },
     }
-
-
-async def _settled(kube: KubeClient, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
-    """The workload once its controller has rolled out its current spec to ready pods."""
-    obj = await kube.get(kind, name, namespace)
-    status = obj.get("status", {})
-    want = obj["spec"].get("replicas", 1)
-    done = (
-        status.get("observedGeneration") == obj["metadata"]["generation"]
-        and status.get("updatedReplicas") == want
-        and status.get("readyReplicas") == want
-        and status.get("replicas") == want
-    )
-    return obj if done else None
 
 
 async def _pod_resources(kube: KubeClient, namespace: str, app: str) -> list[dict[str, Any]]:
@@ -130,7 +116,7 @@ def _with_resources(name: str, resources: dict[str, Any]) -> dict[str, Any]:
 
 async def test_increase_memory_by_factor_rolls_pods_and_undo_restores(kube: KubeClient, namespace: str) -> None:
     await kube.create("Deployment", _with_resources("web", RESOURCES), namespace)
-    before = await wait_for(lambda: _settled(kube, "Deployment", namespace, "web"), what="web rolled out")
+    before = await wait_for(lambda: rolled_out(kube, "Deployment", namespace, "web"), what="web rolled out")
     params = {"namespace": namespace, "name": "web", "resource": "memory", "factor": 1.5, "cap": "1Gi"}
 
     dry = await registry.invoke("increase_resources", params, ActionContext(kube=kube, dry_run=True))
@@ -159,7 +145,7 @@ async def test_increase_memory_by_factor_rolls_pods_and_undo_restores(kube: Kube
         return (
             len(got) == 2
             and all(r == resources for r in got)
-            and bool(await _settled(kube, "Deployment", namespace, "web"))
+            and bool(await rolled_out(kube, "Deployment", namespace, "web"))
         )
 
     await wait_for(lambda: pods_have(raised), what="pods with the raised memory")
