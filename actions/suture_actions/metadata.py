@@ -20,6 +20,7 @@ _RBAC = (
     RbacRule("autoscaling", ("horizontalpodautoscalers",), ("get", "patch")),
     RbacRule("policy", ("poddisruptionbudgets",), ("get", "patch")),
 )
+_ALLOWED = {(rule.api_group, resource) for rule in _RBAC for resource in rule.resources}
 _MetaField = Literal["annotations", "labels"]
 
 
@@ -52,6 +53,14 @@ def _resolve(kind: str, api_version: str | None, namespace: str | None, act: str
         info = resource_info(kind, api_version)
     except ValueError as exc:
         raise ActionError(str(exc), category=ErrorCategory.INVALID, action=act) from None
+    group = info.api_version.split("/")[0] if "/" in info.api_version else ""
+    if (group, info.plural) not in _ALLOWED:
+        # Refused here, not by RBAC halfway through: labels on kinds such as Namespaces drive
+        # security policy (pod-security.kubernetes.io/*), so the operator is never granted them.
+        allowed = ", ".join(sorted(plural for _, plural in _ALLOWED))
+        raise ActionError(
+            f"{act} may change only these kinds: {allowed}; not {kind}", category=ErrorCategory.FORBIDDEN, action=act
+        )
     if info.namespaced and not namespace:
         raise ActionError(f"{kind} is namespaced: give its namespace", category=ErrorCategory.INVALID, action=act)
     return info, namespace if info.namespaced else None

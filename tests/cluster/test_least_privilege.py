@@ -7,7 +7,6 @@ several actions: if any action declared less RBAC than it uses, the run fails.
 
 from __future__ import annotations
 
-import asyncio
 import signal
 import uuid
 from collections.abc import AsyncIterator
@@ -15,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
 
 from suture.actions import load_registry
 from suture.api import API_VERSION
 from suture.kube import ApiError, KubeClient, connect
 from suture.rbac import cluster_role, cluster_role_binding
+from tests.cluster.identity import service_account_kubeconfig
 from tests.cluster.operator_process import OperatorProcess
 from tests.conftest import deployment, wait_for
 
@@ -32,33 +31,6 @@ ACTIONS = [
     "restart_workload",
     "delete_failed_pods",
 ]
-
-
-def _write_token_kubeconfig(admin: str, token: str, path: Path) -> str:
-    cluster = yaml.safe_load(Path(admin).read_text())["clusters"][0]
-    config = {
-        "apiVersion": "v1",
-        "kind": "Config",
-        "clusters": [cluster],
-        "users": [{"name": "suture", "user": {"token": token}}],
-        "contexts": [{"name": "suture", "context": {"cluster": cluster["name"], "user": "suture"}}],
-        "current-context": "suture",
-    }
-    path.write_text(yaml.safe_dump(config))
-    return str(path)
-
-
-async def _service_account_kubeconfig(kube: KubeClient, admin: str, namespace: str, path: Path) -> str:
-    """A kubeconfig that authenticates as ServiceAccount ``suture`` in ``namespace``."""
-    await kube.create(
-        "ServiceAccount", {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "suture"}}, namespace
-    )
-    review = await kube.request(
-        "POST",
-        f"/api/v1/namespaces/{namespace}/serviceaccounts/suture/token",
-        body={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": 3600}},
-    )
-    return await asyncio.to_thread(_write_token_kubeconfig, admin, review["status"]["token"], path)
 
 
 @pytest.fixture
@@ -73,7 +45,10 @@ async def least_privilege(
     await kube.create("ClusterRole", role)
     await kube.create("ClusterRoleBinding", binding)
     try:
-        yield await _service_account_kubeconfig(kube, kubeconfig, namespace, tmp_path / "sa.kubeconfig"), suffix
+        yield (
+            await service_account_kubeconfig(kube, kubeconfig, namespace, "suture", tmp_path / "sa.kubeconfig"),
+            suffix,
+        )
     finally:
         await kube.delete("ClusterRoleBinding", binding["metadata"]["name"])
         await kube.delete("ClusterRole", role["metadata"]["name"])

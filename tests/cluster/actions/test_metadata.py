@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from suture.actions import ActionContext, ActionError, ErrorCategory, load_registry
 from suture.kube import KubeClient
+from tests.conftest import persisted
 
 registry = load_registry()
 
@@ -56,28 +59,48 @@ async def test_annotate_sets_removes_and_undo_restores_exactly(kube: KubeClient,
     assert not (await registry.undo("annotate", result.undo, ctx)).changed
 
 
-async def test_label_on_a_cluster_scoped_object_and_undo(kube: KubeClient, namespace: str) -> None:
-    # The test's own Namespace stands in for a cluster-scoped kind: the shared nodes are not ours to touch.
-    before = await kube.get("Namespace", namespace)
+@pytest.fixture
+async def own_node(kube: KubeClient) -> AsyncIterator[str]:
+    """A kwok Node of this test's own: the shared nodes are not ours to label."""
+    name = f"meta-{uuid.uuid4().hex[:8]}"
+    node = {
+        "apiVersion": "v1",
+        "kind": "Node",
+        "metadata": {"name": name, "labels": {"suture.dev/test": name}, "annotations": {"kwok.x-k8s.io/node": "fake"}},
+        "spec": {"unschedulable": True},
+    }
+    await kube.create("Node", node)
+    try:
+        yield name
+    finally:
+        await kube.delete("Node", name)
+
+
+async def test_label_on_a_cluster_scoped_object_and_undo(kube: KubeClient, namespace: str, own_node: str) -> None:
+    before = await kube.get("Node", own_node)
     ctx = ActionContext(kube=kube)
-    params = {"kind": "Namespace", "name": namespace, "labels": {"suture.dev/quarantine": "true"}}
+    params = {"kind": "Node", "name": own_node, "labels": {"suture.dev/quarantine": "true"}}
 
     dry = await registry.invoke("label", params, ActionContext(kube=kube, dry_run=True))
     assert not dry.changed
-    assert (await kube.get("Namespace", namespace))["metadata"]["resourceVersion"] == before["metadata"][
-        "resourceVersion"
-    ]
+    assert persisted(await kube.get("Node", own_node)) == persisted(before)
 
     result = await registry.invoke("label", params, ctx)
     assert result.changed
     assert result.output["namespace"] is None
-    labelled = await kube.get("Namespace", namespace)
+    labelled = await kube.get("Node", own_node)
     assert labelled["metadata"]["labels"] == {**before["metadata"]["labels"], "suture.dev/quarantine": "true"}
     assert not (await registry.invoke("label", params, ctx)).changed
 
     assert result.undo is not None
     await registry.undo("label", result.undo, ctx)
-    assert (await kube.get("Namespace", namespace))["metadata"]["labels"] == before["metadata"]["labels"]
+    assert (await kube.get("Node", own_node))["metadata"]["labels"] == before["metadata"]["labels"]
+
+    # Namespaces are outside what the operator may label: refused before any request is sent.
+    with pytest.raises(ActionError) as refused:
+        await registry.invoke("label", {"kind": "Namespace", "name": namespace, "labels": {"a": "b"}}, ctx)
+    assert refused.value.category is ErrorCategory.FORBIDDEN
+    assert "not Namespace" in str(refused.value)
 
     # A namespaced template may not touch a cluster-scoped object.
     with pytest.raises(ActionError) as info:
