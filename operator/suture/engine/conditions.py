@@ -9,7 +9,6 @@ expression, a missing PromQL client) raise ``ActionError`` with category
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any, Protocol
@@ -19,10 +18,10 @@ from suture.actions import ActionError, ErrorCategory
 from suture.actions.registry import api_error_to_action_error
 from suture.api import Check, PromQLCheck, ResourceCheck, TimeWindow, parse_duration
 from suture.expr import ExpressionError, evaluate_bool, expressions_in, is_expression, resolve_value
+from suture.expr.paths import get_path
 from suture.kube import ApiError, KubeClient
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
-_PATH_PART = re.compile(r"([^.\[\]]+)|\[(\d+)\]")
 
 
 class PromQLClient(Protocol):
@@ -54,17 +53,9 @@ def eval_guard(source: str, context: Mapping[str, Any]) -> bool:
 
 
 def field_at(obj: Any, path: str) -> Any:
-    """The value at a dotted path such as ``status.readyReplicas`` or ``spec.containers[0].image``."""
-    current = obj
-    for key, index in _PATH_PART.findall(path):
-        if key:
-            current = current.get(key) if isinstance(current, dict) else None
-        else:
-            i = int(index)
-            current = current[i] if isinstance(current, list) and i < len(current) else None
-        if current is None:
-            return None
-    return current
+    """The value at a field path, in the grammar ``suture validate`` checks (:mod:`suture.expr.paths`):
+    ``status.readyReplicas``, ``spec.containers[0].image``, ``status.conditions[type=Ready].status``."""
+    return get_path(obj, path)
 
 
 def target_ref(target: Mapping[str, Any]) -> tuple[str | None, str | None, str | None, str | None]:

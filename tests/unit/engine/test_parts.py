@@ -48,6 +48,15 @@ def test_field_at_walks_dicts_and_lists() -> None:
     assert field_at(obj, "metadata.name") is None
 
 
+def test_field_at_uses_the_validated_grammar_with_filters() -> None:
+    # The syntax `suture validate` accepts (and examples/templates/node-not-ready.yaml uses) must work at run time.
+    node = {
+        "status": {"conditions": [{"type": "MemoryPressure", "status": "False"}, {"type": "Ready", "status": "True"}]}
+    }
+    assert field_at(node, "status.conditions[type=Ready].status") == "True"
+    assert field_at(node, "status.conditions[type=DiskPressure].status") is None
+
+
 def test_time_window_with_days_and_midnight_crossing() -> None:
     monday_10 = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # a Monday
     business = TimeWindow(days=["Mon", "Tue"], start="09:00", end="17:00")
