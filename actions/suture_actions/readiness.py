@@ -39,16 +39,22 @@ def _int(status: Mapping[str, Any], key: str) -> int:
     return int(status.get(key) or 0)
 
 
-def _deployment(obj: Mapping[str, Any], where: str) -> _Progress:
-    spec, status = obj.get("spec", {}), obj.get("status", {})
-    desired = int(spec.get("replicas", 1))
-    counts = {
-        "desired": desired,
+def _replica_counts(obj: Mapping[str, Any]) -> dict[str, int]:
+    """Desired and observed replica counts of a Deployment or StatefulSet (same status fields)."""
+    status = obj.get("status", {})
+    return {
+        "desired": int(obj.get("spec", {}).get("replicas", 1)),
         "current": _int(status, "replicas"),
         "updated": _int(status, "updatedReplicas"),
         "ready": _int(status, "readyReplicas"),
         "available": _int(status, "availableReplicas"),
     }
+
+
+def _deployment(obj: Mapping[str, Any], where: str) -> _Progress:
+    status = obj.get("status", {})
+    counts = _replica_counts(obj)
+    desired = counts["desired"]
     if int(obj["metadata"].get("generation", 0)) > _int(status, "observedGeneration"):
         return _Progress(False, "waiting for the controller to observe the latest spec", counts)
     for cond in status.get("conditions", []):
@@ -80,15 +86,9 @@ def _rolling_update_only(obj: Mapping[str, Any], where: str) -> None:
 
 def _statefulset(obj: Mapping[str, Any], where: str) -> _Progress:
     _rolling_update_only(obj, where)
-    spec, status = obj.get("spec", {}), obj.get("status", {})
-    desired = int(spec.get("replicas", 1))
-    counts = {
-        "desired": desired,
-        "current": _int(status, "replicas"),
-        "updated": _int(status, "updatedReplicas"),
-        "ready": _int(status, "readyReplicas"),
-        "available": _int(status, "availableReplicas"),
-    }
+    status = obj.get("status", {})
+    counts = _replica_counts(obj)
+    desired = counts["desired"]
     observed = _int(status, "observedGeneration")
     if observed == 0 or int(obj["metadata"].get("generation", 0)) > observed:
         return _Progress(False, "waiting for the controller to observe the latest spec", counts)
@@ -96,7 +96,7 @@ def _statefulset(obj: Mapping[str, Any], where: str) -> _Progress:
         return _Progress(False, f"{counts['ready']} of {desired} pods ready", counts)
     if counts["available"] < desired:
         return _Progress(False, f"{counts['available']} of {desired} pods available", counts)
-    partition = spec.get("updateStrategy", {}).get("rollingUpdate", {}).get("partition")
+    partition = obj.get("spec", {}).get("updateStrategy", {}).get("rollingUpdate", {}).get("partition")
     if partition is not None:
         # Only the ordinals at or above the partition are updated.
         if counts["updated"] < desired - int(partition):
