@@ -11,8 +11,8 @@ from suture.actions import ActionContext, ActionError, ActionResult, ActionSpec,
 from suture.kube.resources import ResourceInfo, resource_info
 from suture_actions._common import NAME_PATTERN, Params, check_namespace, get_required, retry_on_conflict, would
 
-# The kinds these actions may touch. The Helm chart grants exactly these rules,
-# so annotating or labelling any other kind is refused by RBAC in a cluster.
+# The kinds these actions may touch; `suture rbac` grants exactly these rules, and
+# _resolve refuses every other kind before sending anything.
 _RBAC = (
     RbacRule("", ("pods", "services", "persistentvolumeclaims", "configmaps", "nodes"), ("get", "patch")),
     RbacRule("apps", ("deployments", "statefulsets", "daemonsets", "replicasets"), ("get", "patch")),
@@ -140,10 +140,11 @@ async def _undo_label(ctx: ActionContext, data: Mapping[str, Any]) -> ActionResu
 async def annotate(ctx: ActionContext, params: AnnotateParams) -> ActionResult:
     """Set or remove annotations on an object with a merge patch; only the keys given are touched.
 
-    Works on any kind the operator's RBAC allows: the Helm chart grants get and
-    patch on pods, services, persistentvolumeclaims, configmaps, nodes,
-    deployments, statefulsets, daemonsets, replicasets, jobs, cronjobs,
-    horizontalpodautoscalers and poddisruptionbudgets, and nothing else.
+    Works only on the kinds its RBAC rules name (pods, services,
+    persistentvolumeclaims, configmaps, nodes, deployments, statefulsets,
+    daemonsets, replicasets, jobs, cronjobs, horizontalpodautoscalers,
+    poddisruptionbudgets); any other kind, Namespaces among them, is refused
+    before a request is sent, and `suture rbac` grants no more than these.
     """
     return await _set(
         ctx,
@@ -172,10 +173,11 @@ async def annotate(ctx: ActionContext, params: AnnotateParams) -> ActionResult:
 async def label(ctx: ActionContext, params: LabelParams) -> ActionResult:
     """Set or remove labels on an object with a merge patch; only the keys given are touched.
 
-    Works on any kind the operator's RBAC allows: the Helm chart grants get and
-    patch on pods, services, persistentvolumeclaims, configmaps, nodes,
-    deployments, statefulsets, daemonsets, replicasets, jobs, cronjobs,
-    horizontalpodautoscalers and poddisruptionbudgets, and nothing else.
+    Works only on the kinds its RBAC rules name (pods, services,
+    persistentvolumeclaims, configmaps, nodes, deployments, statefulsets,
+    daemonsets, replicasets, jobs, cronjobs, horizontalpodautoscalers,
+    poddisruptionbudgets); any other kind, Namespaces among them, is refused
+    before a request is sent, and `suture rbac` grants no more than these.
     """
     return await _set(
         ctx, "labels", params.kind, params.api_version, params.namespace, params.name, params.labels, "label"
