@@ -10,7 +10,6 @@ import pytest
 
 from suture.actions import ActionContext, ActionError, ErrorCategory, load_registry
 from suture.kube import KubeClient
-from tests.conftest import persisted
 
 registry = load_registry()
 
@@ -83,7 +82,8 @@ async def test_label_on_a_cluster_scoped_object_and_undo(kube: KubeClient, names
 
     dry = await registry.invoke("label", params, ActionContext(kube=kube, dry_run=True))
     assert not dry.changed
-    assert persisted(await kube.get("Node", own_node)) == persisted(before)
+    # Labels are what a label write would change; the node controller adds its own annotations meanwhile.
+    assert (await kube.get("Node", own_node))["metadata"]["labels"] == before["metadata"]["labels"]
 
     result = await registry.invoke("label", params, ctx)
     assert result.changed
