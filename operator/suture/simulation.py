@@ -23,7 +23,7 @@ from suture.engine.rollout import wave_sizes
 from suture.expr import ExpressionError, evaluate_bool, resolve_value
 from suture.kube import ApiError, KubeClient
 from suture.targets import TargetError, resolve_target
-from suture.validation.flow import build_flow
+from suture.flow import build_flow, first_step, successor
 
 MAX_FOREACH_SHOWN = 10
 
@@ -84,7 +84,7 @@ class Simulator:
         self.context = {"alert": alert, "target": {}, "vars": {**self.spec.variables, **variables}, "steps": {}}
         await self._resolve_target(alert)
         flow = build_flow(self.spec.steps)
-        node = flow.top_level[0] if flow.top_level else END
+        node = first_step(flow)
         seen: set[str] = set()
         while node != END and node not in seen:
             seen.add(node)
@@ -93,10 +93,7 @@ class Simulator:
             if outcome == "would-fail" and step.on_failure != "continue":
                 self.plan.ends = f"stops at {step.name} ({'rollback' if step.on_failure == 'rollback' else 'abort'})"
                 return self.plan
-            index = flow.top_level.index(node)
-            fallthrough = flow.top_level[index + 1] if index + 1 < len(flow.top_level) else END
-            successor = step.next or fallthrough
-            node = branch or successor
+            node = branch or successor(flow, node)
         self.plan.ends = "completes"
         return self.plan
 
