@@ -21,9 +21,9 @@ from suture.engine.actioncall import fill_target_defaults
 from suture.engine.conditions import PromQLClient, evaluate_check
 from suture.engine.rollout import wave_sizes
 from suture.expr import ExpressionError, evaluate_bool, resolve_value
+from suture.flow import build_flow, first_step, successor
 from suture.kube import ApiError, KubeClient
 from suture.targets import TargetError, resolve_target
-from suture.flow import build_flow, first_step, successor
 
 MAX_FOREACH_SHOWN = 10
 
