@@ -130,7 +130,9 @@ async def run_foreach(step: Step, foreach: ForeachStep, scope: Scope, display: s
         if failed
         else f"{len(items)} element(s) done"
     )
-    aggregate = step_record(scope.prefix + child.name, phase, endTime=now_iso(), message=message, output=summary)
+    aggregate = step_record(
+        scope.prefix + child.name, phase, endTime=now_iso(), message=message, output=summary, kind=child.kind
+    )
     aggregate["attempts"] = len(items) - skipped
     await scope.report(aggregate)
     scope.context["steps"][child.name] = {"output": summary, "phase": phase}

@@ -132,7 +132,7 @@ def _gate_node(spec: WorkflowTemplateSpec, first: str, deps: RunDeps) -> Node:
         if stop is not None:
             return stop
         scope = _scope(state, deps, spec)
-        record = step_record(GATE_RECORD, RUNNING, startTime=now_iso())
+        record = step_record(GATE_RECORD, RUNNING, startTime=now_iso(), kind="approval")
         await scope.report(record)
         ask = ApprovalStep(message=spec.description or "run this remediation?", timeout="1h")
         result = await ask_approval(ask, scope, GATE_RECORD)
