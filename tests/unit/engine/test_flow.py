@@ -292,3 +292,18 @@ def test_only_on_branch_leaves_out_where_branches_meet() -> None:
     assert only_on_branch(flow, "changed", branch=True) == ["ask", "rollback"]
     assert only_on_branch(flow, "changed", branch=False) == ["restart"]
     assert only_on_branch(build_flow(COND_TO_END), "check", branch=True) == []
+
+
+async def test_a_rejected_approval_fails_its_parallel_group_even_with_continue(engine: Engine, ledger: Ledger) -> None:
+    spec = template(
+        {"name": "both", "parallel": {"steps": ["ask", "note"]}},
+        {"name": "ask", "approval": {"message": "go?"}, "onFailure": "continue"},
+        rec("note"),
+        rec("after"),
+    )
+    waiting = await engine.start(request=RunRequest(run_id="pa", template=spec))
+    assert waiting.phase == "WaitingApproval"
+    out = await engine.approve(run_id="pa", decision="Rejected", by="bob")
+    assert out.phase == "Cancelled", out.message
+    assert out.steps["both"]["phase"] == "Failed"
+    assert "after" not in ledger.done()
