@@ -207,13 +207,13 @@ class PlanRecorder:
         return out
 
     def ends(self, spec: WorkflowTemplateSpec) -> str:
-        """How the run would end: ``completes`` or ``stops at <step> (abort|rollback)``."""
+        """How the run would end: ``completes``, or ``stops at <step> (abort|rollback|cancel)``."""
         if self.phase == "Succeeded":
             return "completes"
+        how = {"RolledBack": "rollback", "Cancelled": "cancel"}.get(self.phase, "abort")
         for name, progress in reversed(self.records.items()):
-            step = spec.step(name)
-            if progress.phase == "Failed" and step is not None:
-                return f"stops at {name} ({'rollback' if step.on_failure == 'rollback' else 'abort'})"
+            if progress.phase == "Failed" and spec.step(name) is not None:  # the top-level step that stopped it
+                return f"stops at {name} ({how})"
         return f"stops: {self.message}"
 
 

@@ -171,3 +171,37 @@ async def test_the_plan_takes_the_path_a_real_run_takes(tmp_path: Path) -> None:
     assert set(_path(plan)) == set(real_path)
     top = [n for n in real_path if n in ("big", "scale-small", "scale-big", "each", "both", "last")]
     assert [n for n in _path(plan) if n in top] == top == ["big", "scale-big", "each", "both", "last"]
+
+
+class _ThreeDeployments:
+    """Answers a rollout's LIST; nothing else is read."""
+
+    async def list(self, kind: str, namespace: str | None = None, **_: Any) -> list[dict[str, Any]]:
+        return [{"kind": kind, "metadata": {"name": n, "namespace": namespace}} for n in ("c", "a", "b")]
+
+
+async def test_a_rollout_plans_every_object_dry_run_and_reports_each_gate_once() -> None:
+    ledger = Ledger()
+    template = _template(
+        {
+            "name": "roll",
+            "onFailure": "rollback",
+            "rollout": {
+                "targets": {"kind": "Deployment", "namespace": "shop", "selector": {"matchLabels": {"tier": "web"}}},
+                "waves": [50, 100],
+                "action": {"name": "record", "params": {"name": "${{ item.metadata.name }}"}},
+                "healthGate": {"check": {"expression": "vars.healthy"}, "duration": "5m"},
+                "approveBetweenWaves": True,
+            },
+        },
+        variables={"healthy": False},
+    )
+    async with asyncio.timeout(5):  # a real run would watch each gate for five minutes
+        plan = await simulate(
+            template=template, alert=ALERT, registry=make_registry(ledger), kube=cast(KubeClient, _ThreeDeployments())
+        )
+    assert _path(plan) == ["roll", "roll/a", "roll/b", "roll/c", "roll/gate1", "roll/gate2"]
+    assert [c.dry_run for c in ledger.contexts] == [True, True, True]
+    assert plan.steps[1].params == {"name": "a"}
+    assert plan.steps[4].detail == ("a real run watches this gate for 5m; now it does not hold: vars.healthy is false")
+    assert plan.ends == "completes"
