@@ -140,7 +140,7 @@ async def run_rollout(step: Step, rollout: RolloutStep, scope: Scope, display: s
         if rollout.health_gate is not None:
             gate_context = {**scope.context, "item": {"wave": number, "objects": list(done), "total": len(objects)}}
             holds, detail = await _hold(rollout.health_gate, scope, gate_context)
-            gates.append({"wave": number, "held": holds, "detail": detail})
+            gates.append({"wave": number, "passed": holds, "detail": detail})
             if not holds:
                 failure, category = f"wave {number} failed its health gate: {detail}", ErrorCategory.FAILED
                 break
