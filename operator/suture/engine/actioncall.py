@@ -77,7 +77,7 @@ async def call_action(
     async def attempt() -> ActionResult:
         params = resolve_value(call.params, scope.context)
         filled = fill_target_defaults(spec, params, source, namespace=scope.run.get("namespace"))
-        return await registry.invoke(call.name, filled, ctx)
+        return await scope.deps.effects.invoke(registry, call.name, filled, ctx, label=label)
 
     result, attempts = await with_retry(
         attempt, policy=policy, timeout=timeout, sleep=scope.deps.sleep, on_attempt=on_attempt

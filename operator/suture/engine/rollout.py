@@ -11,12 +11,9 @@ run's journal.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from typing import Any
-
-from langgraph.types import interrupt
 
 from suture.actions import ActionError, ErrorCategory
 from suture.api import Step, parse_duration
@@ -66,16 +63,13 @@ async def _select(rollout: RolloutStep, scope: Scope) -> list[dict[str, Any]]:
 
 
 async def _hold(gate: HealthGate, scope: Scope, context: dict[str, Any]) -> tuple[bool, str]:
-    """Evaluate the gate every interval for its duration; False at the first failed poll."""
+    """Watch the gate through the run's effects (a real run polls it for its whole duration)."""
     deps = scope.deps
-    interval, duration = parse_duration(gate.interval), parse_duration(gate.duration)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + duration
-    polls = 0
-    while True:
-        polls += 1
+    interval = parse_duration(gate.interval)
+
+    async def look() -> tuple[bool, str]:
         try:
-            holds, detail = await evaluate_check(
+            return await evaluate_check(
                 gate.check,
                 context=context,
                 kube=deps.kube,
@@ -85,12 +79,12 @@ async def _hold(gate: HealthGate, scope: Scope, context: dict[str, Any]) -> tupl
                 interval=interval,
             )
         except ActionError as exc:
-            holds, detail = False, str(exc)
-        if not holds:
-            return False, detail
-        if loop.time() >= deadline:
-            return True, f"held for {gate.duration} ({polls} checks)"
-        await scope.pause(min(interval, max(deadline - loop.time(), 0.0)))
+            return False, str(exc)
+
+    watch = await deps.effects.hold(
+        look, interval=interval, duration=parse_duration(gate.duration), duration_text=gate.duration, pause=scope.pause
+    )
+    return watch.passed, watch.detail
 
 
 async def run_rollout(step: Step, rollout: RolloutStep, scope: Scope, display: str, *, timeout: float) -> StepResult:
@@ -105,13 +99,14 @@ async def run_rollout(step: Step, rollout: RolloutStep, scope: Scope, display: s
     sizes = wave_sizes(len(objects), rollout.waves)
     applied: list[dict[str, Any]] = []
     done: list[str] = []
-    progress: dict[str, Any] = {"total": len(objects), "waves": sizes, "applied": done, "undone": []}
+    gates: list[dict[str, Any]] = []  # what each health gate saw, in wave order
+    progress: dict[str, Any] = {"total": len(objects), "waves": sizes, "applied": done, "undone": [], "gates": gates}
     failure = ""
     category = ErrorCategory.FAILED
     start = 0
     for number, size in enumerate(sizes, start=1):
         if number > 1 and rollout.approve_between_waves:
-            answer = interrupt(
+            answer = await scope.deps.effects.ask(
                 {
                     "kind": "approval",
                     "step": display,
@@ -145,6 +140,7 @@ async def run_rollout(step: Step, rollout: RolloutStep, scope: Scope, display: s
         if rollout.health_gate is not None:
             gate_context = {**scope.context, "item": {"wave": number, "objects": list(done), "total": len(objects)}}
             holds, detail = await _hold(rollout.health_gate, scope, gate_context)
+            gates.append({"wave": number, "passed": holds, "detail": detail})
             if not holds:
                 failure, category = f"wave {number} failed its health gate: {detail}", ErrorCategory.FAILED
                 break

@@ -1,7 +1,8 @@
 """What a running step can reach: the run's services, its context, and where progress goes.
 
 :class:`RunDeps` holds the engine-wide services (registry, Kubernetes client,
-sink, PromQL client, template source, cancellation book). :class:`Scope` is
+sink, PromQL client, template source, cancellation book, and the effects: a
+real run's, or ``suture simulate``'s plan effects). :class:`Scope` is
 one step's view: the expression context, the records and journal it adds to,
 and helpers to report progress and to wait in a cancellable way.
 """
@@ -18,6 +19,7 @@ from typing import Any, Literal, Protocol
 from suture.actions import ActionContext, Registry
 from suture.api import WorkflowTemplateSpec
 from suture.engine.conditions import PromQLClient
+from suture.engine.effects import Effects, LiveEffects
 from suture.engine.progress import NullSink, ProgressSink, StepProgress
 from suture.engine.retry import RunCancelled
 from suture.kube import KubeClient
@@ -86,6 +88,7 @@ class RunDeps:
     clock: Callable[[], datetime] = _utcnow
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     global_dry_run: bool = False
+    effects: Effects = field(default_factory=LiveEffects)  # how steps touch the world: a real run, or a plan
 
 
 @dataclass
@@ -119,7 +122,7 @@ class Scope:
         """What an action receives: the client, dry-run and the namespace it is confined to."""
         return ActionContext(
             kube=self.deps.kube,
-            dry_run=bool(self.run.get("dryRun")) or self.deps.global_dry_run,
+            dry_run=bool(self.run.get("dryRun")) or self.deps.global_dry_run or self.deps.effects.dry_run,
             remediation=str(self.run.get("remediation", "")),
             owner=self.run.get("owner"),
             allowed_namespace=self.run.get("namespace"),
