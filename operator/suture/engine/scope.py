@@ -18,6 +18,7 @@ from typing import Any, Literal, Protocol
 from suture.actions import ActionContext, Registry
 from suture.api import WorkflowTemplateSpec
 from suture.engine.conditions import PromQLClient
+from suture.engine.journal import EffectJournal, MemoryJournal
 from suture.engine.progress import NullSink, ProgressSink, StepProgress
 from suture.engine.retry import RunCancelled
 from suture.kube import KubeClient
@@ -86,6 +87,7 @@ class RunDeps:
     clock: Callable[[], datetime] = _utcnow
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     global_dry_run: bool = False
+    journal: EffectJournal = field(default_factory=MemoryJournal)  # durable per-call effects (exactly-once)
 
 
 @dataclass
