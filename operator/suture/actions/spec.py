@@ -111,6 +111,10 @@ class ActionContext:
             await self.memory.put(key, value)
         return value
 
+    async def recorded(self, name: str) -> Any:
+        """What :meth:`recall` recorded under ``name`` on an earlier attempt of this call, or None."""
+        return await self.memory.get(f"pre/{name}")
+
     async def intend(self, undo: Mapping[str, Any]) -> None:
         """Record the undo of the write this call is about to make, durably, before making it.
 
