@@ -86,8 +86,13 @@ async def call_action(
     source = item if isinstance(item, Mapping) and "metadata" in item else (scope.context.get("target") or {})
 
     async def attempt() -> ActionResult:
-        params = resolve_value(call.params, scope.context)
-        filled = fill_target_defaults(spec, params, source, namespace=scope.run.get("namespace"))
+        # Parameters are resolved once per call and recorded: a replay after a crash
+        # must not recompute ``${{ item.spec.replicas + 1 }}`` from what it already changed.
+        filled = await memory.get("params")
+        if filled is None:
+            params = resolve_value(call.params, scope.context)
+            filled = fill_target_defaults(spec, params, source, namespace=scope.run.get("namespace"))
+            await memory.put("params", filled)
         return await registry.invoke(call.name, filled, ctx)
 
     recorded = await memory.get("done")
