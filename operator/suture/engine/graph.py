@@ -24,7 +24,7 @@ from suture.api import END, Step, WorkflowTemplateSpec
 from suture.api.steps import ApprovalStep
 from suture.engine.execute import ask_approval, execute_step
 from suture.engine.outcome import CANCELLED_CATEGORY, StepResult
-from suture.engine.rollback import undo_entries
+from suture.engine.rollback import undo_entries, unfinished_intents
 from suture.engine.scope import RunDeps, Scope
 from suture.engine.state import (
     APPROVAL_GATE,
@@ -66,7 +66,7 @@ async def _end(state: RunState, deps: RunDeps, phase: str, message: str) -> dict
 
 async def _stop(state: RunState, deps: RunDeps, *, phase: str, message: str, rollback: bool) -> dict[str, Any]:
     """End the run in ``phase``, after undoing the journal when ``rollback`` and there is something to undo."""
-    if rollback and state.get("journal"):
+    if rollback:  # even with an empty journal: a crash may have left an intent only the journal of effects knows
         return {"final_phase": phase, "message": message, "route": ROLLBACK}
     return await _end(state, deps, phase, message)
 
@@ -149,7 +149,8 @@ def _gate_node(spec: WorkflowTemplateSpec, first: str, deps: RunDeps) -> Node:
 def _rollback_node(deps: RunDeps, spec: WorkflowTemplateSpec) -> Node:
     async def rollback(state: RunState) -> dict[str, Any]:
         scope = _scope(state, deps, spec)
-        entries = list(reversed(state["journal"]))
+        interrupted = await unfinished_intents(state["journal"], journal=deps.journal, run_id=state["run"]["id"])
+        entries = list(reversed([*state["journal"], *interrupted]))
         undone, errors = await undo_entries(entries, scope=scope)
         records: dict[str, dict[str, Any]] = {}
         done = set(undone)

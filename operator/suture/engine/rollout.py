@@ -20,6 +20,7 @@ from suture.api import Step, parse_duration
 from suture.api.steps import HealthGate, RolloutStep
 from suture.engine.actioncall import call_action
 from suture.engine.conditions import evaluate_check, target_ref
+from suture.engine.journal import idempotency_key
 from suture.engine.outcome import StepResult
 from suture.engine.retry import StepFailed
 from suture.engine.rollback import undo_entries
@@ -47,6 +48,8 @@ async def _select(rollout: RolloutStep, scope: Scope) -> list[dict[str, Any]]:
     except ExpressionError as exc:
         raise StepFailed(str(exc), category=ErrorCategory.INVALID, attempts=1) from None
     allowed = scope.run.get("namespace")
+    # As for actions, a namespaced template's own namespace is the default.
+    namespace = namespace or allowed
     if allowed is not None and namespace != allowed:
         raise StepFailed(
             f"namespace {namespace!r} is outside this template's namespace {allowed!r}",
@@ -60,6 +63,25 @@ async def _select(rollout: RolloutStep, scope: Scope) -> list[dict[str, Any]]:
     except ApiError as exc:
         raise StepFailed(f"listing {targets.kind}: {exc}", category=ErrorCategory.TRANSIENT, attempts=1) from None
     return sorted(objects, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+
+
+async def _selection(rollout: RolloutStep, scope: Scope, display: str) -> list[dict[str, Any]]:
+    """The objects this rollout acts on, selected once per run and recorded.
+
+    A resumed rollout (after a crash, or after each ``approveBetweenWaves``
+    answer) works through the same objects in the same waves, even if labels
+    changed meanwhile or its own changes altered what the selector matches.
+    """
+    journal, key = scope.deps.journal, f"{idempotency_key(scope.run_id, display)}:selection"
+    recorded = await journal.get(run_id=scope.run_id, key=key)
+    if recorded is not None:
+        objects: list[dict[str, Any]] = recorded["objects"]
+        return objects
+    objects = await _select(rollout, scope)
+    for obj in objects:
+        obj.get("metadata", {}).pop("managedFields", None)  # bulky, and no step reads it
+    await journal.put(run_id=scope.run_id, key=key, value={"objects": objects})
+    return objects
 
 
 async def _hold(gate: HealthGate, scope: Scope, context: dict[str, Any]) -> tuple[bool, str]:
@@ -89,7 +111,7 @@ async def _hold(gate: HealthGate, scope: Scope, context: dict[str, Any]) -> tupl
 
 async def run_rollout(step: Step, rollout: RolloutStep, scope: Scope, display: str, *, timeout: float) -> StepResult:
     """Apply the rollout; on failure undo its own changes (newest first) and fail."""
-    objects = await _select(rollout, scope)
+    objects = await _selection(rollout, scope, display)
     if not objects:
         raise StepFailed(
             f"no {rollout.targets.kind} matches {rollout.targets.selector.to_query()}",

@@ -20,6 +20,7 @@ from suture.actions import ActionContext, Registry
 from suture.api import WorkflowTemplateSpec
 from suture.engine.conditions import PromQLClient
 from suture.engine.effects import Effects, LiveEffects
+from suture.engine.journal import EffectJournal, MemoryJournal
 from suture.engine.progress import NullSink, ProgressSink, StepProgress
 from suture.engine.retry import RunCancelled
 from suture.kube import KubeClient
@@ -89,6 +90,7 @@ class RunDeps:
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     global_dry_run: bool = False
     effects: Effects = field(default_factory=LiveEffects)  # how steps touch the world: a real run, or a plan
+    journal: EffectJournal = field(default_factory=MemoryJournal)  # durable per-call effects (exactly-once)
 
 
 @dataclass
