@@ -90,11 +90,30 @@ class ActionContext:
     owner: dict[str, Any] | None = None
     # Namespaces the calling template may act in; None means any (cluster templates).
     allowed_namespace: str | None = None
+    # The template's safety.allowedNamespaces / deniedNamespaces, applied to every call and undo.
+    permitted_namespaces: frozenset[str] = frozenset()
+    denied_namespaces: frozenset[str] = frozenset()
     poll_interval: float = 0.5
     # Deterministic per run, step and item; the same on every replay of this call.
     # Stamp it where a repeat must be recognised (annotations, notification headers).
     idempotency_key: str = ""
     memory: CallMemory = field(default_factory=LocalMemory)
+
+    def namespace_refusal(self, namespace: str | None) -> str | None:
+        """Why this call may not act in ``namespace`` (None: a cluster-scoped object), or None when it may.
+
+        The one rule for every action, undo, rollout listing and resource check:
+        a namespaced template stays in its namespace (and off cluster-scoped
+        objects), and the template's allowed/denied namespaces hold everywhere.
+        """
+        if self.allowed_namespace is not None and namespace != self.allowed_namespace:
+            what = f"namespace {namespace!r}" if namespace else "a cluster-scoped object"
+            return f"{what} is outside this template's namespace {self.allowed_namespace!r}"
+        if namespace is not None and namespace in self.denied_namespaces:
+            return f"the template's safety rules deny namespace {namespace!r}"
+        if namespace is not None and self.permitted_namespaces and namespace not in self.permitted_namespaces:
+            return f"namespace {namespace!r} is not among the template's allowed namespaces"
+        return None
 
     async def recall(self, name: str, read: Callable[[], Awaitable[T]]) -> T:
         """The value this call first read under ``name`` (on any earlier attempt), else ``read()`` recorded now.
