@@ -38,7 +38,8 @@ async def test_rollback_undoes_for_real_even_after_global_dry_run_was_turned_on(
     # The operator restarts with SUTURE_DRY_RUN=1, and the run is cancelled with rollback.
     dry = make_engine(journal=journal, dry_run=True)
     outcome = await dry.cancel(run_id="d1", rollback=True)
-    assert outcome is not None and outcome.phase == "Cancelled", outcome
+    assert outcome is not None
+    assert outcome.phase == "Cancelled", outcome
     # The undo ran with the flag the change was made with (for real), not as a dry-run no-op.
     assert ledger.events == ["do:change", "undo:change"]
 
