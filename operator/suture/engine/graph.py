@@ -78,7 +78,9 @@ async def _boundary(state: RunState, deps: RunDeps) -> dict[str, Any] | None:
     if request is not None:
         return await _stop(state, deps, phase=CANCELLED, message="cancelled on request", rollback=request.rollback)
     if time.time() - float(run["startedAt"]) > float(run["workflowTimeout"]):
-        return await _end(state, deps, FAILED, f"the run exceeded its workflow timeout of {run['workflowTimeoutText']}")
+        # Like a failure that asks for rollback: what the run changed so far is undone, and the run has Failed.
+        message = f"the run exceeded its workflow timeout of {run['workflowTimeoutText']}"
+        return await _stop(state, deps, phase=FAILED, message=message, rollback=True)
     return None
 
 
