@@ -294,6 +294,8 @@ class Engine:
             self._timers[run_id] = asyncio.create_task(self._expire(run_id, approval.deadline))
 
     async def _invoke(self, run_id: str, template: Mapping[str, Any], payload: Any) -> RunOutcome:
+        if payload is None or isinstance(payload, Command):
+            self.deps.recheck_target.add(run_id)  # continuing: time passed, the target may have been replaced
         lock = self._locks.setdefault(run_id, asyncio.Lock())
         async with lock:
             graph = self._graph(template)
