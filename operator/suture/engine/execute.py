@@ -41,6 +41,7 @@ async def execute_step(step: Step, scope: Scope, *, name: str | None = None) -> 
         except ActionError as exc:
             return await _finish(scope, key, record, StepResult(display, FAILED, str(exc), category=exc.category))
     await scope.report(record)
+    scope.log.for_step(display).info("started (%s)", step.kind)
 
     async def on_attempt(number: int) -> None:
         if number != record["attempts"]:
@@ -76,6 +77,11 @@ async def _finish(scope: Scope, key: str, record: dict[str, Any], result: StepRe
     )
     scope.context["steps"][key] = {"output": result.output, "phase": result.phase}
     await scope.report(record)
+    log = scope.log.for_step(str(record["name"]))
+    if result.failed:
+        log.warning("failed after %d attempt(s) (%s): %s", result.attempts, result.category or "failed", result.message)
+    else:
+        log.info("%s: %s", result.phase.lower(), result.message)
     return result
 
 

@@ -41,6 +41,7 @@ from suture.engine.state import (
     step_record,
 )
 from suture.flow import Flow, build_flow, first_step, stops_run, successor
+from suture.logs import run_logger
 
 GATE_RECORD = "safety.requiresApproval"
 NODE_PREFIX = "step/"  # node ids are "step/<name>", so no step name can collide with a state key
@@ -60,6 +61,8 @@ def _scope(state: RunState, deps: RunDeps, spec: WorkflowTemplateSpec) -> Scope:
 
 async def _end(state: RunState, deps: RunDeps, phase: str, message: str) -> dict[str, Any]:
     """Stop the run in ``phase`` now (no rollback)."""
+    log = run_logger(state["run"])
+    (log.info if phase == SUCCEEDED else log.warning)("run %s: %s", phase, message)
     await deps.sink.run_phase(run_id=state["run"]["id"], phase=phase, message=message, undone=state.get("undone", []))
     return {"phase": phase, "message": message, "route": GRAPH_END}
 
@@ -176,6 +179,7 @@ def _rollback_node(deps: RunDeps, spec: WorkflowTemplateSpec) -> Node:
         scope = _scope(state, deps, spec)
         interrupted = await unfinished_intents(state["journal"], journal=deps.journal, run_id=state["run"]["id"])
         entries = list(reversed([*state["journal"], *interrupted]))
+        scope.log.warning("rolling back %d change(s): %s", len(entries), ", ".join(str(e["label"]) for e in entries))
         undone, errors = await undo_entries(entries, scope=scope)
         records: dict[str, dict[str, Any]] = {}
         done = set(undone)
@@ -192,6 +196,7 @@ def _rollback_node(deps: RunDeps, spec: WorkflowTemplateSpec) -> Node:
         message += f"; undid {', '.join(undone) or 'nothing'}"
         if errors:
             phase, message = FAILED, f"{message}; rollback incomplete: {'; '.join(errors)}"
+        scope.log.warning("run %s: %s", phase, message)
         all_undone = [*state.get("undone", []), *undone]
         remaining = [e for e in state["journal"] if e["label"] not in done]
         await deps.sink.run_phase(run_id=state["run"]["id"], phase=phase, message=message, undone=all_undone)

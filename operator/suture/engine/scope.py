@@ -24,6 +24,7 @@ from suture.engine.journal import EffectJournal, MemoryJournal, idempotency_key
 from suture.engine.progress import NullSink, ProgressSink, StepProgress
 from suture.engine.retry import RunCancelled
 from suture.kube import KubeClient
+from suture.logs import RunLogger, run_logger
 
 TemplateKind = Literal["WorkflowTemplate", "ClusterWorkflowTemplate"]
 MAX_SUBFLOW_DEPTH = 4
@@ -112,6 +113,11 @@ class Scope:
     def run_id(self) -> str:
         """The run id (thread id of the checkpoint)."""
         return str(self.run["id"])
+
+    @property
+    def log(self) -> RunLogger:
+        """The run's logger (bound to its Remediation)."""
+        return run_logger(self.run)
 
     @property
     def step_timeout(self) -> float:
