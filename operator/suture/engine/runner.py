@@ -29,7 +29,7 @@ from suture.engine.conditions import PromQLClient
 from suture.engine.graph import compile_graph
 from suture.engine.journal import EffectJournal, MemoryJournal
 from suture.engine.limiter import FifoLimiter
-from suture.engine.progress import NullSink, ProgressSink, StepProgress
+from suture.engine.progress import BestEffortSink, NullSink, ProgressSink, StepProgress
 from suture.engine.scope import RunDeps, TemplateSource
 from suture.engine.state import RUNNING, TERMINAL, WAITING_APPROVAL, RunState, now_iso
 from suture.engine.subflow import snapshot_subflows
@@ -125,7 +125,7 @@ class Engine:
         self.deps = RunDeps(
             registry=registry,
             kube=kube,
-            sink=sink or NullSink(),
+            sink=BestEffortSink(sink or NullSink()),
             promql=promql,
             templates=templates,
             global_dry_run=dry_run,

@@ -6,7 +6,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from suture.api import WorkflowTemplateSpec
-from suture.engine import Engine, RunRequest
+from suture.engine import Engine, RecordingSink, RunRequest, StepProgress
+from suture.engine.progress import BestEffortSink
 from suture.engine.journal import MemoryJournal, idempotency_key
 from tests.unit.engine.fakes import FakeTemplates, Ledger, rec, template
 
@@ -120,3 +121,34 @@ async def test_a_run_keeps_the_subflow_it_started_with(make_engine: Callable[...
     outcome = await engine.approve(run_id="sf1", decision="Approved")
     assert outcome.phase == "Succeeded", outcome.message
     assert ledger.done() == ["original"]
+
+
+class _FlakySink(RecordingSink):
+    """Fails every write ``failures`` times before it lands (a 429 or 5xx from the API server)."""
+
+    def __init__(self, failures: int) -> None:
+        super().__init__()
+        self.failures = failures
+        self.calls = 0
+
+    async def step(self, *, run_id: str, step: StepProgress) -> None:
+        self.calls += 1
+        if self.calls % (self.failures + 1):
+            raise RuntimeError("429 Too Many Requests")
+        await super().step(run_id=run_id, step=step)
+
+
+async def test_status_writes_that_fail_never_fail_a_step(engine: Engine, ledger: Ledger) -> None:
+    flaky = _FlakySink(failures=2)
+    engine.deps.sink = BestEffortSink(flaky, delays=(0.0, 0.0, 0.0))
+    outcome = await engine.start(request=RunRequest(run_id="sk1", template=template(rec("a"), rec("b"))))
+    assert outcome.phase == "Succeeded"
+    assert ledger.done() == ["a", "b"]
+    assert flaky.step_phases("sk1", "b") == ["Running", "Succeeded"]  # every report landed on its third try
+
+
+async def test_a_sink_that_never_answers_does_not_strand_the_run(engine: Engine, ledger: Ledger) -> None:
+    engine.deps.sink = BestEffortSink(_FlakySink(failures=10**6), delays=(0.0,))
+    outcome = await engine.start(request=RunRequest(run_id="sk2", template=template(rec("a"))))
+    assert outcome.phase == "Succeeded"
+    assert ledger.done() == ["a"]
