@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from suture.api import WorkflowTemplateSpec
 from suture.engine import Engine, RecordingSink, RunRequest, StepProgress
-from suture.engine.progress import BestEffortSink
 from suture.engine.journal import MemoryJournal, idempotency_key
+from suture.engine.progress import BestEffortSink
 from tests.unit.engine.fakes import FakeTemplates, Ledger, rec, template
 
 
