@@ -118,8 +118,11 @@ class ActionContext:
     async def recall(self, name: str, read: Callable[[], Awaitable[T]]) -> T:
         """The value this call first read under ``name`` (on any earlier attempt), else ``read()`` recorded now.
 
-        Under dry-run nothing is recorded: no change follows the read.
+        Under dry-run, or outside a run (no ``idempotency_key``), nothing is
+        recorded: no change follows the read, or no replay can follow the call.
         """
+        if not self.idempotency_key:
+            return await read()  # not a call of a run (a test, the CLI): nothing to replay, nothing recorded
         key = f"pre/{name}"
         found = await self.memory.get(key)
         if found is not None:
@@ -140,7 +143,7 @@ class ActionContext:
         A no-op under dry-run. The undo must restore the recalled pre-state, so
         running it when the write never happened changes nothing.
         """
-        if not self.dry_run:
+        if not self.dry_run and self.idempotency_key:
             await self.memory.put("intent", dict(undo))
 
     async def done_before(self, name: str) -> bool:
