@@ -11,9 +11,18 @@ from typing import Any
 
 from pydantic import Field
 
-from suture.actions import ActionContext, ActionError, ActionResult, ActionSpec, ErrorCategory, RbacRule, Risk, action
-from suture.kube import ApiError
-from suture.kube.resources import resource_info
+from suture.actions import (
+    ActionContext,
+    ActionError,
+    ActionResult,
+    ActionSpec,
+    ApiError,
+    ErrorCategory,
+    RbacRule,
+    Risk,
+    action,
+    resource_info,
+)
 from suture_actions._common import NamespacedTarget, check_namespace, get_required, retry_on_conflict, would
 from suture_actions.jobs import REMEDIATION_ANNOTATION, owner_references
 
