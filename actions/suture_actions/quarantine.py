@@ -6,7 +6,17 @@ import json
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from suture.actions import ActionContext, ActionError, ActionResult, ActionSpec, ErrorCategory, RbacRule, Risk, action
+from suture.actions import (
+    ActionContext,
+    ActionError,
+    ActionResult,
+    ActionSpec,
+    ErrorCategory,
+    LabelSelector,
+    RbacRule,
+    Risk,
+    action,
+)
 from suture_actions._common import (
     NamespacedTarget,
     check_namespace,
@@ -25,28 +35,10 @@ QUARANTINED_LABELS = "suture.dev/quarantined-labels"
 _SELECTING_OWNERS = {"ReplicaSet", "DaemonSet", "Job"}
 
 
-def _selector_matches(selector: Mapping[str, Any], labels: Mapping[str, str]) -> bool:
-    """Whether a metav1.LabelSelector selects ``labels``."""
-    if any(labels.get(k) != v for k, v in (selector.get("matchLabels") or {}).items()):
-        return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
-        present = key in labels
-        if op == "In" and not (present and labels[key] in values):
-            return False
-        if op == "NotIn" and present and labels[key] in values:
-            return False
-        if op == "Exists" and not present:
-            return False
-        if op == "DoesNotExist" and present:
-            return False
-    return True
-
-
-def _selecting_keys(selector: Mapping[str, Any]) -> set[str]:
+def _selecting_keys(selector: LabelSelector) -> set[str]:
     """Label keys whose removal makes a pod fall out of ``selector``."""
-    keys = set(selector.get("matchLabels") or {})
-    keys.update(e["key"] for e in selector.get("matchExpressions") or [] if e["operator"] in ("In", "Exists"))
+    keys = set(selector.match_labels)
+    keys.update(e.key for e in selector.match_expressions if e.operator in ("In", "Exists"))
     return keys
 
 
@@ -136,7 +128,7 @@ async def quarantine_pod(ctx: ActionContext, params: PodTarget) -> ActionResult:
             return ActionResult(
                 changed=False, message=f"{where} is already quarantined", output={**output, "removedLabels": removed}
             )
-        selectors: list[tuple[str, Mapping[str, Any]]] = []
+        selectors: list[tuple[str, LabelSelector]] = []
         if owner is not None:
             if owner["kind"] not in _SELECTING_OWNERS:
                 raise ActionError(
@@ -146,20 +138,19 @@ async def quarantine_pod(ctx: ActionContext, params: PodTarget) -> ActionResult:
                     action=act,
                 )
             controller = await get_required(ctx, owner["kind"], owner["name"], namespace, act)
-            selectors.append((f"{owner['kind']} {owner['name']}", controller["spec"].get("selector") or {}))
-        services = [
-            svc
-            for svc in await ctx.kube.list("Service", namespace)
-            if (svc["spec"].get("selector") or {})
-            and _selector_matches({"matchLabels": svc["spec"]["selector"]}, labels)
-        ]
-        selectors += [
-            (f"Service {svc['metadata']['name']}", {"matchLabels": svc["spec"]["selector"]}) for svc in services
-        ]
+            selector = LabelSelector.model_validate(controller["spec"].get("selector") or {})
+            selectors.append((f"{owner['kind']} {owner['name']}", selector))
+        services = []
+        for svc in await ctx.kube.list("Service", namespace):
+            by_service = LabelSelector(match_labels=svc["spec"].get("selector") or {})
+            # A Service without a selector selects nothing (its endpoints are managed by hand).
+            if by_service.match_labels and by_service.matches(labels):
+                services.append(svc)
+                selectors.append((f"Service {svc['metadata']['name']}", by_service))
         keys = set().union(*(_selecting_keys(sel) for _, sel in selectors))
         removed = {k: v for k, v in labels.items() if k in keys}
         remaining = {k: v for k, v in labels.items() if k not in keys}
-        still = [who for who, sel in selectors if _selector_matches(sel, remaining)]
+        still = [who for who, sel in selectors if sel.matches(remaining)]
         if still:
             raise ActionError(
                 f"removing labels cannot take {where} out of {', '.join(still)}: its selector matches by absence",
