@@ -96,26 +96,38 @@ async def _set(
     async def attempt() -> ActionResult:
         obj = await get_required(ctx, kind, name, namespace, act, api_version=info.api_version)
         current: dict[str, str] = obj["metadata"].get(field) or {}
+
+        async def values_now() -> dict[str, str | None]:
+            return {key: current.get(key) for key in values}
+
+        # The keys' values before this call's first attempt: a replay after a
+        # crash restores (on undo) what was there originally, not its own write.
+        original: dict[str, str | None] = await ctx.recall(field, values_now)
         # A null for a key that is absent already holds, so it is not a change.
-        patch = {key: value for key, value in values.items() if current.get(key) != value}
-        if not patch:
+        previous = {key: original.get(key) for key, value in values.items() if original.get(key) != value}
+        if not previous:
             return ActionResult(
                 changed=False,
                 message=f"{where} already has these {field}",
                 output={**base, field: {}, "previous": {}},
             )
-        previous = {key: current.get(key) for key in patch}
-        # resourceVersion makes the merge patch a compare-and-swap on what was
-        # read, so ``previous`` (the undo data) is exactly what was overwritten.
-        body = {"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"], field: patch}}
-        await ctx.kube.patch(kind, name, body, namespace, api_version=info.api_version, dry_run=ctx.dry_run)
-        summary = ", ".join(f"{k}={v}" if v is not None else f"-{k}" for k, v in sorted(patch.items()))
-        return ActionResult(
+        changes = {key: values[key] for key in previous}
+        summary = ", ".join(f"{k}={v}" if v is not None else f"-{k}" for k, v in sorted(changes.items()))
+        undo = {**base, field: previous}
+        result = ActionResult(
             changed=not ctx.dry_run,
             message=would(ctx, f"set {field} of {where}: {summary}"),
-            output={**base, field: patch, "previous": previous},
-            undo={**base, field: previous},
+            output={**base, field: changes, "previous": previous},
+            undo=undo,
         )
+        await ctx.intend(undo)
+        patch = {key: value for key, value in changes.items() if current.get(key) != value}
+        if not patch:  # written by an earlier attempt of this call
+            return result
+        # resourceVersion makes the merge patch a compare-and-swap on what was read.
+        body = {"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"], field: patch}}
+        await ctx.kube.patch(kind, name, body, namespace, api_version=info.api_version, dry_run=ctx.dry_run)
+        return result
 
     return await retry_on_conflict(attempt)
 

@@ -24,6 +24,9 @@ from suture_actions._common import NamespacedTarget, check_namespace, retry_on_c
 KIND = "NetworkPolicy"
 API_VERSION = "networking.k8s.io/v1"
 MANAGED_BY = {"app.kubernetes.io/managed-by": "suture"}
+# Stamped on a policy this action creates, so an undo recorded before the create
+# (when the uid is not known yet) deletes only the policy that very call made.
+CALL_ANNOTATION = "suture.dev/idempotency-key"
 
 
 class NetworkPolicyParams(NamespacedTarget):
@@ -55,6 +58,13 @@ def _body(existing: Mapping[str, Any] | None, name: str, spec: Mapping[str, Any]
     return body
 
 
+def _const(value: dict[str, Any]) -> Any:
+    async def read() -> dict[str, Any]:
+        return value
+
+    return read
+
+
 async def _undo(ctx: ActionContext, data: Mapping[str, Any]) -> ActionResult:
     act = "undo apply_network_policy"
     namespace, name = str(data["namespace"]), str(data["name"])
@@ -62,10 +72,18 @@ async def _undo(ctx: ActionContext, data: Mapping[str, Any]) -> ActionResult:
     where = f"NetworkPolicy {namespace}/{name}"
     output = {"namespace": namespace, "name": name}
     if data["created"]:
+        uid = data.get("uid")
+        if not uid:
+            # Recorded before the create: find what that call created, by its key.
+            found = await ctx.kube.get_or_none(KIND, name, namespace)
+            stamp = ((found or {}).get("metadata") or {}).get("annotations") or {}
+            if found is None or stamp.get(CALL_ANNOTATION) != data.get("key"):
+                return ActionResult(changed=False, message=f"{where} was never created", output=output)
+            uid = found["metadata"]["uid"]
         try:
             # The uid precondition deletes only the policy this action created,
             # never one somebody made again under the same name since.
-            await ctx.kube.delete(KIND, name, namespace, uid=str(data["uid"]), dry_run=ctx.dry_run)
+            await ctx.kube.delete(KIND, name, namespace, uid=str(uid), dry_run=ctx.dry_run)
         except ApiError as exc:
             if exc.not_found:
                 return ActionResult(changed=False, message=f"{where} is already gone", output=output)
@@ -123,10 +141,19 @@ async def apply_network_policy(ctx: ActionContext, params: NetworkPolicyParams) 
 
     async def attempt() -> ActionResult:
         existing = await ctx.kube.get_or_none(KIND, params.name, params.namespace)
-        if existing is None:
-            created = await ctx.kube.create(
-                KIND, _body(None, params.name, spec, MANAGED_BY), params.namespace, dry_run=ctx.dry_run
+        stamp = ((existing or {}).get("metadata") or {}).get("annotations") or {}
+        if existing is not None and ctx.idempotency_key and stamp.get(CALL_ANNOTATION) == ctx.idempotency_key:
+            # This very call created it before a crash or a lost reply.
+            undo = {**output, "created": True, "uid": existing["metadata"]["uid"], "key": ctx.idempotency_key}
+            return ActionResult(
+                changed=True, message=f"created {where}", output={**output, "operation": "created"}, undo=undo
             )
+        if existing is None:
+            await ctx.intend({**output, "created": True, "uid": None, "key": ctx.idempotency_key})
+            body = _body(None, params.name, spec, MANAGED_BY)
+            if ctx.idempotency_key:
+                body["metadata"]["annotations"] = {CALL_ANNOTATION: ctx.idempotency_key}
+            created = await ctx.kube.create(KIND, body, params.namespace, dry_run=ctx.dry_run)
             return ActionResult(
                 changed=not ctx.dry_run,
                 message=would(ctx, f"create {where}"),
@@ -139,24 +166,29 @@ async def apply_network_policy(ctx: ActionContext, params: NetworkPolicyParams) 
         # The server's defaulted form of our spec, to compare like with like.
         preview = await ctx.kube.replace(KIND, params.name, body, params.namespace, dry_run=True)
         if preview["spec"] == existing["spec"] and existing["metadata"].get("labels") == labels:
+            earlier = await ctx.recorded("policy")
+            if earlier is not None:  # replaced by an earlier attempt of this call: keep its undo
+                return ActionResult(
+                    changed=True,
+                    message=f"replaced the spec of {where}",
+                    output={**output, "operation": "replaced"},
+                    undo=earlier,
+                )
             return ActionResult(
                 changed=False, message=f"{where} already has this spec", output={**output, "operation": "unchanged"}
             )
+        undo = {**output, "created": False, "spec": existing["spec"], "labels": existing["metadata"].get("labels")}
         if not ctx.dry_run:
+            # The spec before this call's first attempt: a replay undoes to it, not to its own write.
+            undo = await ctx.recall("policy", _const(undo))
+            await ctx.intend(undo)
             # body carries the resourceVersion read above: a concurrent writer gives 409 and a fresh read.
             await ctx.kube.replace(KIND, params.name, body, params.namespace)
         return ActionResult(
             changed=not ctx.dry_run,
             message=would(ctx, f"replace the spec of {where}"),
             output={**output, "operation": "replaced"},
-            undo=None
-            if ctx.dry_run
-            else {
-                **output,
-                "created": False,
-                "spec": existing["spec"],
-                "labels": existing["metadata"].get("labels"),
-            },
+            undo=None if ctx.dry_run else undo,
         )
 
     return await retry_on_conflict(attempt)

@@ -112,13 +112,19 @@ def payload(params: NotifyParams) -> dict[str, Any]:
     return body
 
 
+def _headers(ctx: ActionContext) -> dict[str, str]:
+    return {"Idempotency-Key": ctx.idempotency_key} if ctx.idempotency_key else {}
+
+
 @action(name="notify", family="notify", params=NotifyParams, risk=Risk.LOW, rbac=())
 async def notify(ctx: ActionContext, params: NotifyParams) -> ActionResult:
     """Post a message to a Slack-compatible webhook; the URL's path and query never appear in messages or output.
 
     Under dry-run nothing is sent: the output shows the body that would be
-    posted. Posting is not idempotent (a webhook cannot be asked whether it saw
-    a message), so a repeated call posts again. Redirects are not followed, so
+    posted. Each post carries an ``Idempotency-Key`` header (the engine's key
+    for this run and step), so a receiver can drop the repeat that a crash
+    between the post and the step's checkpoint could cause; once the post has
+    returned, the engine never calls the step's notify again. Redirects are not followed, so
     the message cannot be bounced to another host. 5xx and 429 answers are
     transient; 404 and 410 mean the webhook does not exist; other answers fail.
     """
@@ -132,7 +138,7 @@ async def notify(ctx: ActionContext, params: NotifyParams) -> ActionResult:
     try:
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=params.timeout_seconds)) as session,
-            session.post(params.url, json=body, allow_redirects=False) as response,
+            session.post(params.url, json=body, allow_redirects=False, headers=_headers(ctx)) as response,
         ):
             status, reason = response.status, response.reason or ""
             answer = (await response.text(errors="replace"))[:200]

@@ -235,8 +235,9 @@ async def _undo_increase_resources(ctx: ActionContext, data: Mapping[str, Any]) 
 async def increase_resources(ctx: ActionContext, params: IncreaseResourcesParams) -> ActionResult:
     """Raise a workload container's memory or CPU limit and request, by a factor or to a value, up to a cap.
 
-    The change rolls the workload's pods. Idempotent with ``value``, and once
-    the cap is reached; a ``factor`` compounds on every call until then. The
+    The change rolls the workload's pods. Idempotent: the new values are
+    computed once from the resources before the step's first attempt (recorded
+    by the engine), so a retried or resumed step applies a ``factor`` once. The
     values are never lowered.
     """
     act = "increase_resources"
@@ -247,7 +248,13 @@ async def increase_resources(ctx: ActionContext, params: IncreaseResourcesParams
     async def attempt() -> ActionResult:
         obj = await get_required(ctx, kind, name, namespace, act)
         container = _find_container(obj, params.container, where, act)
-        previous = container.get("resources")
+
+        async def resources_now() -> dict[str, Any]:
+            return {"resources": copy.deepcopy(container.get("resources"))}
+
+        # Computed from the resources before this call's first attempt, so a
+        # replay after a crash sets the same values instead of raising them again.
+        previous = (await ctx.recall("resources", resources_now))["resources"]
         try:
             updated, summary = _raised_resources(previous or {}, params)
         except ValueError as exc:
@@ -275,27 +282,28 @@ async def increase_resources(ctx: ActionContext, params: IncreaseResourcesParams
                 f"{wanted} capped at {params.cap} would not raise it",
                 output=output,
             )
+        undo = {
+            "kind": kind,
+            "namespace": namespace,
+            "name": name,
+            "container": container["name"],
+            "resources": copy.deepcopy(previous),
+        }
+        capped = f" (capped at {params.cap})" if summary["capped"] else ""
+        message = would(
+            ctx,
+            f"raise {what}: limit {old['limit']} -> {new['limit']}, request {old['request']} -> {new['request']}"
+            f"{capped}",
+        )
+        await ctx.intend(undo)
+        if container.get("resources") == updated:
+            # An earlier attempt of this call wrote it and then lost its reply (or its process).
+            return ActionResult(changed=True, message=message, output=output, undo=undo)
         container["resources"] = updated
         # A PUT carrying the resourceVersion we read: a concurrent writer makes it
         # fail with 409 instead of being overwritten.
         await ctx.kube.replace(kind, name, obj, namespace, dry_run=ctx.dry_run)
-        capped = f" (capped at {params.cap})" if summary["capped"] else ""
-        return ActionResult(
-            changed=not ctx.dry_run,
-            message=would(
-                ctx,
-                f"raise {what}: limit {old['limit']} -> {new['limit']}, request {old['request']} -> {new['request']}"
-                f"{capped}",
-            ),
-            output=output,
-            undo={
-                "kind": kind,
-                "namespace": namespace,
-                "name": name,
-                "container": container["name"],
-                "resources": copy.deepcopy(previous),
-            },
-        )
+        return ActionResult(changed=not ctx.dry_run, message=message, output=output, undo=undo)
 
     return await retry_on_conflict(attempt)
 

@@ -25,7 +25,13 @@ class ScaleParams(NamespacedTarget):
 async def _scale(ctx: ActionContext, kind: str, namespace: str, name: str, replicas: int, act: str) -> ActionResult:
     check_namespace(ctx, namespace, act)
     obj = await get_required(ctx, kind, name, namespace, act)
-    before = int(obj.get("spec", {}).get("replicas", 1))
+
+    async def replicas_now() -> int:
+        return int(obj.get("spec", {}).get("replicas", 1))
+
+    # The count before this call's first attempt: a replay after a crash
+    # reports (and undoes to) the original count, not the one it already set.
+    before = await ctx.recall("replicas", replicas_now)
     output: dict[str, Any] = {
         "kind": kind,
         "namespace": namespace,
@@ -37,6 +43,8 @@ async def _scale(ctx: ActionContext, kind: str, namespace: str, name: str, repli
         return ActionResult(
             changed=False, message=f"{kind} {namespace}/{name} already has {replicas} replicas", output=output
         )
+    undo = {"kind": kind, "namespace": namespace, "name": name, "replicas": before}
+    await ctx.intend(undo)
     # The scale subresource only touches spec.replicas: no conflict with other
     # writers of the pod template, and RBAC can grant exactly this.
     await ctx.kube.patch(
@@ -46,7 +54,7 @@ async def _scale(ctx: ActionContext, kind: str, namespace: str, name: str, repli
         changed=not ctx.dry_run,
         message=would(ctx, f"scale {kind} {namespace}/{name} from {before} to {replicas} replicas"),
         output=output,
-        undo={"kind": kind, "namespace": namespace, "name": name, "replicas": before},
+        undo=undo,
     )
 
 

@@ -74,9 +74,9 @@ async def expand_pvc(ctx: ActionContext, params: ExpandPvcParams) -> ActionResul
 
     The new request is ``size``, or ``factor`` times the claim's current capacity
     (``status.capacity``, falling back to the request), rounded up to a whole Mi
-    and clamped to ``cap``. Basing the factor on the capacity rather than the
-    request makes a repeated call a no-op while the resize is in flight; once the
-    volume has actually grown, a new call grows it again. The claim is never
+    and clamped to ``cap``. The sizes are those before the step's first attempt
+    (recorded by the engine), so a retried or resumed step grows the claim once;
+    a new run grows it again. The claim is never
     shrunk (Kubernetes cannot shrink a volume), so there is no undo.
     """
     act = "expand_pvc"
@@ -104,11 +104,17 @@ async def expand_pvc(ctx: ActionContext, params: ExpandPvcParams) -> ActionResul
                 f"{where} is {phase or 'not bound'}; only a Bound claim can be expanded", category=ErrorCategory.INVALID
             )
 
-        request_text = pvc.get("spec", {}).get("resources", {}).get("requests", {}).get("storage")
-        if not request_text:
+        live_request = pvc.get("spec", {}).get("resources", {}).get("requests", {}).get("storage")
+        if not live_request:
             raise ActionError(f"{where} has no storage request", category=ErrorCategory.INVALID)
+
+        async def sizes_now() -> dict[str, Any]:
+            return {"request": live_request, "capacity": pvc.get("status", {}).get("capacity", {}).get("storage")}
+
+        # Sizes before this call's first attempt: a replay computes the same target, never a second growth.
+        before = await ctx.recall("sizes", sizes_now)
+        request_text, capacity_text = str(before["request"]), before["capacity"]
         request = _parse_bytes(request_text)
-        capacity_text = pvc.get("status", {}).get("capacity", {}).get("storage")
         capacity = _parse_bytes(capacity_text) if capacity_text else request
 
         if params.factor is None:
@@ -135,10 +141,15 @@ async def expand_pvc(ctx: ActionContext, params: ExpandPvcParams) -> ActionResul
             "size": _format_bytes(target) if target != request else request_text,
             "capped": desired > cap,
         }
+        capped = f", capped at {params.cap}" if desired > cap else ""
         if target == request:
             suffix = f" (the cap {params.cap})" if desired > cap else ""
             return ActionResult(
                 changed=False, message=f"{where} already requests {request_text}{suffix}", output=output
+            )
+        if _parse_bytes(live_request) == target:  # written by an earlier attempt of this call
+            return ActionResult(
+                changed=True, message=f"expanded {where} from {request_text} to {output['size']}{capped}", output=output
             )
         # resourceVersion in the merge patch makes it a compare-and-swap on the
         # request read above; a concurrent writer gives 409 and a fresh read.
@@ -147,7 +158,6 @@ async def expand_pvc(ctx: ActionContext, params: ExpandPvcParams) -> ActionResul
             "spec": {"resources": {"requests": {"storage": output["size"]}}},
         }
         await ctx.kube.patch("PersistentVolumeClaim", params.name, patch, params.namespace, dry_run=ctx.dry_run)
-        capped = f", capped at {params.cap}" if desired > cap else ""
         return ActionResult(
             changed=not ctx.dry_run,
             message=would(ctx, f"expand {where} from {request_text} to {output['size']}{capped}"),

@@ -283,6 +283,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from suture.actions import Registry
     from suture.api import ClusterWorkflowTemplate, WorkflowTemplate
     from suture.kube import connect
+    from suture.planview import render_plan
+    from suture.runs.templates import KubeTemplateSource
     from suture.simulation import simulate
     from suture.validation import validate_object
     from suture.validation.schema import parse_document
@@ -320,26 +322,20 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         kube = await connect(kubeconfig)
         async with kube:
             return await simulate(
-                template=template, alert=alert, registry=registry, kube=kube, promql=promql, variables=variables
+                template=template,
+                alert=alert,
+                registry=registry,
+                kube=kube,
+                promql=promql,
+                variables=variables,
+                templates=KubeTemplateSource(kube),
             )
 
     plan = asyncio.run(run())
     if args.output == "json":
         print(json.dumps(plan.as_dict(), indent=2, default=str))
         return 0
-    print(f"template: {plan.template}")
-    print(
-        f"target:   {plan.target}" + (f"  (via {' -> '.join(plan.target_chain)})" if len(plan.target_chain) > 1 else "")
-    )
-    mode = "server-side dry-run against the cluster" if kubeconfig else "static (no cluster)"
-    print(f"mode:     {mode}; nothing was changed\n")
-    rows = [[s.path, s.kind, s.outcome, s.detail] for s in plan.steps]
-    print(render_table(["step", "kind", "outcome", "detail"], rows, max_width=90))
-    print("\nparameters:")
-    for s in plan.steps:
-        if s.params is not None:
-            print(f"  {s.path}: {json.dumps(s.params, default=str)}")
-    print(f"\nthe run {plan.ends}")
+    print(render_plan(plan, live=bool(kubeconfig)))
     return 0
 
 

@@ -33,6 +33,9 @@ class Settings:
     checkpoints: str = field(default_factory=lambda: os.environ.get("SUTURE_CHECKPOINTS", ""))
     """Where runs are checkpointed: a PostgreSQL URL, or a SQLite file (default data_dir/checkpoints.sqlite)."""
 
+    database: str = field(default_factory=lambda: os.environ.get("SUTURE_DATABASE_URL", ""))
+    """Suture's SQL database (effect journal): a PostgreSQL URL, or a SQLite file (default data_dir/suture.sqlite)."""
+
     prometheus_url: str = field(default_factory=lambda: os.environ.get("SUTURE_PROMETHEUS_URL", ""))
     """Prometheus base URL for PromQL conditions and health gates; empty disables them."""
 
@@ -41,6 +44,10 @@ class Settings:
 
     peering: str = field(default_factory=lambda: os.environ.get("SUTURE_PEERING", ""))
     """kopf peering name for high availability; empty runs standalone (one replica)."""
+
+    def database_location(self) -> str:
+        """The SQL database location, defaulted into the data directory."""
+        return self.database or str(self.data_dir / "suture.sqlite")
 
     def checkpoint_location(self) -> str:
         """The checkpointer location, defaulted into the data directory."""

@@ -20,6 +20,7 @@ from suture.kube import connect
 from suture.prometheus import HttpPromQLClient
 from suture.runs import KubeStatusSink, RemediationService
 from suture.runs.templates import KubeTemplateSource
+from suture.store import SqlJournal, open_database
 from suture.validation.condition import template_status_patch
 
 _registry: Registry | None = None
@@ -62,6 +63,7 @@ async def start_engine(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     kube = await connect(os.environ.get("KUBECONFIG"))
     stack.push_async_callback(kube.close)
     saver = await stack.enter_async_context(open_checkpointer(location=ours.checkpoint_location()))
+    database = await stack.enter_async_context(open_database(location=ours.database_location()))
     sink = KubeStatusSink(kube)
     engine = Engine(
         registry=registry(),
@@ -72,6 +74,7 @@ async def start_engine(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
         templates=KubeTemplateSource(kube),
         max_concurrent_runs=ours.max_concurrent_runs,
         dry_run=ours.dry_run,
+        journal=SqlJournal(database),
     )
     stack.push_async_callback(engine.aclose)
     memo["stack"] = stack

@@ -1,43 +1,65 @@
-"""``suture simulate``: the plan the engine would run, without changing anything.
+"""``suture simulate``: the engine's own run of a template, with plan effects; nothing changes.
 
-The simulator walks the template's flow once. Branch checks are evaluated
-once against the cluster as it is now; every parameter is resolved; every
-action runs with server-side dry-run (``dryRun=All``), so the API server
-validates and admits it without persisting, and its output feeds later steps
-exactly as a real run's would. Waits are not waited and approvals are assumed
-granted: the plan says so. Without a cluster the plan is static: parameters
-that need the target stay unresolved.
+The template is compiled and run by the engine exactly as the operator runs
+it (same graph, same step dispatch, same flow model), with three differences
+injected through :class:`~suture.engine.RunDeps`:
+
+- :class:`PlanEffects` instead of a real run's effects: every action is sent
+  with server-side dry-run (``dryRun=All``), so the API server validates and
+  admits it without persisting, and its answer feeds later steps as a real
+  run's would; approvals are assumed granted; waits do not wait; ``wait.until``
+  checks and rollout health gates are read once and report what they saw.
+- :class:`PlanRecorder` instead of the status sink: it collects every step
+  the run went through and builds the :class:`Plan`.
+- No sleeping, and an in-memory checkpointer.
+
+Without a cluster nothing can be read or dry-run: actions are reported as
+would-run with their resolved parameters, and a condition that needs the
+cluster (or Prometheus, or the unresolved target) is assumed not to hold; the
+plan says so and names the steps the other branch would have run.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
-from suture.actions import ActionContext, ActionError, Registry, Risk
-from suture.api import END, AnyTemplate, ClusterWorkflowTemplate, Step
-from suture.engine.actioncall import fill_target_defaults
-from suture.engine.conditions import PromQLClient, evaluate_check
-from suture.engine.rollout import wave_sizes
-from suture.expr import ExpressionError, evaluate_bool, resolve_value
+from langgraph.checkpoint.memory import InMemorySaver
+
+from suture.actions import ActionContext, ActionError, ActionResult, Registry, Risk
+from suture.api import AnyTemplate, Check, ClusterWorkflowTemplate, WorkflowTemplateSpec
+from suture.engine import (
+    ApprovalDecision,
+    Look,
+    Pause,
+    PromQLClient,
+    RunDeps,
+    RunRequest,
+    StepProgress,
+    TemplateSource,
+    Verdict,
+    Watch,
+    compile_graph,
+    initial_state,
+)
 from suture.kube import ApiError, KubeClient
 from suture.targets import TargetError, resolve_target
-from suture.validation.flow import build_flow
 
-MAX_FOREACH_SHOWN = 10
+RUN_ID = "simulate"
+ASSUMED_BY = "assumed by suture simulate"
 
 
 @dataclass
 class PlannedStep:
     """What one step would do."""
 
-    path: str  # the step's name, or owner/child for steps run inside another
+    path: str  # the step's record name: a step, owner/child in a subflow, child[i] in a foreach, rollout/object
     kind: str
     outcome: str  # would-run, skipped, would-fail, would-wait, would-ask, checks-now (a read-only check failing today)
     detail: str = ""
     params: dict[str, Any] | None = None
-    dry_run: dict[str, Any] | None = None  # the action's dry-run answer: changed, message, output
+    dry_run: dict[str, Any] | None = None  # the action's dry-run answer: changed, message, output (or error)
 
 
 @dataclass
@@ -55,270 +77,208 @@ class Plan:
         return asdict(self)
 
 
-async def _sleep(_: float) -> None:
-    """Simulation never waits."""
+@dataclass
+class _Call:
+    """One action call the plan effects made (the latest attempt)."""
+
+    action: str
+    params: dict[str, Any]
+    outcome: str
+    answer: dict[str, Any] | None
 
 
-def _now() -> datetime:
-    return datetime.now(UTC)
+class PlanEffects:
+    """The effects of a simulated run: nothing changes, nobody is asked, nothing is waited for.
 
+    Keeps what each action call answered and what each approval would have
+    asked, for :meth:`PlanRecorder.plan`.
+    """
 
-class Simulator:
-    """Plans one template for one alert."""
+    def __init__(self, *, cluster: bool, prometheus: bool) -> None:
+        self.cluster = cluster
+        self.prometheus = prometheus
+        self.calls: dict[str, _Call] = {}  # by label: the step's record name, or rollout/object
+        self.asked: dict[str, Mapping[str, Any]] = {}  # approval requests by step
 
-    def __init__(
-        self, *, template: AnyTemplate, registry: Registry, kube: KubeClient | None, promql: PromQLClient | None
-    ) -> None:
-        self.template = template
-        self.spec = template.spec
-        self.registry = registry
-        self.kube = kube
-        self.promql = promql
-        self.confine = None if isinstance(template, ClusterWorkflowTemplate) else template.metadata.get("namespace")
-        self.by_name = {s.name: s for s in self.spec.steps}
-        self.plan = Plan(template=str(template.metadata.get("name", "?")), target="(none)")
-        self.context: dict[str, Any] = {}
+    @property
+    def dry_run(self) -> bool:
+        """Every action of a plan is a server-side dry-run."""
+        return True
 
-    async def run(self, *, alert: dict[str, Any], variables: dict[str, Any]) -> Plan:
-        """Build the plan."""
-        self.context = {"alert": alert, "target": {}, "vars": {**self.spec.variables, **variables}, "steps": {}}
-        await self._resolve_target(alert)
-        flow = build_flow(self.spec.steps)
-        node = flow.top_level[0] if flow.top_level else END
-        seen: set[str] = set()
-        while node != END and node not in seen:
-            seen.add(node)
-            step = self.by_name[node]
-            outcome, branch = await self._step(step, step.name)
-            if outcome == "would-fail" and step.on_failure != "continue":
-                self.plan.ends = f"stops at {step.name} ({'rollback' if step.on_failure == 'rollback' else 'abort'})"
-                return self.plan
-            index = flow.top_level.index(node)
-            fallthrough = flow.top_level[index + 1] if index + 1 < len(flow.top_level) else END
-            successor = step.next or fallthrough
-            node = branch or successor
-        self.plan.ends = "completes"
-        return self.plan
+    async def invoke(
+        self, registry: Registry, name: str, params: Mapping[str, Any], ctx: ActionContext, *, label: str
+    ) -> ActionResult:
+        """Dry-run the action (or, without a cluster, only record its parameters).
 
-    async def _resolve_target(self, alert: dict[str, Any]) -> None:
-        target = self.spec.target
-        if target is None:
-            return
-        if self.kube is None:
-            self.plan.target = f"{target.kind} (not resolved: no cluster)"
-            return
+        A read-only action failing is a check of the cluster as it is now; the
+        dry-run steps before it changed nothing, so a real run could pass it.
+        It is reported (checks-now) and the plan goes on.
+        """
+        if not self.cluster:
+            self.calls[label] = _Call(name, dict(params), "would-run", None)
+            return ActionResult(changed=False, message="would run (no cluster to dry-run against)", dry_run=True)
         try:
-            resolved = await resolve_target(target, alert=alert, kube=self.kube, confine_to=self.confine)
-        except TargetError as exc:
-            self.plan.target = f"unresolved: {exc}"
-            return
-        self.plan.target = resolved.ref.display()
-        self.plan.target_chain = list(resolved.chain)
-        self.context["target"] = resolved.object
-
-    def _record(self, path: str, kind: str, outcome: str, detail: str, **extra: Any) -> None:
-        self.plan.steps.append(PlannedStep(path=path, kind=kind, outcome=outcome, detail=detail, **extra))
-
-    async def _step(self, step: Step, path: str) -> tuple[str, str | None]:
-        """Plan one step; returns its outcome and the branch a condition selects."""
-        if step.when:
-            try:
-                if not evaluate_bool(step.when, self.context):
-                    self._record(path, step.kind, "skipped", f"when {step.when!r} is false")
-                    return "skipped", None
-            except ExpressionError as exc:
-                self._record(path, step.kind, "would-fail", str(exc))
-                return "would-fail", None
-        handler = getattr(self, f"_plan_{step.kind}")
-        result: tuple[str, str | None] = await handler(step, path)
+            result = await registry.invoke(name, params, ctx)
+        except ActionError as exc:
+            if registry.get(name).risk != Risk.READ_ONLY:
+                self.calls[label] = _Call(
+                    name, dict(params), "would-fail", {"error": exc.message, "category": str(exc.category)}
+                )
+                raise
+            answer: dict[str, Any] = {"error": f"now: {exc.message}", "category": str(exc.category)}
+            self.calls[label] = _Call(name, dict(params), "checks-now", answer)
+            return ActionResult(changed=False, message=answer["error"], dry_run=True)
+        answer = {"changed": result.changed, "message": result.message, "output": dict(result.output)}
+        self.calls[label] = _Call(name, dict(params), "would-run", answer)
         return result
 
-    async def _check(self, check: Any) -> tuple[bool | None, str]:
-        if self.kube is None and check.resource is not None:
-            return None, "needs a cluster"
-        if self.promql is None and check.promql is not None:
-            return None, "needs Prometheus (--prometheus-url)"
-        try:
-            holds, why = await evaluate_check(
-                check,
-                context=self.context,
-                kube=self.kube,  # type: ignore[arg-type]
-                promql=self.promql,
-                clock=_now,
-                sleep=_sleep,
-                interval=0.0,
-            )
-        except (ActionError, ExpressionError, ApiError) as exc:
-            return None, str(exc)
-        return holds, why
+    async def ask(self, request: Mapping[str, Any]) -> Any:
+        """Assume the approval is granted (the plan says so)."""
+        self.asked[str(request.get("step", ""))] = dict(request)
+        return {"decision": "Approved", "by": "", "reason": ASSUMED_BY}
 
-    async def _dry_run(
-        self, name: str, params: Any, source: dict[str, Any]
-    ) -> tuple[str, dict[str, Any] | None, dict[str, Any]]:
-        spec = self.registry.get(name)
-        filled = fill_target_defaults(spec, params, source, namespace=self.confine)
-        if self.kube is None:
-            return "would-run", None, filled
-        ctx = ActionContext(
-            kube=self.kube, dry_run=True, allowed_namespace=self.confine, remediation="simulate/simulate"
-        )
-        try:
-            result = await self.registry.invoke(name, filled, ctx)
-        except ActionError as exc:
-            if spec.risk == Risk.READ_ONLY:
-                # A check of the cluster as it is now: the dry-run steps before it changed nothing,
-                # so a real run could well pass it. Report it, don't end the plan on it.
-                return "checks-now", {"error": f"now: {exc.message}", "category": str(exc.category)}, filled
-            return "would-fail", {"error": exc.message, "category": str(exc.category)}, filled
-        return "would-run", {"changed": result.changed, "message": result.message, "output": result.output}, filled
+    def _missing(self, check: Check) -> str | None:
+        if check.resource is not None and not self.cluster:
+            return "it reads the live cluster, and this plan has none (--kubeconfig)"
+        if check.promql is not None and not self.prometheus:
+            return "it needs Prometheus (--prometheus-url)"
+        return None
 
-    async def _plan_action(self, step: Step, path: str) -> tuple[str, str | None]:
-        assert step.action is not None
-        try:
-            params = resolve_value(step.action.params, self.context)
-        except ExpressionError as exc:
-            self._record(path, "action", "would-fail", f"{step.action.name}: {exc}")
-            return "would-fail", None
-        source = self.context.get("item") if isinstance(self.context.get("item"), dict) else self.context["target"]
-        outcome, answer, filled = await self._dry_run(step.action.name, params, source or {})
-        detail = step.action.name + (f": {answer.get('message') or answer.get('error')}" if answer else "")
-        self._record(path, "action", outcome, detail, params=filled, dry_run=answer)
-        output = (answer or {}).get("output") or {}
-        self.context["steps"][step.name] = {
-            "output": output,
-            "phase": "Failed" if outcome == "would-fail" else "Succeeded",
-        }
-        return outcome, None
-
-    async def _plan_condition(self, step: Step, path: str) -> tuple[str, str | None]:
-        assert step.condition is not None
-        holds, why = await self._check(step.condition.check)
-        if holds is None:
-            self._record(path, "condition", "would-run", f"cannot evaluate now ({why}); following else")
-        branch = step.condition.then if holds else step.condition.else_
-        label = "then" if holds else "else"
-        if holds is not None:
-            self._record(path, "condition", "would-run", f"{why} -> {label}: {branch or 'next step'}")
-        self.context["steps"][step.name] = {"output": {"result": bool(holds)}, "phase": "Succeeded"}
-        return "would-run", branch
-
-    async def _plan_wait(self, step: Step, path: str) -> tuple[str, str | None]:
-        wait = step.wait
-        assert wait is not None
-        if wait.duration:
-            self._record(path, "wait", "would-wait", f"would wait {wait.duration}")
-        else:
-            holds, why = await self._check(wait.until)
-            now = "holds now" if holds else ("does not hold now" if holds is False else "cannot tell now")
-            self._record(
-                path, "wait", "would-wait", f"would wait until the check holds ({why}; {now}), at most {wait.timeout}"
-            )
-        self.context["steps"][step.name] = {"output": {}, "phase": "Succeeded"}
-        return "would-wait", None
-
-    async def _plan_approval(self, step: Step, path: str) -> tuple[str, str | None]:
-        assert step.approval is not None
-        self._record(
-            path,
-            "approval",
-            "would-ask",
-            f"would ask: {step.approval.message or '(no message)'} "
-            f"(timeout {step.approval.timeout}); the plan assumes approval",
-        )
-        self.context["steps"][step.name] = {"output": {"decision": "Approved"}, "phase": "Succeeded"}
-        return "would-ask", None
-
-    async def _plan_parallel(self, step: Step, path: str) -> tuple[str, str | None]:
-        assert step.parallel is not None
-        self._record(path, "parallel", "would-run", f"runs {', '.join(step.parallel.steps)} at once")
-        worst = "would-run"
-        for child in step.parallel.steps:
-            outcome, _ = await self._step(self.by_name[child], f"{path}/{child}")
-            worst = "would-fail" if outcome == "would-fail" else worst
-        return worst, None
-
-    async def _plan_foreach(self, step: Step, path: str) -> tuple[str, str | None]:
-        foreach = step.foreach
-        assert foreach is not None
-        try:
-            items = resolve_value(foreach.items, self.context)
-        except ExpressionError as exc:
-            self._record(path, "foreach", "would-fail", str(exc))
-            return "would-fail", None
-        if not isinstance(items, list):
-            self._record(path, "foreach", "would-fail", f"items is {type(items).__name__}, not a list")
-            return "would-fail", None
-        self._record(path, "foreach", "would-run", f"{len(items)} item(s), {foreach.max_concurrency} at a time")
-        worst = "would-run"
-        for index, item in enumerate(items[:MAX_FOREACH_SHOWN]):
-            self.context[foreach.as_] = item
-            self.context["item"] = item
-            outcome, _ = await self._step(self.by_name[foreach.step], f"{path}[{index}]/{foreach.step}")
-            worst = "would-fail" if outcome == "would-fail" else worst
-        self.context.pop(foreach.as_, None)
-        self.context.pop("item", None)
-        return worst, None
-
-    async def _plan_rollout(self, step: Step, path: str) -> tuple[str, str | None]:
-        rollout = step.rollout
-        assert rollout is not None
-        if self.kube is None:
-            self._record(
-                path,
-                "rollout",
-                "would-run",
-                f"waves {rollout.waves} over {rollout.targets.kind} objects (needs a cluster to list them)",
-            )
-            return "would-run", None
-        namespace = rollout.targets.namespace or (self.context["target"].get("metadata") or {}).get("namespace")
-        namespace = namespace or self.confine
-        objects = await self.kube.list(
-            rollout.targets.kind,
-            namespace,
-            api_version=rollout.targets.api_version,
-            label_selector=rollout.targets.selector.to_query() or None,
-        )
-        objects.sort(key=lambda o: o["metadata"]["name"])
-        sizes = wave_sizes(len(objects), rollout.waves)
-        self._record(path, "rollout", "would-run", f"{len(objects)} object(s) in waves of {sizes} (cumulative)")
-        worst = "would-run"
-        for index, obj in enumerate(objects):
-            obj.setdefault("kind", rollout.targets.kind)
-            self.context["item"] = obj
-            wave = next(i for i, size in enumerate(sizes) if index < size) + 1
+    async def decide(self, check: Check, look: Look) -> Verdict:
+        """Evaluate the check now; when that is impossible, assume it does not hold and say why."""
+        why = self._missing(check)
+        if why is None:
             try:
-                params = resolve_value(rollout.action.params, self.context)
-            except ExpressionError as exc:
-                self._record(f"{path}/wave{wave}", "action", "would-fail", str(exc))
-                worst = "would-fail"
-                continue
-            outcome, answer, filled = await self._dry_run(rollout.action.name, params, obj)
-            worst = "would-fail" if outcome == "would-fail" else worst
-            detail = f"{obj['metadata']['name']}: " + (
-                (answer or {}).get("message") or (answer or {}).get("error") or rollout.action.name
-            )
-            self._record(f"{path}/wave{wave}", "action", outcome, detail, params=filled, dry_run=answer)
-        self.context.pop("item", None)
-        if rollout.health_gate is not None:
-            holds, why = await self._check(rollout.health_gate.check)
-            self._record(
-                f"{path}/gate",
-                "check",
-                "would-run",
-                f"health gate for {rollout.health_gate.duration} "
-                f"after each wave; now: {why}" + ("" if holds is not False else " (would fail now)"),
-            )
-        return worst, None
+                holds, detail = await look()
+            except Exception as exc:  # any failure to evaluate is reported, never hidden behind a branch
+                why = str(exc) + ("" if self.cluster else " (without a cluster the target is not resolved)")
+            else:
+                return Verdict(holds, detail)
+        return Verdict(False, why, assumed=True)
 
-    async def _plan_subflow(self, step: Step, path: str) -> tuple[str, str | None]:
-        assert step.subflow is not None
-        self._record(
-            path,
-            "subflow",
-            "would-run",
-            f"runs {step.subflow.kind} {step.subflow.template!r} (plan it with its own `suture simulate`)",
+    async def elapse(self, seconds: float, *, text: str, pause: Pause) -> str:
+        """Do not wait."""
+        return f"would wait {text}"
+
+    async def until(self, look: Look, *, interval: float, limit: float, limit_text: str, pause: Pause) -> Watch:
+        """Read the check once and report it; a real run would poll it."""
+        now = await self._look_once(look)
+        return Watch(True, f"would wait until the check holds, at most {limit_text}; {now}")
+
+    async def hold(self, look: Look, *, interval: float, duration: float, duration_text: str, pause: Pause) -> Watch:
+        """Read the gate once and report it; a real run would watch it for its duration after each wave."""
+        now = await self._look_once(look)
+        return Watch(True, f"a real run watches this gate for {duration_text}; {now}")
+
+    async def _look_once(self, look: Look) -> str:
+        try:
+            holds, detail = await look()
+        except Exception as exc:  # a check the plan cannot make now is reported, not fatal
+            return f"cannot tell now: {exc}"
+        return f"now it {'holds' if holds else 'does not hold'}: {detail}"
+
+
+class PlanRecorder:
+    """The progress sink of a simulated run: every step the run went through, in the order they started."""
+
+    def __init__(self) -> None:
+        self.records: dict[str, StepProgress] = {}
+        self.phase = ""
+        self.message = ""
+
+    async def run_phase(self, *, run_id: str, phase: str, message: str, undone: Sequence[str]) -> None:
+        """Keep the latest run phase."""
+        self.phase, self.message = phase, message
+
+    async def step(self, *, run_id: str, step: StepProgress) -> None:
+        """Keep the latest state of each step (its first report fixes its place in the plan)."""
+        self.records[step.name] = step
+
+    async def approval(self, *, run_id: str, decision: ApprovalDecision) -> None:
+        """Approvals are assumed; :class:`PlanEffects` keeps what would have been asked."""
+
+    def plan_steps(self, effects: PlanEffects) -> list[PlannedStep]:
+        """The planned steps: one per step record, plus one per rollout object and health gate."""
+        out: list[PlannedStep] = []
+        for name, progress in self.records.items():
+            out.append(_planned(progress, effects))
+            if progress.kind == "rollout":
+                out.extend(_rollout_rows(name, progress, effects, set(self.records)))
+        return out
+
+    def ends(self, spec: WorkflowTemplateSpec) -> str:
+        """How the run would end: ``completes``, or ``stops at <step> (abort|rollback|cancel)``."""
+        if self.phase == "Succeeded":
+            return "completes"
+        how = {"RolledBack": "rollback", "Cancelled": "cancel"}.get(self.phase, "abort")
+        for name, progress in reversed(self.records.items()):
+            if progress.phase == "Failed" and spec.step(name) is not None:  # the top-level step that stopped it
+                return f"stops at {name} ({how})"
+        return f"stops: {self.message}"
+
+
+def _planned(progress: StepProgress, effects: PlanEffects) -> PlannedStep:
+    kind, name, message = progress.kind or "step", progress.name, progress.message
+    call = effects.calls.get(name) if kind == "action" else None
+    if progress.phase == "Skipped":
+        return PlannedStep(name, kind, "skipped", message)
+    if call is not None:
+        outcome = "would-fail" if progress.phase == "Failed" else call.outcome
+        detail = message if message.startswith(f"{call.action}: ") else f"{call.action}: {message}"
+        return PlannedStep(name, kind, outcome, detail, params=call.params, dry_run=call.answer)
+    if progress.phase == "Failed":
+        return PlannedStep(name, kind, "would-fail", message)
+    if kind == "approval":
+        asked = effects.asked.get(name, {})
+        detail = (
+            f"would ask: {asked.get('message') or '(no message)'} (timeout {asked.get('timeout', '?')}); "
+            "the plan assumes approval"
         )
-        return "would-run", None
+        return PlannedStep(name, kind, "would-ask", detail)
+    if kind == "wait":
+        return PlannedStep(name, kind, "would-wait", message)
+    return PlannedStep(name, kind, "would-run", message)
+
+
+def _rollout_rows(name: str, progress: StepProgress, effects: PlanEffects, records: set[str]) -> list[PlannedStep]:
+    rows = []
+    for label, call in effects.calls.items():
+        if label.startswith(name + "/") and label not in records:
+            answer = call.answer or {}
+            detail = f"{call.action}: {answer.get('message') or answer.get('error') or 'would run'}"
+            rows.append(PlannedStep(label, "action", call.outcome, detail, params=call.params, dry_run=call.answer))
+    for gate in progress.output.get("gates") or []:
+        rows.append(PlannedStep(f"{name}/gate{gate.get('wave')}", "check", "would-run", str(gate.get("detail", ""))))
+    return rows
+
+
+class _NoCluster(KubeClient):
+    """The client of a plan without a cluster: every request is refused in plain words."""
+
+    def __init__(self) -> None:  # no connection pool: nothing is ever sent
+        pass
+
+    async def close(self) -> None:
+        """Nothing to close."""
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Mapping[str, Any] | None = None,
+        body: Any = None,
+        content_type: str = "application/json",
+        timeout: float = 30.0,
+        raw: bool = False,
+        headers: Mapping[str, str] | None = None,
+    ) -> Any:
+        """Refuse: there is no cluster."""
+        raise ApiError(503, "NoCluster", "this plan has no cluster to read (pass --kubeconfig)")
+
+
+async def _instant(_: float) -> None:
+    """A plan never sleeps (retry backoff, polling)."""
 
 
 async def simulate(
@@ -329,7 +289,51 @@ async def simulate(
     kube: KubeClient | None,
     promql: PromQLClient | None = None,
     variables: dict[str, Any] | None = None,
+    templates: TemplateSource | None = None,
 ) -> Plan:
-    """The plan of ``template`` for ``alert``; nothing in the cluster changes."""
-    sim = Simulator(template=template, registry=registry, kube=kube, promql=promql)
-    return await sim.run(alert=alert, variables=variables or {})
+    """The plan of ``template`` for ``alert``: the engine's run with plan effects. Nothing in the cluster changes.
+
+    ``kube`` None plans without a cluster (nothing read, nothing dry-run).
+    ``templates`` loads the templates subflow steps name.
+    """
+    spec = template.spec
+    confine = None if isinstance(template, ClusterWorkflowTemplate) else template.metadata.get("namespace")
+    plan = Plan(template=str(template.metadata.get("name", "?")), target="(none)")
+    target: dict[str, Any] = {}
+    if spec.target is not None and kube is None:
+        plan.target = f"{spec.target.kind} (not resolved: no cluster)"
+    elif spec.target is not None and kube is not None:
+        try:
+            resolved = await resolve_target(spec.target, alert=alert, kube=kube, confine_to=confine)
+        except TargetError as exc:
+            plan.target = f"unresolved: {exc}"
+        else:
+            plan.target = resolved.ref.display()
+            plan.target_chain = list(resolved.chain)
+            target = dict(resolved.object)
+    effects = PlanEffects(cluster=kube is not None, prometheus=promql is not None)
+    recorder = PlanRecorder()
+    deps = RunDeps(
+        registry=registry,
+        kube=kube if kube is not None else _NoCluster(),
+        sink=recorder,
+        promql=promql,
+        templates=templates,
+        sleep=_instant,
+        effects=effects,
+    )
+    request = RunRequest(
+        run_id=RUN_ID,
+        template=spec,
+        alert=alert,
+        target=target,
+        variables=variables or {},
+        dry_run=True,
+        namespace=confine,
+        remediation="simulate/simulate",
+    )
+    graph = compile_graph(spec=spec, deps=deps, checkpointer=InMemorySaver())
+    await graph.ainvoke(initial_state(request), {"configurable": {"thread_id": RUN_ID}})
+    plan.steps = recorder.plan_steps(effects)
+    plan.ends = recorder.ends(spec)
+    return plan

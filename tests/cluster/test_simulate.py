@@ -13,8 +13,10 @@ import yaml
 from suture.actions import load_registry
 from suture.api import WorkflowTemplate
 from suture.cli import main
+from suture.engine import Engine, RecordingSink, RunRequest, open_checkpointer
 from suture.kube import KubeClient
 from suture.simulation import simulate
+from suture.targets import resolve_target
 from tests.conftest import deployment, persisted, ready_pods, wait_for
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
@@ -103,6 +105,60 @@ async def test_plan_follows_live_state_and_changes_nothing(kube: KubeClient, nam
     assert rollback.outcome == "would-run", rollback
     assert rollback.dry_run is not None
     assert "restart" not in by_path
+
+
+async def _second_revision(kube: KubeClient, namespace: str) -> None:
+    await kube.patch(
+        "Deployment",
+        "web",
+        {"spec": {"template": {"spec": {"containers": [{"name": "main", "image": "nginx:1.28"}]}}}},
+        namespace,
+        patch_type="strategic",
+    )
+
+    async def revision_two_rolled_out() -> bool:
+        got = await kube.get("Deployment", "web", namespace)
+        status = got.get("status") or {}
+        return (
+            got["metadata"].get("annotations", {}).get("deployment.kubernetes.io/revision") == "2"
+            and status.get("updatedReplicas") == status.get("readyReplicas") == status.get("replicas") == 2
+        )
+
+    await wait_for(revision_two_rolled_out, timeout=60, what="revision 2 rolled out")
+
+
+async def test_simulated_path_is_the_path_a_real_run_takes(kube: KubeClient, namespace: str, tmp_path: Path) -> None:
+    await kube.create("Deployment", deployment("web", 2), namespace)
+    await _pod(kube, namespace)
+    await _second_revision(kube, namespace)
+    pod = await _pod(kube, namespace)
+    template = _crashloop_template(namespace)
+    alert = _alert(namespace, pod["metadata"]["name"])
+    registry = load_registry()
+
+    plan = await simulate(template=template, alert=alert, registry=registry, kube=kube)
+    simulated = [s.path for s in plan.steps]
+    assert plan.ends == "completes"
+
+    assert template.spec.target is not None
+    target = await resolve_target(template.spec.target, alert=alert, kube=kube, confine_to=namespace)
+    sink = RecordingSink()
+    async with open_checkpointer(location=str(tmp_path / "runs.sqlite")) as saver:
+        engine = Engine(registry=registry, kube=kube, checkpointer=saver, sink=sink)
+        request = RunRequest(
+            run_id=f"{namespace}-real",
+            template=template.spec,
+            alert=alert,
+            target=target.object,
+            namespace=namespace,
+        )
+        waiting = await engine.start(request=request)
+        assert waiting.phase == "WaitingApproval", waiting.message
+        out = await engine.approve(run_id=f"{namespace}-real", decision="Approved", by="tester")
+        await engine.aclose()
+    assert out.phase == "Succeeded", out.message
+    real = list(dict.fromkeys(progress.name for _, progress in sink.steps))
+    assert simulated == real == ["collect", "recently-changed", "ask", "rollback", "wait-healthy"]
 
 
 async def test_cli_prints_the_plan(

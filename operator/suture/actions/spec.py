@@ -11,7 +11,7 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from pydantic import BaseModel
 
@@ -40,9 +40,46 @@ class RbacRule:
         return {"apiGroups": [self.api_group], "resources": list(self.resources), "verbs": list(self.verbs)}
 
 
+T = TypeVar("T")
+
+
+class CallMemory(Protocol):
+    """Durable records of one action call, kept across replays of that call (see :class:`ActionContext`)."""
+
+    async def get(self, name: str) -> Any:
+        """The value recorded under ``name``, or None."""
+
+    async def put(self, name: str, value: Any) -> None:
+        """Record ``value`` (JSON) under ``name``; durable when this returns."""
+
+
+class LocalMemory:
+    """A :class:`CallMemory` that lives as long as the context: for calls outside a run (tests, the CLI)."""
+
+    def __init__(self) -> None:
+        self._values: dict[str, Any] = {}
+
+    async def get(self, name: str) -> Any:
+        """The value recorded under ``name``, or None."""
+        return self._values.get(name)
+
+    async def put(self, name: str, value: Any) -> None:
+        """Record ``value`` under ``name``."""
+        self._values[name] = value
+
+
 @dataclass
 class ActionContext:
-    """What an action may use while it runs."""
+    """What an action may use while it runs.
+
+    Exactly-once contract: the engine may call an action again for the same
+    step after a crash or a retry (same ``idempotency_key``). A writing action
+    therefore (1) reads the state it changes through :meth:`recall`, so a
+    replay sees the *original* pre-state and computes the same change, (2)
+    records its undo with :meth:`intend` *before* writing, so the undo survives
+    a crash right after the write, and (3) writes absolute values derived from
+    that pre-state, so repeating the write changes nothing.
+    """
 
     kube: KubeClient
     dry_run: bool = False
@@ -53,7 +90,67 @@ class ActionContext:
     owner: dict[str, Any] | None = None
     # Namespaces the calling template may act in; None means any (cluster templates).
     allowed_namespace: str | None = None
+    # The template's safety.allowedNamespaces / deniedNamespaces, applied to every call and undo.
+    permitted_namespaces: frozenset[str] = frozenset()
+    denied_namespaces: frozenset[str] = frozenset()
     poll_interval: float = 0.5
+    # Deterministic per run, step and item; the same on every replay of this call.
+    # Stamp it where a repeat must be recognised (annotations, notification headers).
+    idempotency_key: str = ""
+    memory: CallMemory = field(default_factory=LocalMemory)
+
+    def namespace_refusal(self, namespace: str | None) -> str | None:
+        """Why this call may not act in ``namespace`` (None: a cluster-scoped object), or None when it may.
+
+        The one rule for every action, undo, rollout listing and resource check:
+        a namespaced template stays in its namespace (and off cluster-scoped
+        objects), and the template's allowed/denied namespaces hold everywhere.
+        """
+        if self.allowed_namespace is not None and namespace != self.allowed_namespace:
+            what = f"namespace {namespace!r}" if namespace else "a cluster-scoped object"
+            return f"{what} is outside this template's namespace {self.allowed_namespace!r}"
+        if namespace is not None and namespace in self.denied_namespaces:
+            return f"the template's safety rules deny namespace {namespace!r}"
+        if namespace is not None and self.permitted_namespaces and namespace not in self.permitted_namespaces:
+            return f"namespace {namespace!r} is not among the template's allowed namespaces"
+        return None
+
+    async def recall(self, name: str, read: Callable[[], Awaitable[T]]) -> T:
+        """The value this call first read under ``name`` (on any earlier attempt), else ``read()`` recorded now.
+
+        Under dry-run nothing is recorded: no change follows the read.
+        """
+        key = f"pre/{name}"
+        found = await self.memory.get(key)
+        if found is not None:
+            recorded: T = found
+            return recorded
+        value = await read()
+        if not self.dry_run and value is not None:
+            await self.memory.put(key, value)
+        return value
+
+    async def recorded(self, name: str) -> Any:
+        """What :meth:`recall` recorded under ``name`` on an earlier attempt of this call, or None."""
+        return await self.memory.get(f"pre/{name}")
+
+    async def intend(self, undo: Mapping[str, Any]) -> None:
+        """Record the undo of the write this call is about to make, durably, before making it.
+
+        A no-op under dry-run. The undo must restore the recalled pre-state, so
+        running it when the write never happened changes nothing.
+        """
+        if not self.dry_run:
+            await self.memory.put("intent", dict(undo))
+
+    async def done_before(self, name: str) -> bool:
+        """True when this call already marked ``name`` done on an earlier attempt (see :meth:`mark_done`)."""
+        return bool(await self.memory.get(f"mark/{name}"))
+
+    async def mark_done(self, name: str) -> None:
+        """Remember that a non-repeatable effect (a notification sent) happened, so a replay skips it."""
+        if not self.dry_run:
+            await self.memory.put(f"mark/{name}", True)
 
 
 @dataclass

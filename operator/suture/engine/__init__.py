@@ -9,28 +9,36 @@ gets its actions from the :class:`~suture.actions.Registry` it is given.
 
 from suture.engine.checkpoint import open_checkpointer
 from suture.engine.conditions import PromQLClient
+from suture.engine.effects import Effects, LiveEffects, Look, Pause, Verdict, Watch
 from suture.engine.graph import build_graph, compile_graph
 from suture.engine.limiter import FifoLimiter
 from suture.engine.progress import ApprovalDecision, NullSink, ProgressSink, RecordingSink, StepProgress
 from suture.engine.retry import backoff_delays
 from suture.engine.rollout import wave_sizes
 from suture.engine.runner import ApprovalNotPending, Engine, PendingApproval, RunOutcome, RunRequest, initial_state
-from suture.engine.scope import TemplateSource
+from suture.engine.scope import RunDeps, TemplateSource
 
 __all__ = [
     "ApprovalDecision",
     "ApprovalNotPending",
+    "Effects",
     "Engine",
     "FifoLimiter",
+    "LiveEffects",
+    "Look",
     "NullSink",
+    "Pause",
     "PendingApproval",
     "ProgressSink",
     "PromQLClient",
     "RecordingSink",
+    "RunDeps",
     "RunOutcome",
     "RunRequest",
     "StepProgress",
     "TemplateSource",
+    "Verdict",
+    "Watch",
     "backoff_delays",
     "build_graph",
     "compile_graph",

@@ -1,12 +1,19 @@
-"""Call one action of the registry for a step: resolve parameters, retry, journal the undo."""
+"""Call one action of the registry for a step: resolve parameters, retry, journal the undo.
+
+Every call has an idempotency key derived from the run and the call's path
+(see :mod:`suture.engine.journal`). A call whose result the journal already
+holds is not made again: its result (and undo) is replayed from the journal.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from suture.actions import ActionResult, ActionSpec
 from suture.api import ActionCall, RetryPolicy
+from suture.engine.journal import JournalCallMemory, idempotency_key
 from suture.engine.retry import with_retry
 from suture.engine.scope import Scope
 from suture.expr import resolve_value
@@ -70,19 +77,35 @@ async def call_action(
     """
     registry = scope.deps.registry
     spec = registry.get(call.name)
-    ctx = scope.action_context()
+    effects = scope.deps.journal
+    key = idempotency_key(scope.run_id, label)
+    meta = {"label": label, "record": record, "action": call.name}
+    memory = JournalCallMemory(effects, run_id=scope.run_id, key=key, meta=meta)
+    ctx = dataclasses.replace(scope.action_context(), idempotency_key=key, memory=memory)
     item = scope.context.get("item")
     source = item if isinstance(item, Mapping) and "metadata" in item else (scope.context.get("target") or {})
 
     async def attempt() -> ActionResult:
-        params = resolve_value(call.params, scope.context)
-        filled = fill_target_defaults(spec, params, source, namespace=scope.run.get("namespace"))
-        return await registry.invoke(call.name, filled, ctx)
+        # Parameters are resolved once per call and recorded: a replay after a crash
+        # must not recompute ``${{ item.spec.replicas + 1 }}`` from what it already changed.
+        filled = await memory.get("params")
+        if filled is None:
+            params = resolve_value(call.params, scope.context)
+            filled = fill_target_defaults(spec, params, source, namespace=scope.run.get("namespace"))
+            await memory.put("params", filled)
+        return await scope.deps.effects.invoke(registry, call.name, filled, ctx, label=label)
 
-    result, attempts = await with_retry(
-        attempt, policy=policy, timeout=timeout, sleep=scope.deps.sleep, on_attempt=on_attempt
-    )
+    recorded = await memory.get("done")
+    if recorded is not None:
+        # Applied on an earlier attempt of this step (the run crashed or was
+        # interrupted before the step's checkpoint): do not apply it again.
+        result, attempts = ActionResult(**recorded), 0
+    else:
+        result, attempts = await with_retry(
+            attempt, policy=policy, timeout=timeout, sleep=scope.deps.sleep, on_attempt=on_attempt
+        )
+        await memory.put("done", dataclasses.asdict(result))
     if result.undo is not None and not result.dry_run and spec.reversible:
-        entry = {"label": label, "record": record, "action": call.name, "undo": result.undo}
+        entry = {**meta, "key": key, "undo": result.undo, "dryRun": False}
         (scope.journal if journal is None else journal).append(entry)
     return result, attempts

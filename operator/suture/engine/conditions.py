@@ -19,7 +19,7 @@ from suture.actions.registry import api_error_to_action_error
 from suture.api import Check, PromQLCheck, ResourceCheck, TimeWindow, parse_duration
 from suture.expr import ExpressionError, evaluate_bool, expressions_in, is_expression, resolve_value
 from suture.expr.paths import get_path
-from suture.kube import ApiError, KubeClient
+from suture.kube import ApiError, KubeClient, resource_info
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -113,8 +113,40 @@ def compare(actual: Any, operator: str, expected: Any) -> bool:
     }[operator]
 
 
-async def check_resource(check: ResourceCheck, *, context: Mapping[str, Any], kube: KubeClient) -> tuple[bool, str]:
-    """Read the object (the target by default) and compare one of its fields."""
+NamespaceRefusal = Callable[[str | None], str | None]
+
+
+def _confine(kind: str, api_version: str | None, namespace: Any, refusal: NamespaceRefusal | None) -> str | None:
+    """The namespace to read in, after the same confinement actions obey; raises ``forbidden``.
+
+    Secrets are never read by a check: a value that decides a branch ends up in
+    messages and status, and the operator is granted no Secrets anyway.
+    """
+    try:
+        info = resource_info(kind, api_version)
+    except ValueError as exc:
+        raise ActionError(str(exc), category=ErrorCategory.INVALID) from None
+    if info.plural.lower() == "secrets" and info.api_version == "v1":
+        raise ActionError("resource checks may not read Secrets", category=ErrorCategory.FORBIDDEN)
+    where = (str(namespace) if namespace else None) if info.namespaced else None
+    reason = refusal(where) if refusal is not None else None
+    if reason is not None:
+        raise ActionError(f"resource check on {kind}: {reason}", category=ErrorCategory.FORBIDDEN)
+    return where
+
+
+async def check_resource(
+    check: ResourceCheck,
+    *,
+    context: Mapping[str, Any],
+    kube: KubeClient,
+    refusal: NamespaceRefusal | None = None,
+) -> tuple[bool, str]:
+    """Read the object (the target by default) and compare one of its fields.
+
+    ``refusal`` is the run's namespace rule (``ActionContext.namespace_refusal``):
+    a check reads only where the template's actions could act.
+    """
     api_version, kind, namespace, name = target_ref(context.get("target") or {})
     try:
         namespace = resolve_value(check.namespace, context) if check.namespace else namespace
@@ -128,6 +160,7 @@ async def check_resource(check: ResourceCheck, *, context: Mapping[str, Any], ku
         raise ActionError(
             "the resource check names no object and the run has no target", category=ErrorCategory.INVALID
         )
+    namespace = _confine(kind, api_version, namespace or (context.get("run") or {}).get("namespace"), refusal)
     try:
         obj = await kube.get(kind, str(name), namespace, api_version=api_version)
     except ApiError as exc:
@@ -197,13 +230,17 @@ async def evaluate_check(
     clock: Clock,
     sleep: Sleep,
     interval: float = 10.0,
+    refusal: NamespaceRefusal | None = None,
 ) -> tuple[bool, str]:
-    """Evaluate any check kind once (a PromQL ``for`` polls for its duration)."""
+    """Evaluate any check kind once (a PromQL ``for`` polls for its duration).
+
+    ``refusal`` confines resource checks like the run's actions (see :func:`check_resource`).
+    """
     if check.expression is not None:
         holds = eval_guard(check.expression, context)
         return holds, f"{check.expression} is {str(holds).lower()}"
     if check.resource is not None:
-        return await check_resource(check.resource, context=context, kube=kube)
+        return await check_resource(check.resource, context=context, kube=kube, refusal=refusal)
     if check.promql is not None:
         return await check_promql(check.promql, promql=promql, sleep=sleep, interval=interval)
     if check.time_window is not None:

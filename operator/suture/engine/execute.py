@@ -11,13 +11,13 @@ import time
 from typing import Any
 
 from langgraph.errors import GraphBubbleUp
-from langgraph.types import interrupt
 
 from suture.actions import ActionError, ErrorCategory
 from suture.api import Check, Step, parse_duration
-from suture.api.steps import ApprovalStep, WaitStep
+from suture.api.steps import ApprovalStep, ConditionStep, WaitStep
 from suture.engine.actioncall import call_action
 from suture.engine.conditions import eval_guard, evaluate_check
+from suture.engine.effects import Verdict
 from suture.engine.fanout import run_foreach, run_parallel
 from suture.engine.outcome import CANCELLED_CATEGORY, StepResult
 from suture.engine.progress import ApprovalDecision
@@ -26,13 +26,14 @@ from suture.engine.rollout import run_rollout
 from suture.engine.scope import Scope
 from suture.engine.state import FAILED, RUNNING, SKIPPED, SUCCEEDED, now_iso, step_record
 from suture.engine.subflow import run_subflow
+from suture.flow import build_flow, only_on_branch, successor
 
 
 async def execute_step(step: Step, scope: Scope, *, name: str | None = None) -> StepResult:
     """Run ``step`` once through its guard, retries and timeout; report every transition to the sink."""
     key = name or step.name
     display = scope.prefix + key
-    record = step_record(display, RUNNING, startTime=now_iso())
+    record = step_record(display, RUNNING, startTime=now_iso(), kind=step.kind)
     if step.when:
         try:
             if not eval_guard(step.when, scope.context):
@@ -95,14 +96,7 @@ async def _dispatch(step: Step, scope: Scope, display: str, on_attempt: Any) -> 
         )
         return StepResult(display, SUCCEEDED, result.message, output=dict(result.output), attempts=attempts)
     if step.condition is not None:
-        (holds, detail), attempts = await with_retry(
-            lambda: _check(step.condition.check if step.condition else Check(expression="false"), scope),
-            policy=step.retry,
-            timeout=_timeout(step, scope),
-            sleep=scope.deps.sleep,
-            on_attempt=on_attempt,
-        )
-        return StepResult(display, SUCCEEDED, detail, output={"result": holds}, attempts=attempts, branch=holds)
+        return await _condition(step, step.condition, scope, display, on_attempt)
     if step.wait is not None:
         return await _wait(step, step.wait, scope, display)
     if step.approval is not None:
@@ -141,46 +135,92 @@ async def _check(check: Check, scope: Scope, interval: float = 10.0) -> tuple[bo
         clock=deps.clock,
         sleep=deps.sleep,
         interval=interval,
+        refusal=scope.action_context().namespace_refusal,
+    )
+
+
+async def _condition(step: Step, condition: ConditionStep, scope: Scope, display: str, on_attempt: Any) -> StepResult:
+    """Decide the branch; the message says where the run goes next (for an assumed verdict, what it skips)."""
+    attempts = 0
+
+    async def look() -> tuple[bool, str]:
+        nonlocal attempts
+        verdict, attempts = await with_retry(
+            lambda: _check(condition.check, scope),
+            policy=step.retry,
+            timeout=_timeout(step, scope),
+            sleep=scope.deps.sleep,
+            on_attempt=on_attempt,
+        )
+        return verdict
+
+    verdict = await scope.deps.effects.decide(condition.check, look)
+    output: dict[str, Any] = {"result": verdict.holds}
+    if verdict.assumed:
+        output["assumed"] = True
+    message = _condition_message(step, scope, verdict)
+    return StepResult(display, SUCCEEDED, message, output=output, attempts=max(attempts, 1), branch=verdict.holds)
+
+
+def _condition_message(step: Step, scope: Scope, verdict: Verdict) -> str:
+    """The verdict and where the run goes next (``... -> else: restart``).
+
+    An assumed verdict leads with the assumption and names the steps only the
+    other branch would run, so a reader sees what the plan did not take.
+    """
+    flow = build_flow(scope.spec.steps)
+    if step.name not in flow.top_level:  # an owned condition has no successor of its own
+        return f"assumed {str(verdict.holds).lower()}: {verdict.detail}" if verdict.assumed else verdict.detail
+    label = "then" if verdict.holds else "else"
+    where = f" -> {label}: {successor(flow, step.name, branch=verdict.holds)}"
+    if not verdict.assumed:
+        return verdict.detail + where
+    other = only_on_branch(flow, step.name, branch=not verdict.holds)
+    return (
+        f"assumed {str(verdict.holds).lower()}{where}; "
+        f"{'false' if verdict.holds else 'true'} would run {', '.join(other) or 'no other step'} instead; "
+        f"cannot evaluate now: {verdict.detail}"
     )
 
 
 async def _wait(step: Step, wait: WaitStep, scope: Scope, display: str) -> StepResult:
     """A duration (cancellable), or poll ``until`` every interval until it holds or the wait times out."""
+    effects = scope.deps.effects
+    # Measured from when the run first reached this wait: a resumed wait waits only for the rest.
+    spent = max(scope.deps.clock().timestamp() - await scope.first_reached(display), 0.0)
     if wait.duration is not None:
-        await scope.pause(parse_duration(wait.duration))
-        return StepResult(display, SUCCEEDED, f"waited {wait.duration}")
-    assert wait.until is not None
-    interval, limit = parse_duration(wait.interval), parse_duration(wait.timeout)
-    if step.timeout:
-        limit = min(limit, parse_duration(step.timeout))
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + limit
-    polls, detail = 0, ""
-    while True:
-        polls += 1
+        left = max(parse_duration(wait.duration) - spent, 0.0)
+        message = await effects.elapse(left, text=wait.duration, pause=scope.pause)
+        return StepResult(display, SUCCEEDED, message)
+    until = wait.until
+    assert until is not None
+    interval, limit, limit_text = parse_duration(wait.interval), parse_duration(wait.timeout), wait.timeout
+    if step.timeout and parse_duration(step.timeout) < limit:
+        limit, limit_text = parse_duration(step.timeout), step.timeout
+    limit = max(limit - spent, 0.0)
+
+    async def look() -> tuple[bool, str]:
         try:
-            holds, detail = await _check(wait.until, scope, interval)
+            return await _check(until, scope, interval)
         except ActionError as exc:
             if not exc.category.retryable:
                 raise
-            holds, detail = False, str(exc)
-        if holds:
-            return StepResult(display, SUCCEEDED, f"condition held after {polls} check(s): {detail}")
-        if loop.time() >= deadline:
-            raise StepFailed(
-                f"condition did not hold within {wait.timeout}: {detail}", category=ErrorCategory.TIMEOUT, attempts=1
-            )
-        await scope.pause(min(interval, max(deadline - loop.time(), 0.0)))
+            return False, str(exc)  # the API hiccuped: not holding yet, poll again
+
+    watch = await effects.until(look, interval=interval, limit=limit, limit_text=limit_text, pause=scope.pause)
+    if not watch.passed:
+        raise StepFailed(watch.detail, category=ErrorCategory.TIMEOUT, attempts=1)
+    return StepResult(display, SUCCEEDED, watch.detail)
 
 
 async def ask_approval(approval: ApprovalStep, scope: Scope, display: str) -> StepResult:
-    """Pause the run with a LangGraph interrupt until the engine resumes it with a decision.
+    """Ask through the run's effects: a real run pauses with a LangGraph interrupt until resumed with a decision.
 
-    Nothing with a side effect happens before ``interrupt()``: the node re-runs
+    Nothing with a side effect happens before the interrupt: the node re-runs
     from its first line when resumed. The engine (not this node) reports
     WaitingApproval and enforces the deadline carried in the interrupt value.
     """
-    answer = interrupt(
+    answer = await scope.deps.effects.ask(
         {
             "kind": "approval",
             "step": display,

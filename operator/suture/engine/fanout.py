@@ -2,7 +2,8 @@
 
 Children report their own records (a foreach element is ``<step>[<index>]``)
 and add to the same journal, so a later rollback undoes what they did. A
-child whose ``onFailure`` is ``continue`` never fails its group. With
+child fails its group only when its failure would stop a run
+(:func:`suture.flow.stops_run`: not with ``onFailure: continue``, except an approval). With
 ``failFast`` the first failure cancels the children still running.
 """
 
@@ -20,6 +21,7 @@ from suture.engine.retry import StepFailed
 from suture.engine.scope import Scope
 from suture.engine.state import FAILED, SUCCEEDED, now_iso, step_record
 from suture.expr import ExpressionError, resolve_value
+from suture.flow import stops_run
 
 
 def _owned(scope: Scope, name: str) -> Step:
@@ -76,7 +78,7 @@ async def run_parallel(
     by_name = {c.name: c for c in children}
 
     def counts(result: StepResult) -> bool:
-        return result.failed and by_name[result.name.removeprefix(scope.prefix)].on_failure != "continue"
+        return stops_run(by_name[result.name.removeprefix(scope.prefix)], failed=result.failed)
 
     results = await _gather(jobs, fail_fast=parallel.fail_fast, limit=len(jobs), counts=counts)
     output = {"steps": {c.name: (r.output if r else {}) for c, r in zip(children, results, strict=True)}}
@@ -117,7 +119,7 @@ async def run_foreach(step: Step, foreach: ForeachStep, scope: Scope, display: s
         jobs.append(_job(execute, child, scope.child(context=context), f"{child.name}[{index}]"))
 
     def counts(result: StepResult) -> bool:
-        return result.failed and child.on_failure != "continue"
+        return stops_run(child, failed=result.failed)
 
     results = await _gather(jobs, fail_fast=foreach.fail_fast, limit=foreach.max_concurrency, counts=counts)
     outputs = [r.output if r else {} for r in results]
@@ -130,7 +132,9 @@ async def run_foreach(step: Step, foreach: ForeachStep, scope: Scope, display: s
         if failed
         else f"{len(items)} element(s) done"
     )
-    aggregate = step_record(scope.prefix + child.name, phase, endTime=now_iso(), message=message, output=summary)
+    aggregate = step_record(
+        scope.prefix + child.name, phase, endTime=now_iso(), message=message, output=summary, kind=child.kind
+    )
     aggregate["attempts"] = len(items) - skipped
     await scope.report(aggregate)
     scope.context["steps"][child.name] = {"output": summary, "phase": phase}

@@ -24,7 +24,7 @@ from suture.api import END, Step, WorkflowTemplateSpec
 from suture.api.steps import ApprovalStep
 from suture.engine.execute import ask_approval, execute_step
 from suture.engine.outcome import CANCELLED_CATEGORY, StepResult
-from suture.engine.rollback import undo_entries
+from suture.engine.rollback import undo_entries, unfinished_intents
 from suture.engine.scope import RunDeps, Scope
 from suture.engine.state import (
     APPROVAL_GATE,
@@ -40,7 +40,7 @@ from suture.engine.state import (
     now_iso,
     step_record,
 )
-from suture.validation.flow import Flow, build_flow
+from suture.flow import Flow, build_flow, first_step, stops_run, successor
 
 GATE_RECORD = "safety.requiresApproval"
 NODE_PREFIX = "step/"  # node ids are "step/<name>", so no step name can collide with a state key
@@ -66,7 +66,7 @@ async def _end(state: RunState, deps: RunDeps, phase: str, message: str) -> dict
 
 async def _stop(state: RunState, deps: RunDeps, *, phase: str, message: str, rollback: bool) -> dict[str, Any]:
     """End the run in ``phase``, after undoing the journal when ``rollback`` and there is something to undo."""
-    if rollback and state.get("journal"):
+    if rollback:  # even with an empty journal: a crash may have left an intent only the journal of effects knows
         return {"final_phase": phase, "message": message, "route": ROLLBACK}
     return await _end(state, deps, phase, message)
 
@@ -102,13 +102,9 @@ async def _after_failure(state: RunState, deps: RunDeps, step_name: str, policy:
     return await _end(state, deps, FAILED, message)
 
 
-def successor(step: Step, flow: Flow, result: StepResult | None) -> str:
-    """The node after ``step``: a condition's branch, else ``next``, else the following top-level step."""
-    order = flow.top_level
-    index = order.index(step.name)
-    after = step.next or (order[index + 1] if index + 1 < len(order) else END)
-    if step.condition is not None and result is not None and result.branch is not None:
-        after = (step.condition.then if result.branch else step.condition.else_) or after
+def _next_node(step: Step, flow: Flow, result: StepResult) -> str:
+    """The node after ``step`` as the flow model decides it (the end is the finish node)."""
+    after = successor(flow, step.name, branch=result.branch)
     return FINISH if after == END else node_id(after)
 
 
@@ -121,9 +117,8 @@ def _step_node(step: Step, spec: WorkflowTemplateSpec, flow: Flow, deps: RunDeps
         result = await execute_step(step, scope)
         update: dict[str, Any] = {"steps": scope.records, "journal": scope.journal}
         state = {**state, "journal": scope.journal}
-        carry_on = not result.failed or (step.on_failure == "continue" and step.approval is None)
-        if carry_on and deps.cancels.get(state["run"]["id"]) is None:
-            update["route"] = successor(step, flow, result)
+        if not stops_run(step, failed=result.failed) and deps.cancels.get(state["run"]["id"]) is None:
+            update["route"] = _next_node(step, flow, result)
             return update
         return {**update, **await _after_failure(state, deps, step.name, step.on_failure, result)}
 
@@ -137,7 +132,7 @@ def _gate_node(spec: WorkflowTemplateSpec, first: str, deps: RunDeps) -> Node:
         if stop is not None:
             return stop
         scope = _scope(state, deps, spec)
-        record = step_record(GATE_RECORD, RUNNING, startTime=now_iso())
+        record = step_record(GATE_RECORD, RUNNING, startTime=now_iso(), kind="approval")
         await scope.report(record)
         ask = ApprovalStep(message=spec.description or "run this remediation?", timeout="1h")
         result = await ask_approval(ask, scope, GATE_RECORD)
@@ -154,7 +149,8 @@ def _gate_node(spec: WorkflowTemplateSpec, first: str, deps: RunDeps) -> Node:
 def _rollback_node(deps: RunDeps, spec: WorkflowTemplateSpec) -> Node:
     async def rollback(state: RunState) -> dict[str, Any]:
         scope = _scope(state, deps, spec)
-        entries = list(reversed(state["journal"]))
+        interrupted = await unfinished_intents(state["journal"], journal=deps.journal, run_id=state["run"]["id"])
+        entries = list(reversed([*state["journal"], *interrupted]))
         undone, errors = await undo_entries(entries, scope=scope)
         records: dict[str, dict[str, Any]] = {}
         done = set(undone)
@@ -195,10 +191,10 @@ def _route(state: RunState) -> str:
 def build_graph(*, spec: WorkflowTemplateSpec, deps: RunDeps) -> StateGraph[RunState]:
     """The (uncompiled) graph of ``spec``; the steps' services come from ``deps``."""
     flow = build_flow(spec.steps)
-    if not flow.top_level:
+    first = first_step(flow)
+    if first == END:
         raise ValueError("the template has no top-level step")
     graph: StateGraph[RunState] = StateGraph(RunState)
-    first = flow.top_level[0]
     routed: list[str] = []
     for name in flow.top_level:
         step = spec.step(name)

@@ -25,6 +25,7 @@ class StepProgress:
     end_time: str | None = None
     message: str = ""
     output: Mapping[str, Any] = field(default_factory=dict)
+    kind: str = ""  # the step kind (action, condition, ...); not part of the status, for plans and logs
 
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> StepProgress:
@@ -37,6 +38,7 @@ class StepProgress:
             end_time=record.get("endTime"),
             message=str(record.get("message", "")),
             output=dict(record.get("output") or {}),
+            kind=str(record.get("kind", "")),
         )
 
     def to_status(self) -> dict[str, Any]:

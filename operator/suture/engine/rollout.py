@@ -11,25 +11,23 @@ run's journal.
 
 from __future__ import annotations
 
-import asyncio
 import math
 import time
 from typing import Any
-
-from langgraph.types import interrupt
 
 from suture.actions import ActionError, ErrorCategory
 from suture.api import Step, parse_duration
 from suture.api.steps import HealthGate, RolloutStep
 from suture.engine.actioncall import call_action
 from suture.engine.conditions import evaluate_check, target_ref
+from suture.engine.journal import idempotency_key
 from suture.engine.outcome import StepResult
 from suture.engine.retry import StepFailed
 from suture.engine.rollback import undo_entries
 from suture.engine.scope import Scope
 from suture.engine.state import FAILED, SUCCEEDED
 from suture.expr import ExpressionError, resolve_value
-from suture.kube import ApiError
+from suture.kube import ApiError, resource_info
 
 
 def wave_sizes(total: int, waves: list[int]) -> list[int]:
@@ -49,33 +47,54 @@ async def _select(rollout: RolloutStep, scope: Scope) -> list[dict[str, Any]]:
         namespace = resolve_value(targets.namespace, scope.context) if targets.namespace else target_ns
     except ExpressionError as exc:
         raise StepFailed(str(exc), category=ErrorCategory.INVALID, attempts=1) from None
-    allowed = scope.run.get("namespace")
-    if allowed is not None and namespace != allowed:
-        raise StepFailed(
-            f"namespace {namespace!r} is outside this template's namespace {allowed!r}",
-            category=ErrorCategory.FORBIDDEN,
-            attempts=1,
-        )
+    try:
+        namespaced = resource_info(targets.kind, targets.api_version).namespaced
+    except ValueError as exc:
+        raise StepFailed(str(exc), category=ErrorCategory.INVALID, attempts=1) from None
+    # As for actions, a namespaced template's own namespace is the default.
+    namespace = (namespace or scope.run.get("namespace")) if namespaced else None
+    ctx = scope.action_context()
+    reason = ctx.namespace_refusal(namespace)
+    if reason is not None:
+        raise StepFailed(f"rollout targets: {reason}", category=ErrorCategory.FORBIDDEN, attempts=1)
     try:
         objects = await scope.deps.kube.list(
             targets.kind, namespace, api_version=targets.api_version, label_selector=targets.selector.to_query()
         )
     except ApiError as exc:
         raise StepFailed(f"listing {targets.kind}: {exc}", category=ErrorCategory.TRANSIENT, attempts=1) from None
-    return sorted(objects, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+    # A cluster template listing every namespace still skips the ones its safety rules deny.
+    allowed = [o for o in objects if ctx.namespace_refusal(o["metadata"].get("namespace")) is None]
+    return sorted(allowed, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+
+
+async def _selection(rollout: RolloutStep, scope: Scope, display: str) -> list[dict[str, Any]]:
+    """The objects this rollout acts on, selected once per run and recorded.
+
+    A resumed rollout (after a crash, or after each ``approveBetweenWaves``
+    answer) works through the same objects in the same waves, even if labels
+    changed meanwhile or its own changes altered what the selector matches.
+    """
+    journal, key = scope.deps.journal, f"{idempotency_key(scope.run_id, display)}:selection"
+    recorded = await journal.get(run_id=scope.run_id, key=key)
+    if recorded is not None:
+        objects: list[dict[str, Any]] = recorded["objects"]
+        return objects
+    objects = await _select(rollout, scope)
+    for obj in objects:
+        obj.get("metadata", {}).pop("managedFields", None)  # bulky, and no step reads it
+    await journal.put(run_id=scope.run_id, key=key, value={"objects": objects})
+    return objects
 
 
 async def _hold(gate: HealthGate, scope: Scope, context: dict[str, Any]) -> tuple[bool, str]:
-    """Evaluate the gate every interval for its duration; False at the first failed poll."""
+    """Watch the gate through the run's effects (a real run polls it for its whole duration)."""
     deps = scope.deps
-    interval, duration = parse_duration(gate.interval), parse_duration(gate.duration)
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + duration
-    polls = 0
-    while True:
-        polls += 1
+    interval = parse_duration(gate.interval)
+
+    async def look() -> tuple[bool, str]:
         try:
-            holds, detail = await evaluate_check(
+            return await evaluate_check(
                 gate.check,
                 context=context,
                 kube=deps.kube,
@@ -83,19 +102,20 @@ async def _hold(gate: HealthGate, scope: Scope, context: dict[str, Any]) -> tupl
                 clock=deps.clock,
                 sleep=deps.sleep,
                 interval=interval,
+                refusal=scope.action_context().namespace_refusal,
             )
         except ActionError as exc:
-            holds, detail = False, str(exc)
-        if not holds:
-            return False, detail
-        if loop.time() >= deadline:
-            return True, f"held for {gate.duration} ({polls} checks)"
-        await scope.pause(min(interval, max(deadline - loop.time(), 0.0)))
+            return False, str(exc)
+
+    watch = await deps.effects.hold(
+        look, interval=interval, duration=parse_duration(gate.duration), duration_text=gate.duration, pause=scope.pause
+    )
+    return watch.passed, watch.detail
 
 
 async def run_rollout(step: Step, rollout: RolloutStep, scope: Scope, display: str, *, timeout: float) -> StepResult:
     """Apply the rollout; on failure undo its own changes (newest first) and fail."""
-    objects = await _select(rollout, scope)
+    objects = await _selection(rollout, scope, display)
     if not objects:
         raise StepFailed(
             f"no {rollout.targets.kind} matches {rollout.targets.selector.to_query()}",
@@ -105,13 +125,14 @@ async def run_rollout(step: Step, rollout: RolloutStep, scope: Scope, display: s
     sizes = wave_sizes(len(objects), rollout.waves)
     applied: list[dict[str, Any]] = []
     done: list[str] = []
-    progress: dict[str, Any] = {"total": len(objects), "waves": sizes, "applied": done, "undone": []}
+    gates: list[dict[str, Any]] = []  # what each health gate saw, in wave order
+    progress: dict[str, Any] = {"total": len(objects), "waves": sizes, "applied": done, "undone": [], "gates": gates}
     failure = ""
     category = ErrorCategory.FAILED
     start = 0
     for number, size in enumerate(sizes, start=1):
         if number > 1 and rollout.approve_between_waves:
-            answer = interrupt(
+            answer = await scope.deps.effects.ask(
                 {
                     "kind": "approval",
                     "step": display,
@@ -145,6 +166,7 @@ async def run_rollout(step: Step, rollout: RolloutStep, scope: Scope, display: s
         if rollout.health_gate is not None:
             gate_context = {**scope.context, "item": {"wave": number, "objects": list(done), "total": len(objects)}}
             holds, detail = await _hold(rollout.health_gate, scope, gate_context)
+            gates.append({"wave": number, "passed": holds, "detail": detail})
             if not holds:
                 failure, category = f"wave {number} failed its health gate: {detail}", ErrorCategory.FAILED
                 break

@@ -27,6 +27,7 @@ from suture.actions import Registry
 from suture.api import WorkflowTemplateSpec, parse_duration
 from suture.engine.conditions import PromQLClient
 from suture.engine.graph import compile_graph
+from suture.engine.journal import EffectJournal, MemoryJournal
 from suture.engine.limiter import FifoLimiter
 from suture.engine.progress import NullSink, ProgressSink, StepProgress
 from suture.engine.scope import RunDeps, TemplateSource
@@ -116,7 +117,10 @@ class Engine:
         templates: TemplateSource | None = None,
         max_concurrent_runs: int = 10,
         dry_run: bool = False,
+        journal: EffectJournal | None = None,
     ) -> None:
+        """``journal`` records each action call's intent and result durably (exactly-once across crashes);
+        give a durable one wherever runs outlive the process (the in-memory default does not)."""
         self.deps = RunDeps(
             registry=registry,
             kube=kube,
@@ -124,6 +128,7 @@ class Engine:
             promql=promql,
             templates=templates,
             global_dry_run=dry_run,
+            journal=journal or MemoryJournal(),
         )
         self.checkpointer = checkpointer
         self.limiter = FifoLimiter(max_concurrent_runs)
@@ -298,4 +303,5 @@ class Engine:
         if outcome.finished:
             self.deps.cancels.forget(run_id)
             self._locks.pop(run_id, None)
+            await self.deps.journal.forget(run_id=run_id)  # a finished run is never replayed or rolled back
         return outcome

@@ -1,7 +1,8 @@
 """What a running step can reach: the run's services, its context, and where progress goes.
 
 :class:`RunDeps` holds the engine-wide services (registry, Kubernetes client,
-sink, PromQL client, template source, cancellation book). :class:`Scope` is
+sink, PromQL client, template source, cancellation book, and the effects: a
+real run's, or ``suture simulate``'s plan effects). :class:`Scope` is
 one step's view: the expression context, the records and journal it adds to,
 and helpers to report progress and to wait in a cancellable way.
 """
@@ -18,6 +19,8 @@ from typing import Any, Literal, Protocol
 from suture.actions import ActionContext, Registry
 from suture.api import WorkflowTemplateSpec
 from suture.engine.conditions import PromQLClient
+from suture.engine.effects import Effects, LiveEffects
+from suture.engine.journal import EffectJournal, MemoryJournal, idempotency_key
 from suture.engine.progress import NullSink, ProgressSink, StepProgress
 from suture.engine.retry import RunCancelled
 from suture.kube import KubeClient
@@ -86,6 +89,8 @@ class RunDeps:
     clock: Callable[[], datetime] = _utcnow
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     global_dry_run: bool = False
+    effects: Effects = field(default_factory=LiveEffects)  # how steps touch the world: a real run, or a plan
+    journal: EffectJournal = field(default_factory=MemoryJournal)  # durable per-call effects (exactly-once)
 
 
 @dataclass
@@ -119,11 +124,32 @@ class Scope:
         """What an action receives: the client, dry-run and the namespace it is confined to."""
         return ActionContext(
             kube=self.deps.kube,
-            dry_run=bool(self.run.get("dryRun")) or self.deps.global_dry_run,
+            dry_run=bool(self.run.get("dryRun")) or self.deps.global_dry_run or self.deps.effects.dry_run,
             remediation=str(self.run.get("remediation", "")),
             owner=self.run.get("owner"),
             allowed_namespace=self.run.get("namespace"),
+            permitted_namespaces=frozenset(self._safety().get("allowedNamespaces") or ()),
+            denied_namespaces=frozenset(self._safety().get("deniedNamespaces") or ()),
         )
+
+    def _safety(self) -> Mapping[str, Any]:
+        """The run's own template's safety rules (a subflow's steps obey the template the run started with)."""
+        template = self.run.get("template") or {}
+        safety: Mapping[str, Any] = template.get("safety") or {}
+        return safety
+
+    async def first_reached(self, what: str) -> float:
+        """Epoch seconds when this run first reached ``what`` (a step path), recorded durably on the first call.
+
+        A wait that resumes after a restart waits only for what is left of it.
+        """
+        key = f"{idempotency_key(self.run_id, what)}:reached"
+        found = await self.deps.journal.get(run_id=self.run_id, key=key)
+        if found is not None:
+            return float(found["at"])
+        now = self.deps.clock().timestamp()
+        await self.deps.journal.put(run_id=self.run_id, key=key, value={"at": now})
+        return now
 
     async def report(self, record: dict[str, Any]) -> None:
         """Keep ``record`` for the checkpoint and tell the sink."""

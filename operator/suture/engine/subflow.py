@@ -18,31 +18,25 @@ from suture.engine.retry import StepFailed
 from suture.engine.scope import MAX_SUBFLOW_DEPTH, Scope
 from suture.engine.state import FAILED, SUCCEEDED
 from suture.expr import ExpressionError, resolve_value
-from suture.validation.flow import build_flow
+from suture.flow import build_flow, first_step, stops_run, successor
 
 
 async def run_flow(spec: WorkflowTemplateSpec, scope: Scope, *, execute: Executor) -> StepResult | None:
     """Walk ``spec``'s top-level flow in ``scope``; return the first failure that stops it, or None."""
     flow = build_flow(spec.steps)
-    order = flow.top_level
-    current: str | None = order[0] if order else None
+    current = first_step(flow)
     visited = 0
-    while current is not None and current != END:
+    while current != END:
         visited += 1
         if visited > len(spec.steps) + 1:
             raise StepFailed("the subflow's steps form a loop", category=ErrorCategory.INVALID, attempts=1)
-        step = spec.step(current)
+        step = flow.steps.get(current)
         if step is None:
             raise StepFailed(f"step {current!r} does not exist", category=ErrorCategory.INVALID, attempts=1)
         result = await execute(step, scope)
-        if result.failed and (step.on_failure != "continue" or step.approval is not None):
+        if stops_run(step, failed=result.failed):
             return result
-        index = order.index(current)
-        successor = step.next or (order[index + 1] if index + 1 < len(order) else END)
-        if step.condition is not None and result.branch is not None:
-            branch = step.condition.then if result.branch else step.condition.else_
-            successor = branch or successor
-        current = successor
+        current = successor(flow, current, branch=result.branch)
     return None
 
 

@@ -26,7 +26,7 @@ from suture.api.checks import Check
 from suture.expr import CONTEXT_ROOTS, ExpressionError, expressions_in, is_expression, referenced_roots
 from suture.expr.paths import PathError, parse_path
 from suture.expr.values import walk_strings
-from suture.validation.flow import build_flow, ownership_cycle
+from suture.flow import build_flow, ownership_cycle
 from suture.validation.problems import Problem, join_path
 from suture.validation.schema import problems_from
 

@@ -36,6 +36,7 @@ async def webhook() -> AsyncIterator[Webhook]:
                 "path": request.path,
                 "query": request.query_string,
                 "contentType": request.content_type,
+                "idempotencyKey": request.headers.get("Idempotency-Key"),
                 "body": await request.json(),
             }
         )
@@ -78,7 +79,8 @@ PARAMS: dict[str, Any] = {
 
 async def test_posts_a_slack_body_and_never_reveals_the_url(kube: KubeClient, webhook: Webhook) -> None:
     url = f"{webhook.base}/ok/services/{SECRET}?token=hunter2"
-    result = await registry.invoke("notify", {**PARAMS, "url": url}, ActionContext(kube=kube))
+    ctx = ActionContext(kube=kube, idempotency_key="sut-0123456789abcdef01234567")
+    result = await registry.invoke("notify", {**PARAMS, "url": url}, ctx)
     assert result.changed
     assert result.output == {"url": f"{webhook.base}/…", "sent": True, "status": 200}
     _no_secret(result.message, result.output)
@@ -90,6 +92,7 @@ async def test_posts_a_slack_body_and_never_reveals_the_url(kube: KubeClient, we
     assert got["path"] == f"/ok/services/{SECRET}"
     assert got["query"] == "token=hunter2"
     assert got["contentType"] == "application/json"
+    assert got["idempotencyKey"] == "sut-0123456789abcdef01234567"  # a receiver can drop a replayed post
     assert got["body"] == {
         "text": PARAMS["text"],
         "attachments": [

@@ -1,0 +1,109 @@
+"""Exactly-once promises of the engine that need no second process: replays, waits, rollback flags, confinement."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from suture.engine import Engine, RunRequest
+from suture.engine.journal import MemoryJournal, idempotency_key
+from tests.unit.engine.fakes import Ledger, rec, template
+
+
+async def test_a_resumed_wait_waits_only_for_what_is_left(make_engine: Callable[..., Engine]) -> None:
+    journal = MemoryJournal()
+    engine = make_engine(journal=journal)
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    engine.deps.sleep = sleep
+    engine.deps.clock = lambda: datetime.fromtimestamp(1000.0, UTC)
+    # An earlier process reached the wait 40 s before "now" and then died.
+    await journal.put(run_id="w1", key=f"{idempotency_key('w1', 'pause')}:reached", value={"at": 960.0})
+    spec = template({"name": "pause", "wait": {"duration": "60s"}})
+    outcome = await engine.start(request=RunRequest(run_id="w1", template=spec))
+    assert outcome.phase == "Succeeded"
+    assert slept == [20.0]
+
+
+async def test_rollback_undoes_for_real_even_after_global_dry_run_was_turned_on(
+    make_engine: Callable[..., Engine], ledger: Ledger
+) -> None:
+    journal = MemoryJournal()
+    spec = template(rec("change"), {"name": "ask", "approval": {}}, rec("never"))
+    real = make_engine(journal=journal)
+    await real.start(request=RunRequest(run_id="d1", template=spec))
+    # The operator restarts with SUTURE_DRY_RUN=1, and the run is cancelled with rollback.
+    dry = make_engine(journal=journal, dry_run=True)
+    outcome = await dry.cancel(run_id="d1", rollback=True)
+    assert outcome is not None
+    assert outcome.phase == "Cancelled", outcome
+    # The undo ran with the flag the change was made with (for real), not as a dry-run no-op.
+    assert ledger.events == ["do:change", "undo:change"]
+
+
+async def test_a_namespaced_templates_resource_check_cannot_read_another_namespace(engine: Engine) -> None:
+    spec = template(
+        {
+            "name": "peek",
+            "condition": {
+                "check": {
+                    "resource": {
+                        "kind": "ConfigMap",
+                        "name": "secrets-of-others",
+                        "namespace": "payments",
+                        "field": "data.password",
+                        "operator": "Exists",
+                    }
+                }
+            },
+        }
+    )
+    outcome = await engine.start(request=RunRequest(run_id="c1", template=spec, namespace="shop"))
+    assert outcome.phase == "Failed"
+    assert "outside this template's namespace 'shop'" in outcome.message
+
+
+async def test_resource_checks_never_read_secrets_or_cluster_objects_from_a_namespaced_template(
+    engine: Engine,
+) -> None:
+    secret = {"kind": "Secret", "name": "db", "field": "data.password", "operator": "Exists"}
+    node = {"kind": "Node", "name": "node-1", "field": "spec.unschedulable", "operator": "Exists"}
+    for run_id, check in (("s1", secret), ("s2", node)):
+        spec = template({"name": "peek", "condition": {"check": {"resource": check}}})
+        outcome = await engine.start(request=RunRequest(run_id=run_id, template=spec, namespace="shop"))
+        assert outcome.phase == "Failed", outcome
+    assert "may not read Secrets" in (await engine.snapshot(run_id="s1")).message  # type: ignore[union-attr]
+    assert "cluster-scoped" in (await engine.snapshot(run_id="s2")).message  # type: ignore[union-attr]
+
+
+async def test_a_rollout_of_cluster_scoped_objects_is_refused_in_a_namespaced_template(engine: Engine) -> None:
+    spec = template(
+        {
+            "name": "roll",
+            "rollout": {
+                "targets": {"apiVersion": "v1", "kind": "Node", "selector": {"matchLabels": {"pool": "a"}}},
+                "action": {"name": "record", "params": {"name": "x"}},
+            },
+        }
+    )
+    outcome = await engine.start(request=RunRequest(run_id="n1", template=spec, namespace="shop"))
+    assert outcome.phase == "Failed"
+    assert "cluster-scoped object is outside this template's namespace" in outcome.message
+
+
+async def test_a_rollout_obeys_the_templates_denied_namespaces(engine: Engine) -> None:
+    spec = template(
+        {
+            "name": "roll",
+            "rollout": {
+                "targets": {"kind": "Deployment", "namespace": "kube-system", "selector": {"matchLabels": {"a": "b"}}},
+                "action": {"name": "record", "params": {"name": "x"}},
+            },
+        }
+    )
+    outcome = await engine.start(request=RunRequest(run_id="k1", template=spec))
+    assert outcome.phase == "Failed"
+    assert "deny namespace 'kube-system'" in outcome.message
