@@ -17,12 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from suture.explain import CliError, explain
 from suture.kubeconfig import ClusterTarget, KubeconfigError, resolve_cluster
 from suture.table import render_table
-
-
-class CliError(Exception):
-    """A failure the CLI reports as one line; ``str()`` is that line, without the ``error:`` prefix."""
 
 
 def _registry_or_exit() -> object:
@@ -181,44 +178,7 @@ def _kube_call(args: argparse.Namespace, work: Any) -> Any:
     try:
         return asyncio.run(main())
     except Exception as exc:
-        raise CliError(_explain(exc, target)) from exc
-
-
-def _explain(exc: BaseException, target: ClusterTarget | None) -> str:
-    """One line saying what ``exc`` means for someone at a terminal."""
-    import aiohttp
-    from kubernetes.aio.config import ConfigException
-
-    from suture.kube import ApiError
-
-    server = f" at {target.server}" if target else ""
-    if isinstance(exc, ApiError) and exc.status > 0:
-        if exc.status == 404:
-            return f"not found: {exc.message}"
-        if exc.status == 403:
-            return f"forbidden: {exc.message}"
-        if exc.status == 401:
-            return f"unauthorized: the API server{server} did not accept the kubeconfig's credentials"
-        return f"the API server{server} answered {exc.status} {exc.reason}: {exc.message}"
-    # An ApiError without a status is the client saying no answer came back.
-    if isinstance(exc, ApiError | OSError | TimeoutError | aiohttp.ClientError):
-        return f"API server unreachable{server}: {_no_answer(exc)}"
-    if isinstance(exc, ConfigException):
-        where = f"kubeconfig {target.kubeconfig}" if target and target.kubeconfig else "the in-cluster configuration"
-        return f"{where} cannot be used: {exc}"
-    return f"{type(exc).__name__}: {exc}"
-
-
-def _no_answer(exc: BaseException) -> str:
-    """Why no answer came back, in words: refused, timed out, or what the library said."""
-    cause: BaseException | None = exc
-    while cause is not None:
-        if isinstance(cause, ConnectionRefusedError):
-            return "connection refused"
-        if isinstance(cause, TimeoutError):
-            return "no answer in time"
-        cause = getattr(cause, "os_error", None) or cause.__cause__
-    return str(exc) or type(exc).__name__
+        raise CliError(explain(exc, target)) from exc
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
@@ -447,7 +407,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.verbose:
             traceback.print_exception(exc)
         known = isinstance(exc, CliError | KubeconfigError)
-        print(f"error: {exc if known else _explain(exc, _target_or_none(args))}", file=sys.stderr)
+        print(f"error: {exc if known else explain(exc, _target_or_none(args))}", file=sys.stderr)
         return 1
     return result
 
