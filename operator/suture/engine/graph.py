@@ -12,7 +12,7 @@ workflow time.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -71,14 +71,39 @@ async def _stop(state: RunState, deps: RunDeps, *, phase: str, message: str, rol
     return await _end(state, deps, phase, message)
 
 
+async def _target_replaced(target: Mapping[str, Any], deps: RunDeps) -> str:
+    """A message when the run's target was deleted or replaced (another UID) since the run started, else ""."""
+    meta = target.get("metadata") or {}
+    uid, kind, name = meta.get("uid"), target.get("kind"), meta.get("name")
+    if not (uid and kind and name) or deps.effects.dry_run:
+        return ""
+    where = f"{kind} {meta['namespace']}/{name}" if meta.get("namespace") else f"{kind} {name}"
+    live = await deps.kube.get_or_none(
+        str(kind), str(name), meta.get("namespace"), api_version=target.get("apiVersion")
+    )
+    if live is None:
+        return f"the target {where} was deleted since the run started; nothing more is done"
+    if (live.get("metadata") or {}).get("uid") != uid:
+        return f"the target {where} was replaced (new uid) since the run started; the new object is not touched"
+    return ""
+
+
 async def _boundary(state: RunState, deps: RunDeps) -> dict[str, Any] | None:
     """A step boundary: stop for a pending cancellation or an exhausted workflow timeout."""
     run = state["run"]
     request = deps.cancels.get(run["id"])
     if request is not None:
         return await _stop(state, deps, phase=CANCELLED, message="cancelled on request", rollback=request.rollback)
+    if run["id"] in deps.recheck_target:
+        deps.recheck_target.discard(run["id"])
+        replaced = await _target_replaced(run.get("target") or {}, deps)
+        if replaced:
+            # Never act on (or undo onto) a different object that took the old one's name.
+            return await _end(state, deps, FAILED, replaced)
     if time.time() - float(run["startedAt"]) > float(run["workflowTimeout"]):
-        return await _end(state, deps, FAILED, f"the run exceeded its workflow timeout of {run['workflowTimeoutText']}")
+        # Like a failure that asks for rollback: what the run changed so far is undone, and the run has Failed.
+        message = f"the run exceeded its workflow timeout of {run['workflowTimeoutText']}"
+        return await _stop(state, deps, phase=FAILED, message=message, rollback=True)
     return None
 
 

@@ -91,6 +91,8 @@ class RunDeps:
     global_dry_run: bool = False
     effects: Effects = field(default_factory=LiveEffects)  # how steps touch the world: a real run, or a plan
     journal: EffectJournal = field(default_factory=MemoryJournal)  # durable per-call effects (exactly-once)
+    # Runs continuing after a pause or a restart: their target's UID is checked at the next step boundary.
+    recheck_target: set[str] = field(default_factory=set)
 
 
 @dataclass

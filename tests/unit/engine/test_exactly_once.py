@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from suture.api import WorkflowTemplateSpec
 from suture.engine import Engine, RunRequest
 from suture.engine.journal import MemoryJournal, idempotency_key
-from tests.unit.engine.fakes import Ledger, rec, template
+from tests.unit.engine.fakes import FakeTemplates, Ledger, rec, template
 
 
 async def test_a_resumed_wait_waits_only_for_what_is_left(make_engine: Callable[..., Engine]) -> None:
@@ -107,3 +108,15 @@ async def test_a_rollout_obeys_the_templates_denied_namespaces(engine: Engine) -
     outcome = await engine.start(request=RunRequest(run_id="k1", template=spec))
     assert outcome.phase == "Failed"
     assert "deny namespace 'kube-system'" in outcome.message
+
+
+async def test_a_run_keeps_the_subflow_it_started_with(make_engine: Callable[..., Engine], ledger: Ledger) -> None:
+    templates = FakeTemplates({"child": {"steps": [rec("original")]}})
+    engine = make_engine(templates=templates)
+    spec = template({"name": "ask", "approval": {}}, {"name": "call", "subflow": {"template": "child"}})
+    await engine.start(request=RunRequest(run_id="sf1", template=spec))
+    # Edited while the run waits: the run goes on with the version it started with.
+    templates.templates["child"] = WorkflowTemplateSpec.model_validate({"steps": [rec("edited")]})
+    outcome = await engine.approve(run_id="sf1", decision="Approved")
+    assert outcome.phase == "Succeeded", outcome.message
+    assert ledger.done() == ["original"]
