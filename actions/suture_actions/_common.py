@@ -6,23 +6,15 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
-from suture.actions import ActionContext, ActionError, ErrorCategory
-from suture.kube import ApiError
+from suture.actions import ActionContext, ActionError, ActionParams, ApiError, ErrorCategory
 
 T = TypeVar("T")
 NAME_PATTERN = r"^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$"
 
 
-class Params(BaseModel):
-    """Base of action parameter models: camelCase or snake_case in, unknown keys rejected."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
-
-class NamespacedTarget(Params):
+class NamespacedTarget(ActionParams):
     """An object in a namespace; both default from the run's resolved target."""
 
     namespace: str = Field(pattern=NAME_PATTERN, max_length=63, description="Namespace of the object.")
@@ -53,6 +45,11 @@ async def get_required(
         where = f" in namespace {namespace!r}" if namespace else ""
         raise ActionError(f"{kind} {name!r}{where} not found", category=ErrorCategory.NOT_FOUND, action=action)
     return obj
+
+
+def gone(exc: ApiError) -> bool:
+    """404, or 409 from a UID precondition: the incarnation a delete meant no longer exists."""
+    return exc.status in (404, 409)
 
 
 def controller_of(obj: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -1,4 +1,10 @@
-"""The ``suture`` command line."""
+"""The ``suture`` command line.
+
+Every failure ends in one line on standard error naming what went wrong (no
+kubeconfig, an unknown context, an API server that does not answer, an object
+that is not there, a request RBAC forbids) and a non-zero exit code; ``-v``
+adds the traceback.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,13 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from suture.explain import CliError, explain
+from suture.kubeconfig import ClusterTarget, KubeconfigError, resolve_cluster
 from suture.table import render_table
 
 
@@ -122,7 +131,13 @@ def cmd_actions_show(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run the operator until interrupted."""
+    """Run the operator until interrupted.
+
+    The kubeconfig is checked and the API server asked for its version before
+    kopf starts: kopf would otherwise retry an unusable configuration forever.
+    A Deployment restarts a pod that exits, so failing fast loses nothing.
+    """
+    _kube_call(args, lambda kube: kube.request("GET", "/version", timeout=10.0))
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
     import kopf
@@ -144,21 +159,26 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _kube_call(args: argparse.Namespace, work: Any) -> Any:
-    """Run ``work(kube)`` against the cluster the kubeconfig names."""
+    """Run ``work(kube)`` against the cluster the kubeconfig names.
+
+    Raises KubeconfigError when there is no usable kubeconfig (nothing is
+    sent), CliError naming the server or the refusal when a request fails.
+    """
     import asyncio
 
-    from suture.kube import ApiError, connect
+    from suture.kube import connect
+
+    target = resolve_cluster(args.kubeconfig)
 
     async def main() -> Any:
-        kube = await connect(args.kubeconfig or os.environ.get("KUBECONFIG"))
+        kube = await connect(target.kubeconfig)
         async with kube:
             return await work(kube)
 
     try:
         return asyncio.run(main())
-    except ApiError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
+    except Exception as exc:
+        raise CliError(explain(exc, target)) from exc
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
@@ -302,6 +322,7 @@ def cmd_rbac(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="suture", description="Remediate Prometheus alerts on Kubernetes.")
+    parser.add_argument("--verbose", "-v", action="store_true", help=_VERBOSE)
     sub = parser.add_subparsers(dest="command", required=True)
 
     crds = sub.add_parser("crds", help="write the CustomResourceDefinitions generated from the models")
@@ -317,7 +338,6 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--kubeconfig", help="kubeconfig of the cluster (default: in-cluster, then $KUBECONFIG)")
     run.add_argument("--namespace", "-n", action="append", help="watch only this namespace (repeatable)")
     run.add_argument("--liveness", default=None, help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
-    run.add_argument("--verbose", "-v", action="store_true")
     run.set_defaults(func=cmd_run)
 
     for verb, text in (
@@ -365,14 +385,39 @@ def build_parser() -> argparse.ArgumentParser:
     a_show.add_argument("name")
     a_show.add_argument("--output", choices=["text", "json"], default="text")
     a_show.set_defaults(func=cmd_actions_show)
+    for command in [*sub.choices.values(), *actions_sub.choices.values()]:
+        # SUPPRESS: without the flag after the command, the value given before it stands.
+        command.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=_VERBOSE)
     return parser
 
 
+_VERBOSE = "show the traceback of an error (for run: kopf's debug log too)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``suture`` console script."""
+    """Entry point of the ``suture`` console script; returns the exit code.
+
+    0 on success, 1 when the command fails (one ``error:`` line on standard
+    error, the traceback before it with ``-v``), 2 for a usage error.
+    """
     args = build_parser().parse_args(argv)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except Exception as exc:  # anything unforeseen still ends in one line; -v shows where it came from
+        if args.verbose:
+            traceback.print_exception(exc)
+        known = isinstance(exc, CliError | KubeconfigError)
+        print(f"error: {exc if known else explain(exc, _target_or_none(args))}", file=sys.stderr)
+        return 1
     return result
+
+
+def _target_or_none(args: argparse.Namespace) -> ClusterTarget | None:
+    """The cluster the command's kubeconfig names, when it names one: only to put its URL in a message."""
+    try:
+        return resolve_cluster(getattr(args, "kubeconfig", None))
+    except KubeconfigError:
+        return None
 
 
 if __name__ == "__main__":

@@ -1,8 +1,8 @@
 """What an action is: a function plus the metadata that makes it safe to run.
 
 An action's metadata is read by three audiences: the engine (parameter model,
-dry-run, undo), ``suture validate`` (parameters, reversibility) and the Helm
-chart (the RBAC rules it needs, so the operator gets least privilege).
+dry-run, undo), ``suture validate`` (parameters, reversibility) and ``suture
+rbac`` (the RBAC rules it needs, so the operator gets least privilege).
 """
 
 from __future__ import annotations
@@ -200,7 +200,7 @@ class ActionSpec(Generic[P]):
         return self.undo is not None
 
     def describe(self) -> dict[str, Any]:
-        """The metadata as JSON, for ``suture actions`` and the Helm chart."""
+        """The metadata as JSON, for ``suture actions`` and ``suture rbac``."""
         schema = self.params.model_json_schema(by_alias=True)
         required = set(schema.get("required", []))
         params = []
