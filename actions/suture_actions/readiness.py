@@ -11,7 +11,6 @@ from pydantic import Field, field_validator
 
 from suture.actions import ActionContext, ActionError, ActionResult, ActionSpec, ErrorCategory, RbacRule, Risk, action
 from suture.api import Duration, format_duration, parse_duration
-from suture.kube.resources import resource_info
 from suture_actions._common import NAME_PATTERN, NamespacedTarget, Params, check_namespace, get_required
 
 # -- wait_for_rollout --------------------------------------------------------------
@@ -278,7 +277,7 @@ async def get_resource(ctx: ActionContext, params: GetResourceParams) -> ActionR
             category=ErrorCategory.FORBIDDEN,
         )
     try:
-        info = resource_info(params.kind, params.api_version)
+        info = await ctx.kube.resolve(params.kind, params.api_version)  # discovery for kinds outside the table
     except ValueError as exc:
         raise ActionError(str(exc), category=ErrorCategory.INVALID) from None
     if info.namespaced and not params.namespace:
