@@ -188,6 +188,10 @@ class ResourceTable:
             raise UnknownKind(f"unknown kind {kind!r} in apiVersion {api_version!r}: register it first")
         return found
 
+    def entries(self) -> tuple[ResourceInfo, ...]:
+        """Every registered kind, in registration order."""
+        return tuple(self._by_key.values())
+
     def copy(self) -> ResourceTable:
         """An independent table with the same entries (a client's discovered kinds stay its own)."""
         table = ResourceTable(())
