@@ -80,7 +80,7 @@ class _Route:
     subresource: str | None
 
 
-@dataclass
+@dataclass(repr=False)
 class FakeKubeApi:
     """The API server's state and behaviour; implements the :class:`~suture.kube.Transport` protocol."""
 
