@@ -118,3 +118,12 @@ async def test_a_cluster_scoped_target_ignores_the_namespace(api: FakeKubeApi, k
     spec = TargetSpec.model_validate({"kind": "Node", "name": "n1", "namespace": "shop"})
     resolved = await resolve_target(spec, alert=ALERT, kube=kube)
     assert resolved.ref.display() == "Node/n1"
+
+
+async def test_alert_text_that_is_no_object_name_is_refused_without_a_request(
+    api: FakeKubeApi, kube: KubeClient
+) -> None:
+    spec = target(name="${{ alert.labels.deployment }}")
+    with pytest.raises(TargetError, match=r"Pod '\.\./\.\./secrets' in namespace 'shop': name .* is not a valid"):
+        await resolve_target(spec, alert={"labels": {"namespace": "shop", "deployment": "../../secrets"}}, kube=kube)
+    assert api.requests == []

@@ -1,12 +1,11 @@
 """Suture's seam to the Kubernetes API: plain dicts in, plain dicts out, through a swappable transport."""
 
-from suture.kube.client import ApiError, ApiUnavailable, KubeClient, connect, raise_for_status
+from suture.kube.client import KubeClient, connect, raise_for_status
+from suture.kube.errors import ApiError, ApiUnavailable, InvalidReference, UnknownKind
 from suture.kube.resources import (
     KINDS,
-    InvalidReference,
     ResourceInfo,
     ResourceTable,
-    UnknownKind,
     register_kind,
     resource_info,
 )

@@ -18,7 +18,8 @@ import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from suture.kube.resources import KINDS, ResourceInfo, ResourceTable, UnknownKind, check_api_version, check_kind
+from suture.kube.errors import ApiError, ApiUnavailable, UnknownKind
+from suture.kube.resources import KINDS, ResourceInfo, ResourceTable, check_api_version, check_kind
 from suture.kube.transport import KubeRequest, KubeResponse, Transport, TransportError
 
 PatchType = Literal["merge", "strategic", "json"]
@@ -28,47 +29,6 @@ _PATCH_CONTENT_TYPES = {
     "json": "application/json-patch+json",
 }
 FIELD_MANAGER = "suture"
-
-
-class ApiError(Exception):
-    """The API server refused a request; ``status`` is the HTTP code."""
-
-    def __init__(self, status: int, reason: str, message: str, body: Mapping[str, Any] | None = None) -> None:
-        super().__init__(f"{status} {reason}: {message}")
-        self.status = status
-        self.reason = reason
-        self.message = message
-        self.body = dict(body or {})
-
-    @property
-    def not_found(self) -> bool:
-        """The object (or its collection) does not exist."""
-        return self.status == 404
-
-    @property
-    def conflict(self) -> bool:
-        """Optimistic-concurrency conflict or already-exists."""
-        return self.status == 409
-
-    @property
-    def transient(self) -> bool:
-        """Worth retrying as is: throttled (429), a server-side failure (5xx), or no answer at all."""
-        return self.status == 429 or self.status >= 500
-
-
-class ApiUnavailable(ApiError):
-    """No answer from the API server (connection refused or reset, timeout); always transient.
-
-    ``status`` is 0: the server said nothing.
-    """
-
-    def __init__(self, message: str) -> None:
-        super().__init__(0, "Unavailable", message)
-
-    @property
-    def transient(self) -> bool:
-        """Always: the request may not even have reached the server."""
-        return True
 
 
 def raise_for_status(request: KubeRequest, response: KubeResponse) -> None:

@@ -7,14 +7,17 @@ lower-casing a kind: an unknown kind is an :class:`UnknownKind` error.
 
 Every name, namespace, kind and apiVersion is checked before it becomes part
 of a path; text that could add or climb path segments (``/``, ``..``, ``%``,
-``?``) is an :class:`InvalidReference`. Both are ``ValueError`` subclasses, so
-callers that already treated a bad kind as a ValueError keep working.
+``?``) is an :class:`InvalidReference`. Both errors are ApiErrors (400 and
+404, as the server would answer such a path) and ValueErrors, so every
+existing caller's handling keeps working (see :mod:`suture.kube.errors`).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+
+from suture.kube.errors import InvalidReference, UnknownKind
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _GROUP = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -23,14 +26,6 @@ _PLURAL = re.compile(r"^[a-z][a-z0-9]{0,62}$")
 # Object names are DNS subdomains for most kinds, but RBAC objects allow ':' and '@'
 # ("system:controller:x"). A leading alphanumeric rules out "." and "..".
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,252}$")
-
-
-class InvalidReference(ValueError):
-    """A kind, apiVersion, name or namespace that cannot safely become part of a URL path."""
-
-
-class UnknownKind(ValueError):
-    """A kind that is neither in the table nor registered (nor, in the client, discoverable)."""
 
 
 def check_api_version(api_version: str) -> str:

@@ -178,3 +178,12 @@ async def test_runs_past_the_hourly_budget_are_refused(api: FakeKubeApi, kube: K
     refused = await refusal(rem, kube)
     assert refused.reason == "RateLimited"
     assert refused.message.startswith("2 runs of 'restart' in the last hour")
+
+
+async def test_names_that_are_no_object_names_are_refused_not_sent(api: FakeKubeApi, kube: KubeClient) -> None:
+    api.add(template())
+    bad_target = remediation(target={"apiVersion": "v1", "kind": "Pod", "namespace": "shop", "name": "a/../b"})
+    bad_template = remediation(template="x/../y")
+    assert (await refusal(bad_target, kube)).message.startswith("target: name 'a/../b'")
+    assert (await refusal(bad_template, kube)).reason == "InvalidRemediation"
+    assert all("/../" not in r.path for r in api.requests)
