@@ -165,3 +165,18 @@ async def test_the_client_closes_its_transport() -> None:
         assert kube.transport is transport
         assert await kube.request("GET", "/x") == {}
     assert transport.closed
+
+
+async def test_a_failing_discovery_is_raised_as_it_came(api: FakeKubeApi, kube: KubeClient) -> None:
+    api.fail(method="GET", path_has="/apis/example.com/v1", status=503)
+    with pytest.raises(ApiError) as caught:
+        await kube.get("Widget", "w", "shop", api_version="example.com/v1")
+    assert caught.value.status == 503
+
+
+def test_a_request_without_a_content_type_is_json() -> None:
+    request = KubeRequest("GET", "/api/v1/pods", query=(("limit", "1"), ("limit", "2")))
+    assert request.content_type == "application/json"
+    assert request.param("limit") == "2"
+    assert request.param("missing") is None
+    assert request.content() == b""

@@ -10,7 +10,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 
 from suture.actions import Registry
 from suture.engine import Engine
-from suture.kube import KubeClient
+from suture.kube import ApiError, KubeClient
 from suture.runs import KubeStatusSink, RemediationService
 from tests.fakes.kubeapi import FakeKubeApi
 from tests.fakes.objects import remediation, seed_pod_chain, template
@@ -170,3 +170,46 @@ async def test_a_restarted_operator_resumes_from_the_checkpoint_and_honours_a_ca
     gets = [r.path for r in api.requests[reads_before:] if r.method == "GET"]
     assert gets == [f"/apis/{API}/namespaces/shop/workflowtemplates/restart"]
     assert ledger.done() == []
+
+
+async def test_cancel_undoes_completed_steps_when_the_template_asks(
+    api: FakeKubeApi, make_service: Callable[[], RemediationService], ledger: Ledger
+) -> None:
+    steps = [{"name": "first", "action": {"name": "record", "params": {"name": "first"}}}, *ASK]
+    api.add(template(steps=steps, safety={"rollbackOnCancel": True}))
+    (rem,) = api.add(remediation())
+    service = make_service()
+    await service.start(rem)
+    await settle(service, rem["metadata"]["uid"])
+    await service.cancel(rem)
+    assert ledger.events == ["do:first", "undo:first"]
+    assert stored(api)["status"]["undone"] == ["first"]
+
+
+async def test_cancel_without_its_template_stops_without_undoing(
+    api: FakeKubeApi, kube: KubeClient, make_service: Callable[[], RemediationService], ledger: Ledger
+) -> None:
+    steps = [{"name": "first", "action": {"name": "record", "params": {"name": "first"}}}, *ASK]
+    api.add(template(steps=steps, safety={"rollbackOnCancel": True}))
+    (rem,) = api.add(remediation())
+    service = make_service()
+    await service.start(rem)
+    await settle(service, rem["metadata"]["uid"])
+    await kube.delete("WorkflowTemplate", "restart", "shop", api_version=API)
+    await service.cancel(rem)
+    assert stored(api)["status"]["phase"] == "Cancelled"
+    assert ledger.events == ["do:first"]
+
+
+async def test_a_run_whose_status_cannot_be_written_fails_loudly(
+    api: FakeKubeApi, make_service: Callable[[], RemediationService]
+) -> None:
+    api.add(template())
+    (rem,) = api.add(remediation())
+    api.fail(method="PATCH", path_has="/remediations/crashloop-1/status", status=500, times=1000)
+    service = make_service()
+    await service.start(rem)
+    with pytest.raises(ApiError) as caught:
+        await settle(service, rem["metadata"]["uid"])
+    assert caught.value.status == 500
+    assert service.tasks == {}

@@ -137,3 +137,11 @@ async def test_events_are_best_effort_and_truncated(api: FakeKubeApi, kube: Kube
     assert len(event["message"]) == MAX_MESSAGE
     assert event["type"] == "Warning"
     assert [w.status for w in api.writes(kind="Event")] == [201]  # the refused one never reached the store
+
+
+async def test_unreadable_step_times_are_not_measured(
+    api: FakeKubeApi, sink: KubeStatusSink, stored: dict[str, Any]
+) -> None:
+    step = StepProgress(name="one", phase="Succeeded", start_time="yesterday", end_time="2026-11-29T12:00:05Z")
+    await sink.step(run_id=stored["metadata"]["uid"], step=step)
+    assert status(api)["steps"][0]["phase"] == "Succeeded"
