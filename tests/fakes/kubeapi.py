@@ -25,7 +25,6 @@ from __future__ import annotations
 import copy
 import inspect
 import itertools
-import json
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -498,9 +497,3 @@ async def _call(hook: Callable[..., Any], *args: Any) -> KubeResponse | None:
         result = await result
     assert result is None or isinstance(result, KubeResponse), f"a hook answered {result!r}"
     return result
-
-
-def status_body(response: KubeResponse) -> dict[str, Any]:
-    """The decoded body of an answer (for assertions on Status objects)."""
-    body: dict[str, Any] = json.loads(response.content)
-    return body
