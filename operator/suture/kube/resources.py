@@ -187,13 +187,6 @@ class ResourceTable:
         """Every registered kind, in registration order."""
         return tuple(self._by_key.values())
 
-    def copy(self) -> ResourceTable:
-        """An independent table with the same entries (a client's discovered kinds stay its own)."""
-        table = ResourceTable(())
-        table._by_key = dict(self._by_key)
-        table._by_kind = dict(self._by_kind)
-        return table
-
 
 KINDS = ResourceTable()
 """The process-wide table: the built-in kinds plus whatever :func:`register_kind` added."""

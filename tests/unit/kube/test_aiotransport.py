@@ -111,3 +111,24 @@ async def test_a_server_that_is_gone_is_api_unavailable(served: tuple[Server, Ku
     with pytest.raises(ApiUnavailable) as caught:
         await kube.get("Pod", "p", "shop")
     assert caught.value.transient
+
+
+async def test_without_a_kubeconfig_the_in_cluster_account_is_tried_first(monkeypatch: pytest.MonkeyPatch) -> None:
+    from kubernetes.aio import config as aio_config
+
+    from suture.kube import aiotransport
+
+    tried: list[str] = []
+
+    def not_in_a_cluster(**_: Any) -> None:
+        tried.append("in-cluster")
+        raise aio_config.ConfigException("no service account here")
+
+    async def default_kubeconfig(**kwargs: Any) -> None:
+        tried.append(f"kubeconfig context={kwargs['context']}")
+
+    monkeypatch.setattr(aio_config, "load_incluster_config", not_in_a_cluster)
+    monkeypatch.setattr(aio_config, "load_kube_config", default_kubeconfig)
+    transport = await aiotransport.open_transport(None, context="dev")
+    await transport.close()
+    assert tried == ["in-cluster", "kubeconfig context=dev"]

@@ -46,7 +46,7 @@ def test_a_registered_kind_resolves_in_its_own_table_only() -> None:
     table.register(widget)  # again: nothing changes
     assert table.lookup("Widget") is widget
     assert widget in table.entries()
-    assert table.copy().lookup("Widget", "example.com/v1") == widget
+    assert table.lookup("Widget", "example.com/v1") == widget
     with pytest.raises(UnknownKind):
         resource_info("Widget", "example.com/v1")
     with pytest.raises(ValueError, match="already registered"):
