@@ -22,7 +22,6 @@ from suture.actions import (
     RbacRule,
     Risk,
     action,
-    resource_info,
 )
 from suture_actions._common import NamespacedTarget, check_namespace, get_required, retry_on_conflict, would
 from suture_actions.jobs import REMEDIATION_ANNOTATION, owner_references
@@ -135,7 +134,7 @@ async def _owner_chain(ctx: ActionContext, obj: Mapping[str, Any]) -> list[dict[
             entry["error"] = "Secrets are never read"
             break
         try:
-            info = resource_info(ref["kind"], ref.get("apiVersion"))
+            info = await ctx.kube.resolve(ref["kind"], ref.get("apiVersion"))
             owner = await ctx.kube.get(
                 ref["kind"], ref["name"], namespace if info.namespaced else None, api_version=ref.get("apiVersion")
             )
@@ -297,7 +296,7 @@ async def collect_diagnostics(ctx: ActionContext, params: DiagnosticsParams) -> 
     if params.kind == "Secret":
         raise ActionError("collect_diagnostics never reads Secrets", category=ErrorCategory.FORBIDDEN)
     try:
-        info = resource_info(params.kind, params.api_version)
+        info = await ctx.kube.resolve(params.kind, params.api_version)  # discovery for kinds outside the table
     except ValueError as exc:
         raise ActionError(str(exc), category=ErrorCategory.INVALID) from None
     obj_ns = params.namespace if info.namespaced else None

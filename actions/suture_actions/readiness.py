@@ -22,7 +22,6 @@ from suture.actions import (
     action,
     format_duration,
     parse_duration,
-    resource_info,
 )
 from suture_actions._common import NAME_PATTERN, NamespacedTarget, check_namespace, get_required
 
@@ -290,7 +289,7 @@ async def get_resource(ctx: ActionContext, params: GetResourceParams) -> ActionR
             category=ErrorCategory.FORBIDDEN,
         )
     try:
-        info = resource_info(params.kind, params.api_version)
+        info = await ctx.kube.resolve(params.kind, params.api_version)  # discovery for kinds outside the table
     except ValueError as exc:
         raise ActionError(str(exc), category=ErrorCategory.INVALID) from None
     if info.namespaced and not params.namespace:

@@ -19,7 +19,7 @@ from suture.actions.registry import api_error_to_action_error
 from suture.api import Check, PromQLCheck, ResourceCheck, TimeWindow, parse_duration
 from suture.expr import ExpressionError, evaluate_bool, expressions_in, is_expression, resolve_value
 from suture.expr.paths import get_path
-from suture.kube import ApiError, KubeClient, resource_info
+from suture.kube import ApiError, KubeClient
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -116,16 +116,20 @@ def compare(actual: Any, operator: str, expected: Any) -> bool:
 NamespaceRefusal = Callable[[str | None], str | None]
 
 
-def _confine(kind: str, api_version: str | None, namespace: Any, refusal: NamespaceRefusal | None) -> str | None:
+async def _confine(
+    kube: KubeClient, kind: str, api_version: str | None, namespace: Any, refusal: NamespaceRefusal | None
+) -> str | None:
     """The namespace to read in, after the same confinement actions obey; raises ``forbidden``.
 
     Secrets are never read by a check: a value that decides a branch ends up in
     messages and status, and the operator is granted no Secrets anyway.
     """
     try:
-        info = resource_info(kind, api_version)
+        info = await kube.resolve(kind, api_version)
     except ValueError as exc:
         raise ActionError(str(exc), category=ErrorCategory.INVALID) from None
+    except ApiError as exc:
+        raise api_error_to_action_error(exc, "resource check") from exc
     if info.plural.lower() == "secrets" and info.api_version == "v1":
         raise ActionError("resource checks may not read Secrets", category=ErrorCategory.FORBIDDEN)
     where = (str(namespace) if namespace else None) if info.namespaced else None
@@ -160,7 +164,8 @@ async def check_resource(
         raise ActionError(
             "the resource check names no object and the run has no target", category=ErrorCategory.INVALID
         )
-    namespace = _confine(kind, api_version, namespace or (context.get("run") or {}).get("namespace"), refusal)
+    namespace = namespace or (context.get("run") or {}).get("namespace")
+    namespace = await _confine(kube, kind, api_version, namespace, refusal)
     try:
         obj = await kube.get(kind, str(name), namespace, api_version=api_version)
     except ApiError as exc:

@@ -27,7 +27,7 @@ from suture.engine.rollback import undo_entries
 from suture.engine.scope import Scope
 from suture.engine.state import FAILED, SUCCEEDED
 from suture.expr import ExpressionError, resolve_value
-from suture.kube import ApiError, resource_info
+from suture.kube import ApiError
 
 
 def wave_sizes(total: int, waves: list[int]) -> list[int]:
@@ -48,9 +48,11 @@ async def _select(rollout: RolloutStep, scope: Scope) -> list[dict[str, Any]]:
     except ExpressionError as exc:
         raise StepFailed(str(exc), category=ErrorCategory.INVALID, attempts=1) from None
     try:
-        namespaced = resource_info(targets.kind, targets.api_version).namespaced
+        namespaced = (await scope.deps.kube.resolve(targets.kind, targets.api_version)).namespaced
     except ValueError as exc:
         raise StepFailed(str(exc), category=ErrorCategory.INVALID, attempts=1) from None
+    except ApiError as exc:
+        raise StepFailed(f"listing {targets.kind}: {exc}", category=ErrorCategory.TRANSIENT, attempts=1) from None
     # As for actions, a namespaced template's own namespace is the default.
     namespace = (namespace or scope.run.get("namespace")) if namespaced else None
     ctx = scope.action_context()
