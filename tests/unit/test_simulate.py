@@ -202,9 +202,7 @@ async def test_a_rollout_plans_every_object_dry_run_and_reports_each_gate_once()
         variables={"healthy": False},
     )
     async with asyncio.timeout(5):  # a real run would watch each gate for five minutes
-        plan = await simulate(
-            template=template, alert=ALERT, registry=make_registry(ledger), kube=_three_deployments()
-        )
+        plan = await simulate(template=template, alert=ALERT, registry=make_registry(ledger), kube=_three_deployments())
     assert _path(plan) == ["roll", "roll/a", "roll/b", "roll/c", "roll/gate1", "roll/gate2"]
     assert [c.dry_run for c in ledger.contexts] == [True, True, True]
     assert plan.steps[1].params == {"name": "a"}
