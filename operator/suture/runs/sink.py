@@ -157,6 +157,7 @@ class KubeStatusSink:
         async with run.lock:
             record = {
                 "decision": decision.decision,
+                "step": decision.step,
                 "by": decision.by,
                 "at": decision.at or now_iso(),
                 "reason": decision.reason,
@@ -170,5 +171,5 @@ class KubeStatusSink:
                 run,
                 f"Approval{decision.decision}",
                 f"step {decision.step}: {decision.decision}{by}",
-                warning=decision.decision != "Approved",
+                warning=decision.decision not in ("Approved", "Pending"),
             )
