@@ -78,7 +78,9 @@ async def start_engine(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     )
     stack.push_async_callback(engine.aclose)
     memo["stack"] = stack
-    memo["service"] = RemediationService(engine=engine, kube=kube, sink=sink, registry=registry())
+    memo["service"] = RemediationService(
+        engine=engine, kube=kube, sink=sink, registry=registry(), home_namespace=ours.home_namespace or None
+    )
     if ours.metrics_port:
         start_http_server(ours.metrics_port)
     logger.info(

@@ -41,12 +41,22 @@ def _answers(answer: Mapping[str, Any], approval_id: str) -> bool:
 class RemediationService:
     """Owns the engine's runs on behalf of Remediation objects."""
 
-    def __init__(self, *, engine: Engine, kube: KubeClient, sink: KubeStatusSink, registry: Registry) -> None:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        kube: KubeClient,
+        sink: KubeStatusSink,
+        registry: Registry,
+        home_namespace: str | None = None,
+    ) -> None:
         self.engine = engine
         self.kube = kube
         self.sink = sink
         self.registry = registry
+        self.home_namespace = home_namespace  # the operator's own namespace (see build_run_request)
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        self._acceptance: dict[str, asyncio.Lock] = {}
 
     async def start(self, body: Mapping[str, Any]) -> None:
         """Start a new run, or resume one after a restart; a finished run is left alone."""
@@ -64,14 +74,19 @@ class RemediationService:
                 await self.cancel(body)
             logger.info("[%s/%s] run resumed from its checkpoint", namespace, name)
             return
-        try:
-            request, _ = await build_run_request(body, kube=self.kube, registry=self.registry)
-        except RunRefused as refused:
-            logger.warning("[%s/%s] run refused (%s): %s", namespace, name, refused.reason, refused.message)
-            await self._refuse(body, refused)
-            return
-        if request.target:
-            await self._record_target(namespace, name, request.target)
+        # Checking the rate limits and recording the acceptance happen under one lock per
+        # template: a burst of Remediations cannot all pass the same hourly budget.
+        async with self._acceptance.setdefault(template_name, asyncio.Lock()):
+            try:
+                request, _ = await build_run_request(
+                    body, kube=self.kube, registry=self.registry, home_namespace=self.home_namespace
+                )
+            except RunRefused as refused:
+                logger.warning("[%s/%s] run refused (%s): %s", namespace, name, refused.reason, refused.message)
+                await self._refuse(body, refused)
+                return
+            accepted = await self._accept(namespace, name, request.target)
+        self.sink.track(run_id=uid, namespace=namespace, name=name, template=template_name, status=accepted)
         self.tasks[uid] = asyncio.create_task(self._drive(uid, body, request))
         logger.info("[%s/%s] run accepted: template %s", namespace, name, template_name)
 
@@ -112,19 +127,24 @@ class RemediationService:
             except ApprovalNotPending:
                 return
 
-    async def _record_target(self, namespace: str, name: str, target: Mapping[str, Any]) -> None:
-        meta = target.get("metadata") or {}
-        ref = {
-            "apiVersion": target.get("apiVersion", ""),
-            "kind": target.get("kind", ""),
-            "name": meta.get("name", ""),
-            "uid": meta.get("uid"),
-        }
-        if meta.get("namespace"):
-            ref["namespace"] = meta["namespace"]
+    async def _accept(self, namespace: str, name: str, target: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Record that the run is accepted: its start time (what rate limits count) and its resolved target."""
+        status: dict[str, Any] = {"startTime": now_iso()}
+        if target:
+            meta = target.get("metadata") or {}
+            ref = {
+                "apiVersion": target.get("apiVersion", ""),
+                "kind": target.get("kind", ""),
+                "name": meta.get("name", ""),
+                "uid": meta.get("uid"),
+            }
+            if meta.get("namespace"):
+                ref["namespace"] = meta["namespace"]
+            status["target"] = ref
         await self.kube.patch(
-            "Remediation", name, {"status": {"target": ref}}, namespace, subresource="status", api_version=API_VERSION
+            "Remediation", name, {"status": status}, namespace, subresource="status", api_version=API_VERSION
         )
+        return status
 
     async def _refuse(self, body: Mapping[str, Any], refused: RunRefused) -> None:
         namespace, name, uid = _ids(body)

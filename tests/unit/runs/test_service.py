@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -275,11 +276,26 @@ async def test_status_writes_that_fail_for_a_while_neither_fail_nor_strand_the_r
 ) -> None:
     api.add(template())
     (rem,) = api.add(remediation())
-    # The API server throttles status writes for a while (429, then 500): best effort, retried.
+    service = make_service()
+    await service.start(rem)  # accepted; the run's own task has not taken a step yet
+    # The API server throttles the run's status writes for a while (429, then 500): best effort, retried.
     api.fail(method="PATCH", path_has="/remediations/crashloop-1/status", status=429, times=2)
     api.fail(method="PATCH", path_has="/remediations/crashloop-1/status", status=500, times=1)
-    service = make_service()
-    await service.start(rem)
     await settle(service, rem["metadata"]["uid"])
     assert service.tasks == {}
     assert stored(api)["status"]["phase"] == "Succeeded"
+
+
+async def test_a_burst_of_remediations_cannot_slip_past_the_hourly_budget(
+    api: FakeKubeApi, make_service: Callable[[], RemediationService]
+) -> None:
+    api.add(template(steps=ASK, safety={"maxRunsPerHour": 2, "cooldown": "0s"}))
+    burst = api.add(*(remediation(f"burst-{i}") for i in range(5)))
+    service = make_service()
+    await asyncio.gather(*(service.start(body) for body in burst))
+    for body in burst:
+        await settle(service, body["metadata"]["uid"])
+    phases = sorted(stored(api, f"burst-{i}")["status"]["phase"] for i in range(5))
+    assert phases == ["Failed", "Failed", "Failed", "WaitingApproval", "WaitingApproval"]
+    refused = [stored(api, f"burst-{i}")["status"]["message"] for i in range(5)]
+    assert sum(m.startswith("RateLimited") for m in refused) == 3
