@@ -85,7 +85,9 @@ def _target_kind(template: AnyTemplate) -> str | None:
     return target.owner or target.kind
 
 
-def check_remediation_fits(template: AnyTemplate, remediation: Remediation, *, namespace: str, home: str | None) -> None:
+def check_remediation_fits(
+    template: AnyTemplate, remediation: Remediation, *, namespace: str, home: str | None
+) -> None:
     """Refuse a Remediation that asks more of its template than the template allows."""
     name = str(template.metadata.get("name", ""))
     if isinstance(template, ClusterWorkflowTemplate):
@@ -104,9 +106,7 @@ def check_remediation_fits(template: AnyTemplate, remediation: Remediation, *, n
         )
     locked = sorted(set(remediation.spec.variables) & set(template.spec.safety.locked_variables))
     if locked:
-        raise RunRefused(
-            "LockedVariable", f"template {name!r} does not let a Remediation override {', '.join(locked)}"
-        )
+        raise RunRefused("LockedVariable", f"template {name!r} does not let a Remediation override {', '.join(locked)}")
 
 
 async def _explicit_target(kube: KubeClient, remediation: Remediation) -> dict[str, Any]:
