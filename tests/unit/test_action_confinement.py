@@ -52,3 +52,47 @@ async def test_the_templates_denied_namespaces_hold_for_every_action_call() -> N
     with pytest.raises(ActionError, match="not among the template's allowed namespaces"):
         await registry.invoke("scale_deployment", {"namespace": "payments", "name": "web", "replicas": 5}, allowed_only)
     assert api.writes() == []
+
+
+@pytest.mark.parametrize(
+    ("spec", "problem"),
+    [
+        ({"hostNetwork": True}, "hostNetwork: true"),
+        ({"serviceAccountName": "cluster-admin-sa"}, "serviceAccountName: cluster-admin-sa"),
+        ({"volumes": [{"name": "root", "hostPath": {"path": "/"}}]}, "volume 'root' is a hostPath"),
+        ({"containers": [{"name": "c", "image": "x", "securityContext": {"privileged": True}}]}, "'c' is privileged"),
+    ],
+)
+async def test_run_job_refuses_pods_that_reach_beyond_their_namespace(spec: dict[str, Any], problem: str) -> None:
+    api = FakeKubeApi()
+    pod_spec = {"containers": [{"name": "c", "image": "busybox"}], **spec}
+    params = {"namespace": "shop", "name": "fix", "template": {"spec": pod_spec}}
+    with pytest.raises(ActionError) as caught:
+        await registry.invoke("run_job", params, ActionContext(kube=api.client(), allowed_namespace="shop"))
+    assert caught.value.category is ErrorCategory.FORBIDDEN
+    assert problem in str(caught.value)
+    with pytest.raises(ActionError, match="hostAccess is for ClusterWorkflowTemplates only"):
+        await registry.invoke(
+            "run_job", {**params, "hostAccess": True}, ActionContext(kube=api.client(), allowed_namespace="shop")
+        )
+    assert api.writes() == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://169.254.169.254/latest/meta-data/iam/security-credentials/",
+        "http://metadata.google.internal/computeMetadata/v1/",
+        "http://[fe80::1]/hook",
+    ],
+)
+async def test_notify_never_posts_to_link_local_or_metadata_addresses(url: str) -> None:
+    api = FakeKubeApi()
+    for dry_run in (False, True):
+        with pytest.raises(ActionError) as caught:
+            await registry.invoke(
+                "notify", {"url": url, "text": "hi"}, ActionContext(kube=api.client(), dry_run=dry_run)
+            )
+        assert caught.value.category is ErrorCategory.FORBIDDEN
+        assert "link-local or cloud metadata" in str(caught.value)
+        assert "meta-data" not in str(caught.value)  # the path stays redacted
