@@ -13,6 +13,7 @@ import kopf
 from prometheus_client import start_http_server
 
 from suture.actions import Registry, load_registry
+from suture.admission import approval_stamp_problem
 from suture.api import GROUP, VERSION
 from suture.config import load_settings
 from suture.engine import Engine, open_checkpointer
@@ -77,6 +78,11 @@ async def start_engine(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
         journal=SqlJournal(database),
     )
     stack.push_async_callback(engine.aclose)
+    problem = await approval_stamp_problem(kube)
+    if problem is not None:
+        logger.error(
+            "approvers are NOT authenticated: %s; spec.approval.by records whatever the client writes", problem
+        )
     memo["stack"] = stack
     memo["service"] = RemediationService(
         engine=engine, kube=kube, sink=sink, registry=registry(), home_namespace=ours.home_namespace or None

@@ -60,3 +60,13 @@ async def test_answering_a_missing_remediation_is_a_404() -> None:
 async def test_whoami_is_the_name_the_api_server_authenticates() -> None:
     api = FakeKubeApi(user="system:serviceaccount:shop:ops")
     assert await whoami(api.client()) == "system:serviceaccount:shop:ops"
+
+
+async def test_the_operator_notices_when_approvers_would_not_be_authenticated() -> None:
+    from suture.admission import approval_stamp_policy, approval_stamp_problem
+
+    api = FakeKubeApi()
+    missing = await approval_stamp_problem(api.client())
+    assert missing == ("the MutatingAdmissionPolicy 'suture-approval-stamp' is not installed (kubectl apply -f crds/)")
+    api.add(*approval_stamp_policy())
+    assert await approval_stamp_problem(api.client()) is None
