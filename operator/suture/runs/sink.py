@@ -15,13 +15,12 @@ from datetime import datetime
 from typing import Any
 
 from suture import metrics
-from suture.api import API_VERSION
+from suture.api import API_VERSION, TERMINAL_PHASES
 from suture.engine import ApprovalDecision, StepProgress
 from suture.engine.state import now_iso
 from suture.kube import ApiError, KubeClient
 from suture.runs.events import post_event
 
-TERMINAL = ("Succeeded", "Failed", "RolledBack", "Cancelled")
 _STEP_REASONS = {
     "Running": "StepStarted",
     "Succeeded": "StepSucceeded",
@@ -116,7 +115,7 @@ class KubeStatusSink:
                 metrics.RUNS_STARTED.labels(run.template).inc()
             status["startTime"] = run.started
             changed = phase != run.phase
-            if phase in TERMINAL:
+            if phase in TERMINAL_PHASES:
                 status["completionTime"] = now_iso()
                 if changed:
                     metrics.RUNS_FINISHED.labels(run.template, phase).inc()
