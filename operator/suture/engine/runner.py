@@ -33,6 +33,7 @@ from suture.engine.progress import BestEffortSink, NullSink, ProgressSink, StepP
 from suture.engine.scope import RunDeps, TemplateSource
 from suture.engine.state import RUNNING, TERMINAL, WAITING_APPROVAL, RunState, now_iso
 from suture.engine.subflow import snapshot_subflows
+from suture.errors import ApprovalNotPending, InvalidError
 from suture.kube import KubeClient
 
 DECISIONS = ("Approved", "Rejected")
@@ -77,10 +78,6 @@ class RunOutcome:
     def finished(self) -> bool:
         """True once the run reached a terminal phase."""
         return self.phase in TERMINAL
-
-
-class ApprovalNotPending(ValueError):
-    """approve() was called for a run that is not waiting for approval."""
 
 
 def initial_state(request: RunRequest, *, global_dry_run: bool = False) -> RunState:
@@ -187,9 +184,13 @@ class Engine:
         return list(await asyncio.gather(*(self.resume(run_id=r) for r in unfinished)))
 
     async def approve(self, *, run_id: str, decision: str, by: str = "", reason: str = "") -> RunOutcome:
-        """Answer a pending approval with ``Approved`` or ``Rejected``; an answer past the deadline is a timeout."""
+        """Answer a pending approval with ``Approved`` or ``Rejected``; an answer past the deadline is a timeout.
+
+        Raises InvalidError for any other decision, ApprovalNotPending when the
+        run is not waiting for an approval.
+        """
         if decision not in DECISIONS:
-            raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
+            raise InvalidError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
         return await self._answer(run_id, {"decision": decision, "by": by, "reason": reason})
 
     async def cancel(self, *, run_id: str, rollback: bool = False) -> RunOutcome | None:

@@ -18,7 +18,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from suture.kube.errors import ApiError, ApiUnavailable, UnknownKind
+from suture.errors import ApiError, ApiUnavailable, UnknownKind
 from suture.kube.resources import KINDS, ResourceInfo, ResourceTable, check_api_version, check_kind
 from suture.kube.transport import KubeRequest, KubeResponse, Transport, TransportError
 

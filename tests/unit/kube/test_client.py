@@ -103,7 +103,7 @@ async def test_names_that_would_change_the_path_are_refused_before_sending(
 ) -> None:
     with pytest.raises(InvalidReference):
         await kube.get("Pod", name, namespace)
-    with pytest.raises(ValueError, match="not a valid"):
+    with pytest.raises(InvalidReference, match="not a valid"):
         await kube.delete("Pod", name, namespace)
     assert api.requests == []
 
