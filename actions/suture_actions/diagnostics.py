@@ -18,9 +18,11 @@ from suture.actions import (
     ActionSpec,
     ApiError,
     ErrorCategory,
+    InvalidReference,
     LabelSelector,
     RbacRule,
     Risk,
+    UnknownKind,
     action,
 )
 from suture_actions._common import NamespacedTarget, check_namespace, get_required, retry_on_conflict, would
@@ -138,7 +140,7 @@ async def _owner_chain(ctx: ActionContext, obj: Mapping[str, Any]) -> list[dict[
             owner = await ctx.kube.get(
                 ref["kind"], ref["name"], namespace if info.namespaced else None, api_version=ref.get("apiVersion")
             )
-        except (ApiError, ValueError) as exc:
+        except ApiError as exc:  # InvalidReference and UnknownKind are ApiErrors too
             entry["error"] = _error(exc)
             break
         if owner["metadata"].get("uid") != ref.get("uid"):
@@ -297,7 +299,7 @@ async def collect_diagnostics(ctx: ActionContext, params: DiagnosticsParams) -> 
         raise ActionError("collect_diagnostics never reads Secrets", category=ErrorCategory.FORBIDDEN)
     try:
         info = await ctx.kube.resolve(params.kind, params.api_version)  # discovery for kinds outside the table
-    except ValueError as exc:
+    except (InvalidReference, UnknownKind) as exc:
         raise ActionError(str(exc), category=ErrorCategory.INVALID) from None
     obj_ns = params.namespace if info.namespaced else None
     obj = await get_required(ctx, params.kind, params.name, obj_ns, act, api_version=info.api_version)

@@ -14,7 +14,9 @@ change between releases without breaking a pack.
   timeout. :class:`ApiError` is what the Kubernetes client
   (:class:`KubeClient`, in the context) raises when the API server refuses,
   as the subclass of its status (404 not-found, 409 conflict, 429/5xx and no
-  answer transient, ...); :class:`RegistryError`.
+  answer transient, ...); a kind or name that cannot be looked up is
+  :class:`InvalidReference` or :class:`UnknownKind` (never sent to the
+  server); :class:`RegistryError`.
 - Helpers: durations as templates write them (:data:`Duration`,
   :func:`parse_duration`, :func:`format_duration`), label selectors as data
   (:class:`LabelSelector`, never concatenated strings), and where a kind
@@ -29,7 +31,7 @@ from suture.actions.params import ActionParams
 from suture.actions.registry import Registry, load_registry
 from suture.actions.spec import ActionContext, ActionResult, ActionSpec, RbacRule, Risk, action
 from suture.api import Duration, LabelSelector, format_duration, parse_duration
-from suture.errors import ActionError, ApiError, ErrorCategory, RegistryError
+from suture.errors import ActionError, ApiError, ErrorCategory, InvalidReference, RegistryError, UnknownKind
 from suture.kube import KubeClient, ResourceInfo, resource_info
 
 __all__ = [
@@ -41,6 +43,7 @@ __all__ = [
     "ApiError",
     "Duration",
     "ErrorCategory",
+    "InvalidReference",
     "KubeClient",
     "LabelSelector",
     "RbacRule",
@@ -48,6 +51,7 @@ __all__ = [
     "RegistryError",
     "ResourceInfo",
     "Risk",
+    "UnknownKind",
     "action",
     "format_duration",
     "load_registry",
