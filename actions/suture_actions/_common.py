@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from pydantic import Field
 
-from suture.actions import ActionContext, ActionError, ActionParams, ApiError, ErrorCategory
+from suture.actions import ActionContext, ActionError, ActionParams, ApiError, ErrorCategory, ResourceInfo
 
 T = TypeVar("T")
 NAME_PATTERN = r"^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$"
@@ -22,13 +22,35 @@ class NamespacedTarget(ActionParams):
 
 
 def check_namespace(ctx: ActionContext, namespace: str | None, action: str) -> None:
-    """Refuse to act outside the namespace a namespaced template is confined to."""
-    if ctx.allowed_namespace is not None and namespace != ctx.allowed_namespace:
+    """Refuse to act where the calling template may not: outside a namespaced template's namespace,
+    on a cluster-scoped object from one (``namespace`` None), or in a namespace its safety rules deny."""
+    reason = ctx.namespace_refusal(namespace)
+    if reason is not None:
+        raise ActionError(reason, category=ErrorCategory.FORBIDDEN, action=action)
+
+
+def refuse_secrets(info: ResourceInfo, action: str) -> None:
+    """Refuse core Secrets, judged by the resource the kind resolves to (any spelling), never read into a run."""
+    if info.api_version == "v1" and info.plural.lower() == "secrets":
         raise ActionError(
-            f"namespace {namespace!r} is outside this template's namespace {ctx.allowed_namespace!r}",
+            f"{action} never reads Secrets: their data would be stored in the run's history",
             category=ErrorCategory.FORBIDDEN,
             action=action,
         )
+
+
+async def original(ctx: ActionContext, name: str, current: Any) -> Any:
+    """The value ``name`` had before this call's first attempt; ``current`` (recorded now) on the first.
+
+    A replay after a crash or a lost reply thereby undoes to, and computes
+    from, the state before the run touched it, not the state it left.
+    """
+
+    async def read() -> dict[str, Any]:
+        return {"value": current}
+
+    recalled: dict[str, Any] = await ctx.recall(name, read)
+    return recalled["value"]
 
 
 async def get_required(

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from suture.actions import ActionContext, ActionResult, ActionSpec, RbacRule, Risk, action
-from suture_actions._common import NamespacedTarget, check_namespace, get_required, retry_on_conflict, would
+from suture_actions._common import NamespacedTarget, check_namespace, get_required, original, retry_on_conflict, would
 
 
 async def _set_suspend(ctx: ActionContext, namespace: str, name: str, suspend: bool | None, act: str) -> ActionResult:
@@ -16,7 +16,8 @@ async def _set_suspend(ctx: ActionContext, namespace: str, name: str, suspend: b
 
     async def attempt() -> ActionResult:
         cronjob = await get_required(ctx, "CronJob", name, namespace, act)
-        before = cronjob["spec"].get("suspend")
+        live = cronjob["spec"].get("suspend")
+        before = await original(ctx, "suspend", live)
         active = len((cronjob.get("status") or {}).get("active") or [])
         output: dict[str, Any] = {
             "namespace": namespace,
@@ -28,15 +29,17 @@ async def _set_suspend(ctx: ActionContext, namespace: str, name: str, suspend: b
         if bool(before) == bool(suspend):
             state = "suspended" if suspend else "not suspended"
             return ActionResult(changed=False, message=f"{where} is already {state}", output=output)
+        note = f"; its {active} running Jobs keep running" if suspend and active else ""
+        undo = {"namespace": namespace, "name": name, "suspend": before}
+        result = ActionResult(
+            changed=not ctx.dry_run, message=would(ctx, f"{verb} {where}{note}"), output=output, undo=undo
+        )
+        await ctx.intend(undo)
+        if bool(live) == bool(suspend):  # written by an earlier attempt of this call
+            return result
         patch = {"metadata": {"resourceVersion": cronjob["metadata"]["resourceVersion"]}, "spec": {"suspend": suspend}}
         await ctx.kube.patch("CronJob", name, patch, namespace, dry_run=ctx.dry_run)
-        note = f"; its {active} running Jobs keep running" if suspend and active else ""
-        return ActionResult(
-            changed=not ctx.dry_run,
-            message=would(ctx, f"{verb} {where}{note}"),
-            output=output,
-            undo={"namespace": namespace, "name": name, "suspend": before},
-        )
+        return result
 
     return await retry_on_conflict(attempt)
 

@@ -19,7 +19,15 @@ from suture.actions import (
     Risk,
     action,
 )
-from suture_actions._common import NAME_PATTERN, NamespacedTarget, check_namespace, controller_of, get_required, would
+from suture_actions._common import (
+    NAME_PATTERN,
+    NamespacedTarget,
+    check_namespace,
+    controller_of,
+    get_required,
+    original,
+    would,
+)
 from suture_actions.eviction import EVICT_RBAC, evict_and_wait, pod_key
 
 MIRROR = "kubernetes.io/config.mirror"
@@ -53,21 +61,22 @@ async def _set_unschedulable(ctx: ActionContext, name: str, value: bool | None, 
     """
     _cluster_only(ctx, act)
     node = await get_required(ctx, "Node", name, None, act)
-    before = node["spec"].get("unschedulable")
+    live = node["spec"].get("unschedulable")
+    before = await original(ctx, "unschedulable", live)
     output: dict[str, Any] = {"name": name, "unschedulable": bool(value), "previous": before}
     if bool(before) == bool(value):
         state = "cordoned" if value else "schedulable"
         return ActionResult(changed=False, message=f"Node {name} is already {state}", output=output)
+    verb = "cordon" if value else "uncordon"
+    undo = {"name": name, "unschedulable": before}
+    result = ActionResult(changed=not ctx.dry_run, message=would(ctx, f"{verb} Node {name}"), output=output, undo=undo)
+    await ctx.intend(undo)
+    if bool(live) == bool(value):  # written by an earlier attempt of this call
+        return result
     # No resourceVersion precondition: the kubelet bumps it with every status
     # heartbeat, and writing one absolute field cannot lose anyone else's change.
     await ctx.kube.patch("Node", name, {"spec": {"unschedulable": value}}, dry_run=ctx.dry_run)
-    verb = "cordon" if value else "uncordon"
-    return ActionResult(
-        changed=not ctx.dry_run,
-        message=would(ctx, f"{verb} Node {name}"),
-        output=output,
-        undo={"name": name, "unschedulable": before},
-    )
+    return result
 
 
 async def _undo_schedulable(ctx: ActionContext, data: Mapping[str, Any]) -> ActionResult:

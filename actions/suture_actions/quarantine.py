@@ -22,6 +22,7 @@ from suture_actions._common import (
     check_namespace,
     controller_of,
     get_required,
+    original,
     retry_on_conflict,
     would,
 )
@@ -120,6 +121,15 @@ async def quarantine_pod(ctx: ActionContext, params: PodTarget) -> ActionResult:
             "uid": meta["uid"],
             "owner": f"{owner['kind']}/{owner['name']}" if owner else None,
         }
+        earlier = await ctx.recorded("quarantine")
+        if labels.get(QUARANTINED) == "true" and earlier is not None:
+            # This very call quarantined it before a crash or a lost reply: same answer, same undo.
+            return ActionResult(
+                changed=True,
+                message=f"quarantined {where}",
+                output={**output, "removedLabels": earlier["value"]["labels"]},
+                undo={"namespace": namespace, "name": name, "uid": meta["uid"], "labels": earlier["value"]["labels"]},
+            )
         if labels.get(QUARANTINED) == "true":
             try:
                 removed = json.loads((meta.get("annotations") or {}).get(QUARANTINED_LABELS, "{}"))
@@ -165,13 +175,16 @@ async def quarantine_pod(ctx: ActionContext, params: PodTarget) -> ActionResult:
                 "annotations": {QUARANTINED_LABELS: json.dumps(removed, sort_keys=True)},
             }
         }
+        undo = {"namespace": namespace, "name": name, "uid": meta["uid"], "labels": removed}
+        await original(ctx, "quarantine", {"labels": removed})
+        await ctx.intend(undo)
         await ctx.kube.patch("Pod", name, patch, namespace, dry_run=ctx.dry_run)
         out_of = ", ".join(who for who, _ in selectors) or "nothing (no controller or Service selects it)"
         return ActionResult(
             changed=not ctx.dry_run,
             message=would(ctx, f"quarantine {where}: removed labels {sorted(removed)} to take it out of {out_of}"),
             output=output,
-            undo={"namespace": namespace, "name": name, "uid": meta["uid"], "labels": removed},
+            undo=undo,
         )
 
     return await retry_on_conflict(attempt)

@@ -24,6 +24,7 @@ from suture_actions._common import (
     controller_of,
     get_required,
     gone,
+    original,
     retry_on_conflict,
     would,
 )
@@ -66,6 +67,14 @@ async def restart_pod(ctx: ActionContext, params: RestartPodParams) -> ActionRes
     check_namespace(ctx, params.namespace, act)
     where = f"Pod {params.namespace}/{params.name}"
     pod = await ctx.kube.get_or_none("Pod", params.name, params.namespace)
+    earlier = await ctx.recorded("uid")
+    if params.uid is None and earlier is not None and (pod is None or pod["metadata"]["uid"] != earlier["value"]):
+        # This very call deleted that pod before a crash or a lost reply: done, not "not found".
+        return ActionResult(
+            changed=True,
+            message=f"{where} with UID {earlier['value']} was restarted",
+            output={"namespace": params.namespace, "name": params.name, "uid": earlier["value"]},
+        )
     if params.uid is not None and (pod is None or pod["metadata"]["uid"] != params.uid):
         return ActionResult(
             changed=False,
@@ -90,6 +99,7 @@ async def restart_pod(ctx: ActionContext, params: RestartPodParams) -> ActionRes
         )
     if pod["metadata"].get("deletionTimestamp"):
         return ActionResult(changed=False, message=f"{where} is already terminating", output=output)
+    await original(ctx, "uid", uid)
     try:
         await ctx.kube.delete(
             "Pod",
@@ -144,7 +154,8 @@ async def restart_workload(ctx: ActionContext, params: RestartWorkloadParams) ->
     kind, namespace, name = params.kind, params.namespace, params.name
     check_namespace(ctx, namespace, act)
     where = f"{kind} {namespace}/{name}"
-    stamp = params.token or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # Recorded on the first attempt: a replay finds its own stamp and does not roll the pods again.
+    stamp = params.token or await original(ctx, "stamp", datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
     async def attempt() -> ActionResult:
         obj = await get_required(ctx, kind, name, namespace, act)
@@ -164,7 +175,13 @@ async def restart_workload(ctx: ActionContext, params: RestartWorkloadParams) ->
             "previous": previous,
         }
         if previous == stamp:
-            return ActionResult(changed=False, message=f"{where} was already restarted with {stamp!r}", output=output)
+            replayed = params.token is None and ctx.idempotency_key != ""
+            message = (
+                f"restarted {where} (restartedAt={stamp})"
+                if replayed
+                else f"{where} was already restarted with {stamp!r}"
+            )
+            return ActionResult(changed=replayed, message=message, output=output)
         patch = {
             "metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]},
             "spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: stamp}}}},

@@ -14,6 +14,7 @@ from suture_actions._common import (
     check_namespace,
     controller_of,
     get_required,
+    original,
     retry_on_conflict,
     would,
 )
@@ -163,6 +164,16 @@ async def rollback_deployment(ctx: ActionContext, params: RollbackParams) -> Act
         ]
         current = deployment["spec"]["template"]
         marker = (deployment["metadata"].get("annotations") or {}).get(ROLLED_BACK_TO)
+        earlier = await ctx.recorded("rollback")
+        if earlier is not None and earlier["value"]["to"] == current:
+            # This very call rolled it back before a crash or a lost reply: same answer, same undo.
+            first = earlier["value"]
+            return ActionResult(
+                changed=True,
+                message=f"rolled back {where} to revision {first['revision']}",
+                output={"namespace": namespace, "name": name, "revision": first["revision"]},
+                undo={"namespace": namespace, "name": name, "template": first["template"], "marker": first["marker"]},
+            )
         target = _pick_revision(owned, current, params.revision, marker, where, act)
         template = _template_of(target)
         revision = params.revision or _revision(target)
@@ -176,12 +187,15 @@ async def rollback_deployment(ctx: ActionContext, params: RollbackParams) -> Act
             return ActionResult(
                 changed=False, message=f"{where} already runs the pod template of revision {revision}", output=output
             )
+        undo = {"namespace": namespace, "name": name, "template": copy.deepcopy(current), "marker": marker}
+        await original(ctx, "rollback", {"template": current, "marker": marker, "revision": revision, "to": template})
+        await ctx.intend(undo)
         await _put_template(ctx, deployment, template, _hash_of(target))
         return ActionResult(
             changed=not ctx.dry_run,
             message=would(ctx, f"roll back {where} to revision {revision} (ReplicaSet {target['metadata']['name']})"),
             output=output,
-            undo={"namespace": namespace, "name": name, "template": copy.deepcopy(current), "marker": marker},
+            undo=undo,
         )
 
     return await retry_on_conflict(attempt)

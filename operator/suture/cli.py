@@ -190,10 +190,13 @@ def cmd_decide(args: argparse.Namespace) -> int:
     approval = _kube_call(
         args,
         lambda kube: answer_approval(
-            kube, namespace=args.namespace, name=args.name, decision=decision, reason=args.reason
+            kube, namespace=args.namespace, name=args.name, decision=decision, reason=args.reason, step=args.step
         ),
     )
-    print(f"remediation {args.namespace}/{args.name}: {approval.get('decision')} by {approval.get('by') or '?'}")
+    print(
+        f"remediation {args.namespace}/{args.name}: {approval.get('decision')} {approval.get('step')} "
+        f"by {approval.get('by') or '?'}"
+    )
     return 0
 
 
@@ -352,6 +355,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--kubeconfig", help="kubeconfig (default: $KUBECONFIG)")
         if verb != "cancel":
             p.add_argument("--reason", default="", help="why, recorded in the status")
+            p.add_argument(
+                "--step",
+                default=None,
+                help="the approval to answer (default: the one the run waits for now; "
+                "name a later one to answer it ahead of time)",
+            )
         p.set_defaults(func=cmd_cancel if verb == "cancel" else cmd_decide)
 
     status = sub.add_parser("status", help="a Remediation's phase, approval and step timeline")

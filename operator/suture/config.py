@@ -36,6 +36,12 @@ class Settings:
     database: str = field(default_factory=lambda: os.environ.get("SUTURE_DATABASE_URL", ""))
     """Suture's SQL database (effect journal): a PostgreSQL URL, or a SQLite file (default data_dir/suture.sqlite)."""
 
+    home_namespace: str = field(
+        default_factory=lambda: os.environ.get("SUTURE_HOME_NAMESPACE") or os.environ.get("POD_NAMESPACE", "")
+    )
+    """The operator's own namespace, where its receiver creates Remediations; ClusterWorkflowTemplates run
+    from there without listing it in spec.allowedRemediationNamespaces. In a pod, the pod's namespace."""
+
     prometheus_url: str = field(default_factory=lambda: os.environ.get("SUTURE_PROMETHEUS_URL", ""))
     """Prometheus base URL for PromQL conditions and health gates; empty disables them."""
 

@@ -565,6 +565,7 @@ class ApprovalNotPending(ConflictError):
 REFUSAL_CATEGORIES: Mapping[str, ErrorCategory] = {
     "InvalidRemediation": ErrorCategory.INVALID,
     "InvalidTemplate": ErrorCategory.INVALID,
+    "TargetKindMismatch": ErrorCategory.INVALID,
     "TemplateNotFound": ErrorCategory.NOT_FOUND,
     "TargetNotFound": ErrorCategory.NOT_FOUND,
     "TargetUnresolved": ErrorCategory.NOT_FOUND,
@@ -572,6 +573,7 @@ REFUSAL_CATEGORIES: Mapping[str, ErrorCategory] = {
     "NamespaceDenied": ErrorCategory.FORBIDDEN,
     "RateLimited": ErrorCategory.FORBIDDEN,
     "Cooldown": ErrorCategory.FORBIDDEN,
+    "LockedVariable": ErrorCategory.FORBIDDEN,
 }
 """The category of each refusal reason; a reason not listed is ``invalid``."""
 

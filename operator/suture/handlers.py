@@ -78,7 +78,9 @@ async def start_engine(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     )
     stack.push_async_callback(engine.aclose)
     memo["stack"] = stack
-    memo["service"] = RemediationService(engine=engine, kube=kube, sink=sink, registry=registry())
+    memo["service"] = RemediationService(
+        engine=engine, kube=kube, sink=sink, registry=registry(), home_namespace=ours.home_namespace or None
+    )
     if ours.metrics_port:
         start_http_server(ours.metrics_port)
     logger.info(
@@ -91,7 +93,10 @@ async def start_engine(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
 
 @kopf.on.cleanup()
 async def stop_engine(memo: kopf.Memo, **_: Any) -> None:
-    """Close the engine; unfinished runs stay checkpointed and resume at the next start."""
+    """Stop the runs, then close the engine; unfinished runs stay checkpointed and resume at the next start."""
+    service = memo.get("service")
+    if service is not None:
+        await service.aclose()  # before the clients close under them
     stack = memo.get("stack")
     if stack is not None:
         await stack.aclose()

@@ -14,7 +14,8 @@ from tests.conftest import free_port
 class OperatorProcess:
     """`suture run` in a subprocess, with its own data directory."""
 
-    def __init__(self, kubeconfig: str, data_dir: Path, namespace: str) -> None:
+    def __init__(self, kubeconfig: str, data_dir: Path, namespace: str, **env: str) -> None:
+        self.extra_env = env
         self.kubeconfig = kubeconfig
         self.data_dir = data_dir
         self.namespace = namespace
@@ -28,6 +29,7 @@ class OperatorProcess:
             "SUTURE_DATA_DIR": str(self.data_dir),
             "KUBECONFIG": self.kubeconfig,
             "SUTURE_METRICS_PORT": str(self.metrics_port),
+            **self.extra_env,
         }
         self.proc = await asyncio.create_subprocess_exec(
             sys.executable,

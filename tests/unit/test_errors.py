@@ -274,6 +274,8 @@ def test_references_never_sent_answer_as_the_server_would() -> None:
         ("NamespaceDenied", RefusedForbidden),
         ("RateLimited", RefusedForbidden),
         ("Cooldown", RefusedForbidden),
+        ("LockedVariable", RefusedForbidden),
+        ("TargetKindMismatch", RefusedInvalid),
         ("SomethingNew", RefusedInvalid),
     ],
 )

@@ -42,6 +42,7 @@ class _Run:
     started: str | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     step_phases: dict[str, str] = field(default_factory=dict)
+    counted: bool = False  # suture_runs_started_total was incremented for this run
 
 
 def _seconds(start: str | None, end: str | None) -> float | None:
@@ -69,6 +70,7 @@ class KubeStatusSink:
             run.step_phases[step["name"]] = step.get("phase", "")
         run.phase = str(status.get("phase", ""))
         run.started = status.get("startTime")
+        run.counted = bool(run.phase)  # a run seen before a restart was counted by the process that started it
         self._runs[run_id] = run
 
     def forget(self, run_id: str) -> None:
@@ -109,6 +111,8 @@ class KubeStatusSink:
             status: dict[str, Any] = {"phase": phase, "message": message, "undone": list(undone)}
             if run.started is None:
                 run.started = now_iso()
+            if not run.counted:
+                run.counted = True
                 metrics.RUNS_STARTED.labels(run.template).inc()
             status["startTime"] = run.started
             changed = phase != run.phase
@@ -157,6 +161,7 @@ class KubeStatusSink:
         async with run.lock:
             record = {
                 "decision": decision.decision,
+                "step": decision.step,
                 "by": decision.by,
                 "at": decision.at or now_iso(),
                 "reason": decision.reason,
@@ -170,5 +175,5 @@ class KubeStatusSink:
                 run,
                 f"Approval{decision.decision}",
                 f"step {decision.step}: {decision.decision}{by}",
-                warning=decision.decision != "Approved",
+                warning=decision.decision not in ("Approved", "Pending"),
             )
