@@ -145,6 +145,7 @@ class Engine:
         state["run"]["subflows"] = await snapshot_subflows(
             request.template, source=self.deps.templates, namespace=request.namespace
         )
+        self._graph(state["run"]["template"], request.template)  # compiled from the typed spec: no second parse
         return await self._invoke(request.run_id, state["run"]["template"], state)
 
     def submit(self, *, request: RunRequest) -> asyncio.Task[RunOutcome]:
@@ -255,11 +256,18 @@ class Engine:
     def _config(run_id: str) -> RunnableConfig:
         return {"configurable": {"thread_id": run_id}}
 
-    def _graph(self, template: Mapping[str, Any]) -> CompiledStateGraph[RunState]:
+    def _graph(
+        self, template: Mapping[str, Any], spec: WorkflowTemplateSpec | None = None
+    ) -> CompiledStateGraph[RunState]:
+        """The compiled graph of a checkpointed template; ``spec`` is its typed form when the caller has it.
+
+        A new run passes the model it was given, so the template is not parsed
+        again; only a run resumed from its checkpoint (JSON) is parsed here.
+        """
         key = json.dumps(template, sort_keys=True)
         graph = self._graphs.get(key)
         if graph is None:
-            spec = WorkflowTemplateSpec.model_validate(template)
+            spec = spec or WorkflowTemplateSpec.model_validate(template)
             graph = compile_graph(spec=spec, deps=self.deps, checkpointer=self.checkpointer)
             self._graphs[key] = graph
             while len(self._graphs) > 64:

@@ -22,14 +22,13 @@ from suture.api import (
     AnyTemplate,
     ClusterWorkflowTemplate,
     Remediation,
-    WorkflowTemplate,
     parse_duration,
 )
 from suture.engine import RunRequest
 from suture.errors import InvalidReference, RunRefused, TargetError
 from suture.kube import KubeClient
 from suture.targets import resolve_target
-from suture.validation import validate_object
+from suture.validation import parse_template
 
 __all__ = ["RunRefused", "build_run_request", "check_rate", "load_template"]
 
@@ -55,12 +54,11 @@ async def load_template(kube: KubeClient, remediation: Remediation, namespace: s
     if verdict is not None and verdict.get("status") == "False":
         # The operator's own verdict (with the action registry) for this very generation.
         raise RunRefused("InvalidTemplate", f"{ref.kind} {ref.name!r} is not Valid: {verdict.get('message', '')}")
-    errors = [p for p in validate_object(raw, None) if p.severity == "error"]
-    if errors:
+    template, errors = parse_template(raw, None)
+    if template is None or errors:
         listed = "; ".join(f"{p.path}: {p.message}" for p in errors[:3])
         raise RunRefused("InvalidTemplate", f"{ref.kind} {ref.name!r} is invalid: {listed}")
-    model = ClusterWorkflowTemplate if cluster else WorkflowTemplate
-    return model.model_validate(raw)
+    return template
 
 
 def _valid_condition(raw: Mapping[str, Any]) -> Mapping[str, Any] | None:

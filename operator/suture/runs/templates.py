@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from suture.api import API_VERSION, ClusterWorkflowTemplate, WorkflowTemplate, WorkflowTemplateSpec
+from suture.api import API_VERSION, WorkflowTemplateSpec
 from suture.errors import InvalidTemplate, TemplateNotFound
 from suture.kube import KubeClient
-from suture.validation import validate_object
+from suture.validation import parse_template
 
 
 class KubeTemplateSource:
@@ -27,8 +27,7 @@ class KubeTemplateSource:
         label = f"{kind} {where}/{name}" if where else f"{kind} {name}"
         if raw is None:
             raise TemplateNotFound("not found", template=label)
-        errors = [p for p in validate_object(raw, None) if p.severity == "error"]
-        if errors:
+        template, errors = parse_template(raw, None)
+        if template is None or errors:
             raise InvalidTemplate(f"invalid: {errors[0].path}: {errors[0].message}", template=label)
-        model = ClusterWorkflowTemplate if cluster else WorkflowTemplate
-        return model.model_validate(raw).spec
+        return template.spec

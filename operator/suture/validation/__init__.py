@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from suture.actions import Registry
-from suture.api import ClusterWorkflowTemplate, WorkflowTemplate
+from suture.api import AnyTemplate, ClusterWorkflowTemplate, WorkflowTemplate
 from suture.validation.condition import valid_condition
 from suture.validation.documents import read_documents
 from suture.validation.problems import Problem
@@ -26,6 +26,20 @@ def validate_object(doc: Any, registry: Registry | None) -> list[Problem]:
     if isinstance(model, WorkflowTemplate | ClusterWorkflowTemplate):
         return check_template(model, registry)
     return []
+
+
+def parse_template(doc: Any, registry: Registry | None) -> tuple[AnyTemplate | None, list[Problem]]:
+    """Parse a raw template once and check it: its typed model (None when the schema refuses it) and its errors.
+
+    The one way the operator reads a template: the model it returns is what the
+    engine runs, so a template is parsed and validated once on its way to an action.
+    """
+    model, problems = parse_document(doc)
+    if model is None:
+        return None, problems
+    if not isinstance(model, WorkflowTemplate | ClusterWorkflowTemplate):
+        return None, [Problem(path="kind", message=f"{doc.get('kind')!r} is not a template kind")]
+    return model, [p for p in check_template(model, registry) if p.severity == "error"]
 
 
 def _resource_name(doc: Any) -> str:
@@ -80,4 +94,11 @@ def validate_paths(paths: list[str], registry: Registry | None) -> Report:
     return report
 
 
-__all__ = ["Problem", "Report", "valid_condition", "validate_object", "validate_paths"]
+__all__ = [
+    "Problem",
+    "Report",
+    "parse_template",
+    "valid_condition",
+    "validate_object",
+    "validate_paths",
+]
