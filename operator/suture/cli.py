@@ -121,16 +121,60 @@ def cmd_actions_show(args: argparse.Namespace) -> int:
     return 0
 
 
+# `suture run` flags and the environment variables they override: one table, so --help and the
+# settings cannot disagree. (flag, env var, default shown in --help, help text)
+_RUN_FLAGS: list[tuple[str, str, str, str]] = [
+    ("--port", "SUTURE_PORT", "8080", "port of the webhook, /healthz, /readyz and /metrics"),
+    ("--listen-address", "SUTURE_LISTEN_ADDRESS", "0.0.0.0", "address the HTTP server binds"),
+    ("--webhook-token-file", "SUTURE_WEBHOOK_TOKEN_FILE", "none", "file with the bearer token Alertmanager sends"),
+    ("--webhook-basic-auth-file", "SUTURE_WEBHOOK_BASIC_AUTH_FILE", "none", "file with one user:password line"),
+    ("--tls-cert-file", "SUTURE_TLS_CERT_FILE", "none", "PEM certificate to serve HTTPS"),
+    ("--tls-key-file", "SUTURE_TLS_KEY_FILE", "none", "PEM key of the certificate"),
+    ("--webhook-max-body", "SUTURE_WEBHOOK_MAX_BODY", "1048576", "largest webhook body in bytes (larger: 413)"),
+    (
+        "--home-namespace",
+        "SUTURE_HOME_NAMESPACE",
+        "default",
+        "holds the global pause and alerts with no watched namespace",
+    ),
+    ("--api-timeout", "SUTURE_WEBHOOK_API_TIMEOUT", "5", "seconds per API call before the webhook answers 503"),
+]
+
+
+def _export_run_flags(args: argparse.Namespace) -> None:
+    """Flags win over the environment: write them into it, where Settings reads."""
+    for flag, env, _, _ in _RUN_FLAGS:
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is not None:
+            os.environ[env] = str(value)
+    if args.insecure_webhook:
+        os.environ["SUTURE_INSECURE_WEBHOOK"] = "1"
+    if args.namespace:
+        os.environ["SUTURE_NAMESPACES"] = ",".join(args.namespace)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the operator until interrupted."""
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
+    _export_run_flags(args)
+    from suture.config import load_settings
+    from suture.webhook import CredentialError, require_authenticator
+
+    settings = load_settings()
+    try:
+        require_authenticator(
+            token_file=settings.webhook_token_file,
+            basic_auth_file=settings.webhook_basic_auth_file,
+            insecure=settings.insecure_webhook,
+        )
+    except CredentialError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     import kopf
 
     import suture.handlers  # noqa: F401  (registers the handlers)
-    from suture.config import load_settings
 
-    settings = load_settings()
     namespaces = list(args.namespace or settings.namespaces)
     kopf.configure(verbose=args.verbose)
     kopf.run(
@@ -173,6 +217,16 @@ def cmd_decide(args: argparse.Namespace) -> int:
         ),
     )
     print(f"remediation {args.namespace}/{args.name}: {approval.get('decision')} by {approval.get('by') or '?'}")
+    return 0
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    """Pause or resume remediation of every alert, for every replica (a ConfigMap in the home namespace)."""
+    from suture.webhook import set_pause
+
+    paused = args.command == "pause"
+    _kube_call(args, lambda kube: set_pause(kube, namespace=args.home_namespace, paused=paused, reason=args.reason))
+    print(f"remediation {'paused' if paused else 'resumed'} for all alerts")
     return 0
 
 
@@ -314,11 +368,37 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(func=cmd_validate)
 
     run = sub.add_parser("run", help="run the operator")
-    run.add_argument("--kubeconfig", help="kubeconfig of the cluster (default: in-cluster, then $KUBECONFIG)")
-    run.add_argument("--namespace", "-n", action="append", help="watch only this namespace (repeatable)")
+    run.add_argument(
+        "--kubeconfig", help="kubeconfig of the cluster (env KUBECONFIG; default: in-cluster, then $KUBECONFIG)"
+    )
+    run.add_argument(
+        "--namespace",
+        "-n",
+        action="append",
+        help="watch only this namespace, repeatable (env SUTURE_NAMESPACES, comma-separated; default all)",
+    )
     run.add_argument("--liveness", default=None, help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
     run.add_argument("--verbose", "-v", action="store_true")
+    for flag, env, default, text in _RUN_FLAGS:
+        run.add_argument(flag, default=None, help=f"{text} (env {env}, default {default})")
+    run.add_argument(
+        "--insecure-webhook",
+        action="store_true",
+        help="accept webhooks without credentials (env SUTURE_INSECURE_WEBHOOK, default off)",
+    )
     run.set_defaults(func=cmd_run)
+
+    for verb, text in (("pause", "stop starting remediations for new alerts"), ("resume", "start them again")):
+        p = sub.add_parser(verb, help=text)
+        p.add_argument("--all", action="store_true", required=True, help="every alert (the only scope so far)")
+        p.add_argument(
+            "--home-namespace",
+            default=os.environ.get("SUTURE_HOME_NAMESPACE", "default"),
+            help="the operator's home namespace (env SUTURE_HOME_NAMESPACE, default default)",
+        )
+        p.add_argument("--reason", default="", help="why, shown in every suppressed alert's summary")
+        p.add_argument("--kubeconfig", help="kubeconfig (default: $KUBECONFIG)")
+        p.set_defaults(func=cmd_pause)
 
     for verb, text in (
         ("approve", "approve a Remediation waiting for approval"),
