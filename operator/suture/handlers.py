@@ -95,7 +95,9 @@ async def start_engine(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     memo["service"] = RemediationService(engine=engine, kube=kube, sink=sink, registry=registry())
     metrics.RUNS_ACTIVE.set_function(lambda: engine.limiter.active)
     metrics.RUNS_QUEUED.set_function(lambda: engine.limiter.queued)
-    metrics.LEADER.set(1)  # standalone or kopf peering: a replica that runs handlers is the one acting
+    # Standalone, this replica executes every run. With kopf peering, leadership is not tracked yet
+    # (0): the gauge must never claim it.
+    metrics.LEADER.set(0 if ours.peering else 1)
     memo["kube"] = kube
     logger.info(
         "engine ready: checkpoints in %s, at most %d runs at once%s",

@@ -17,6 +17,7 @@ from pydantic.alias_generators import to_camel
 # Alertmanager writes a firing alert's endsAt as Go's zero time.
 GO_ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
 MAX_LABELS = 256
+MAX_ALERTNAME = 253
 
 
 class _AlertmanagerModel(BaseModel):
@@ -35,15 +36,29 @@ class AlertmanagerAlert(_AlertmanagerModel):
     annotations: dict[str, str] = Field(default_factory=dict, max_length=MAX_LABELS)
     starts_at: datetime
     ends_at: datetime | None = None
-    generator_url: str = Field(default="", max_length=4096, alias="generatorURL")
+    generator_url: str = Field(default="", max_length=2048, alias="generatorURL")
     # Alertmanager's fingerprint is 16 hex digits; it names the Remediation, so nothing else is accepted.
     fingerprint: str = Field(pattern=r"^[0-9a-f]{1,64}$")
 
     @field_validator("starts_at", "ends_at")
     @classmethod
-    def _aware(cls, value: datetime | None) -> datetime | None:
-        if value is not None and value.tzinfo is None:
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        """Every time in UTC; a zone-less time, or one that leaves the calendar in UTC, is refused."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
             raise ValueError("a time needs a zone (RFC 3339, e.g. 2026-01-01T00:00:00Z)")
+        try:
+            return value.astimezone(UTC)
+        except OverflowError:
+            raise ValueError("the time is out of range") from None
+
+    @field_validator("labels")
+    @classmethod
+    def _alertname(cls, value: dict[str, str]) -> dict[str, str]:
+        """The alertname names the Remediation's alert (at most 253 characters, as in its schema)."""
+        if len(value.get("alertname", "")) > MAX_ALERTNAME:
+            raise ValueError(f"the alertname label is longer than {MAX_ALERTNAME} characters")
         return value
 
     @property

@@ -196,6 +196,11 @@ class Intake:
             logger.info("alert %s matches no Valid template; nothing to do", alert.fingerprint)
             return
         ranked = list(self.ranker.rank(context, admitted))
+        if not ranked:  # a ranker that drops everything leaves nothing to run: say so, do not fail
+            summary.unmatched += 1
+            metrics.ALERTS_RECEIVED.labels("firing", "unmatched").inc()
+            logger.info("alert %s: the ranker kept none of %d candidates", alert.fingerprint, len(admitted))
+            return
         chosen = ranked[0].template
         if paused is not None:
             self._suppress(summary, alert, "Paused", f"remediation is paused for all alerts: {paused}")

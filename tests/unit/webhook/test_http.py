@@ -87,6 +87,10 @@ async def test_an_invalid_field_is_400_naming_it(client: TestClient[Any, Any], k
         (payload({**alert(), "labels": {"alertname": 5}}), "alerts[0].labels.alertname"),
         (payload({**alert(), "startsAt": "2026-11-29T06:00:00"}), "alerts[0].startsAt"),
         ({k: v for k, v in payload(alert()).items() if k != "receiver"}, "receiver"),
+        (payload(alert(alertname="A" * 254)), "alerts[0].labels"),
+        (payload({**alert(), "generatorURL": "http://x/" + "y" * 2048}), "alerts[0].generatorURL"),
+        (payload({**alert(), "startsAt": "0001-01-01T00:00:00+01:00"}), "alerts[0].startsAt"),
+        (payload({**alert(), "endsAt": "9999-12-31T23:59:59-01:00"}), "alerts[0].endsAt"),
     ]
     for body, field in cases:
         status, answer = await _post(client, body)
