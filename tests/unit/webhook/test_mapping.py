@@ -251,3 +251,16 @@ def test_names_depend_on_fingerprint_and_start_only() -> None:
     assert name != remediation_name(fingerprint="0123456789abcdee", starts_at=start)
     assert name.startswith("alert-")
     assert len(name) == 26
+
+
+async def test_different_alerts_on_one_target_at_once_start_one_run(
+    intake: Intake, kube: FakeKube, catalog: StaticCatalog
+) -> None:
+    _deployment_with_pods(kube, "web-1", "web-2", "web-3")
+    catalog.entries = [template("restart", target={**POD_TARGET, "namespace": "shop"})]
+    summaries = await asyncio.gather(
+        *(intake.receive(_parse(payload(alert(fingerprint=f"f{i}", pod=f"web-{i}")))) for i in (1, 2, 3))
+    )
+    assert len(kube.remediations()) == 1
+    assert sorted(len(s.created) for s in summaries) == [0, 0, 1]
+    assert len(kube.remediations()[0]["status"]["relatedAlerts"]) == 2
