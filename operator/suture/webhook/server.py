@@ -20,9 +20,9 @@ async def serve(app: web.Application, *, host: str, port: int, tls: ssl.SSLConte
 
     Raises OSError when the address cannot be bound.
     """
-    runner = web.AppRunner(app, access_log=None, handle_signals=False)
+    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=5.0)
     await runner.setup()
-    site = web.TCPSite(runner, host, port, ssl_context=tls, shutdown_timeout=5.0)
+    site = web.TCPSite(runner, host, port, ssl_context=tls)
     try:
         await site.start()
     except BaseException:
