@@ -18,6 +18,7 @@ import argparse
 import asyncio
 import copy
 import statistics
+import tempfile
 import time
 import uuid
 from collections.abc import Mapping
@@ -123,7 +124,7 @@ def _p(samples: list[float], q: float) -> float:
     return samples[max(0, int(len(samples) * q) - 1)] * 1000
 
 
-async def main() -> None:
+async def run(token_file: Path) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kubeconfig", help="measure against this cluster (default: API server faked)")
     parser.add_argument("--requests", type=int, default=0, help="requests per case (default 400 faked, 100 real)")
@@ -139,8 +140,6 @@ async def main() -> None:
         kube = real
     else:
         kube = MemoryApi()
-    token_file = Path(f"/tmp/{namespace}-token")
-    token_file.write_text(TOKEN)
     authenticator: Authenticator = authenticator_from_files(token_file=str(token_file), basic_auth_file="")
     intake = Intake(
         kube=kube,
@@ -166,11 +165,17 @@ async def main() -> None:
                 )
     finally:
         await server.close()
-        token_file.unlink()
         if real is not None:
             await real.delete("Namespace", namespace)
             await real.close()
 
 
+def main() -> None:
+    with tempfile.TemporaryDirectory() as workdir:
+        token_file = Path(workdir) / "token"
+        token_file.write_text(TOKEN)
+        asyncio.run(run(token_file))
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    main()
