@@ -31,6 +31,11 @@ class IndexedTemplate:
     valid: bool
     spec: WorkflowTemplateSpec | None
 
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """``{"name", "namespace"}``, so rankers that read a template object's metadata accept an entry as is."""
+        return {"name": self.name, "namespace": self.namespace}
+
     def display(self) -> str:
         """``Kind/namespace/name`` for reasons and logs."""
         return f"{self.kind}/{self.namespace + '/' if self.namespace else ''}{self.name}"

@@ -313,7 +313,7 @@ class Intake:
 
     async def _record_recommendation(self, *, name: str, namespace: str, ranked: Sequence[Ranked]) -> None:
         best, rest = ranked[0], ranked[1:]
-        recommendation = {
+        recommendation: dict[str, Any] = {
             "template": best.template.name,
             "score": best.score,
             "reasons": list(best.reasons),
@@ -321,6 +321,8 @@ class Intake:
                 {"template": r.template.name, "score": r.score, "reason": "; ".join(r.reasons)} for r in rest[:10]
             ],
         }
+        if best.confidence is not None:
+            recommendation["confidence"] = best.confidence
         await self._call(
             lambda: self.kube.patch(
                 "Remediation",

@@ -22,6 +22,8 @@ class Ranked:
     template: IndexedTemplate
     score: float
     reasons: tuple[str, ...] = field(default_factory=tuple)
+    confidence: float | None = None
+    """0..1, how much evidence stands behind the score; None when the ranker does not say."""
 
 
 class Ranker(Protocol):
@@ -50,3 +52,41 @@ class PriorityRanker:
 
 def _priority(template: IndexedTemplate) -> int:
     return template.spec.priority if template.spec is not None else 0
+
+
+class ByNameRanker:
+    """Plugs in a ranker that answers with template *names* (``suture.recommend.Recommender``).
+
+    The inner ranker gets the alert and the entries themselves (they carry
+    ``metadata`` and ``spec`` like a template object) and returns items with
+    ``.template`` (a name), ``.score``, ``.reasons`` and optionally
+    ``.confidence``. Names are mapped back to entries; as names alone cannot
+    tell a WorkflowTemplate from a ClusterWorkflowTemplate of the same name,
+    only the first entry of each name is offered (namespaced before cluster),
+    and a name the inner ranker invents is ignored.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def rank(self, alert: Mapping[str, Any], candidates: Sequence[IndexedTemplate]) -> list[Ranked]:
+        """The inner ranking, best first, as :class:`Ranked` entries."""
+        by_name: dict[str, IndexedTemplate] = {}
+        for entry in sorted(candidates, key=lambda t: t.kind != "WorkflowTemplate"):
+            by_name.setdefault(entry.name, entry)
+        ranked = []
+        for item in self.inner.rank(alert, list(by_name.values())):
+            name = str(item.template)
+            if name not in by_name:
+                continue
+            entry = by_name.pop(name)
+            confidence = getattr(item, "confidence", None)
+            ranked.append(
+                Ranked(
+                    template=entry,
+                    score=float(item.score),
+                    reasons=tuple(str(r) for r in item.reasons),
+                    confidence=float(confidence) if confidence is not None else None,
+                )
+            )
+        return ranked

@@ -264,3 +264,36 @@ async def test_different_alerts_on_one_target_at_once_start_one_run(
     assert len(kube.remediations()) == 1
     assert sorted(len(s.created) for s in summaries) == [0, 0, 1]
     assert len(kube.remediations()[0]["status"]["relatedAlerts"]) == 2
+
+
+class _NameRanker:
+    """A stand-in for suture.recommend.Recommender: ranks by name, reversed, and answers with names."""
+
+    def __init__(self) -> None:
+        self.seen: list[Any] = []
+
+    def rank(self, alert: Any, candidates: Any) -> list[Any]:
+        from types import SimpleNamespace
+
+        self.seen = list(candidates)
+        names = sorted((c.metadata["name"] for c in candidates), reverse=True)
+        return [
+            SimpleNamespace(template=n, score=1 - i / 10, reasons=(f"learned {n}",), confidence=0.5)
+            for i, n in enumerate([*names, "invented"])
+        ]
+
+
+async def test_a_ranker_answering_with_names_plugs_in_through_by_name_ranker(kube: FakeKube) -> None:
+    from suture.webhook import ByNameRanker
+
+    inner = _NameRanker()
+    catalog = StaticCatalog([template("a-first", priority=50), template("z-last"), template("z-last", namespace=None)])
+    intake = Intake(kube=kube, catalog=catalog, ranker=ByNameRanker(inner), home_namespace=HOME)  # type: ignore[arg-type]
+    await intake.receive(_parse(payload(alert())))
+    (rem,) = kube.remediations()
+    assert rem["spec"]["templateRef"] == {"name": "z-last", "kind": "WorkflowTemplate"}
+    recommendation = rem["status"]["recommendation"]
+    assert (recommendation["score"], recommendation["confidence"]) == (1.0, 0.5)
+    assert recommendation["reasons"] == ["learned z-last"]
+    assert [a["template"] for a in recommendation["alternatives"]] == ["a-first"]
+    assert [c.kind for c in inner.seen] == ["WorkflowTemplate", "WorkflowTemplate"]
