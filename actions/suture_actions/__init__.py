@@ -12,11 +12,17 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from suture.actions import Registry
 
-# One module per family; each exposes ACTIONS, a list of ActionSpec.
-FAMILIES = (
+# The modules that declare actions, each exposing ACTIONS (a list of ActionSpec).
+# One job per module; several modules may share a family (the lifecycle family
+# spans restarts, rollback, quarantine, cleanup and cronjobs).
+MODULES = (
     "scaling",
     "resources",
-    "lifecycle",
+    "restarts",
+    "rollback",
+    "quarantine",
+    "cleanup",
+    "cronjobs",
     "nodes",
     "storage",
     "network",
@@ -30,7 +36,7 @@ FAMILIES = (
 
 def register(registry: Registry) -> None:
     """Add every built-in action to ``registry``."""
-    for family in FAMILIES:
-        module = importlib.import_module(f"suture_actions.{family}")
+    for name in MODULES:
+        module = importlib.import_module(f"suture_actions.{name}")
         for spec in module.ACTIONS:
             registry.add(spec)

@@ -6,23 +6,15 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field
-from pydantic.alias_generators import to_camel
+from pydantic import Field
 
-from suture.actions import ActionContext, ActionError, ErrorCategory
-from suture.kube import ApiError
+from suture.actions import ActionContext, ActionError, ActionParams, ApiError, ErrorCategory
 
 T = TypeVar("T")
 NAME_PATTERN = r"^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$"
 
 
-class Params(BaseModel):
-    """Base of action parameter models: camelCase or snake_case in, unknown keys rejected."""
-
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
-
-
-class NamespacedTarget(Params):
+class NamespacedTarget(ActionParams):
     """An object in a namespace; both default from the run's resolved target."""
 
     namespace: str = Field(pattern=NAME_PATTERN, max_length=63, description="Namespace of the object.")
@@ -30,13 +22,25 @@ class NamespacedTarget(Params):
 
 
 def check_namespace(ctx: ActionContext, namespace: str | None, action: str) -> None:
-    """Refuse to act outside the namespace a namespaced template is confined to."""
-    if ctx.allowed_namespace is not None and namespace != ctx.allowed_namespace:
-        raise ActionError(
-            f"namespace {namespace!r} is outside this template's namespace {ctx.allowed_namespace!r}",
-            category=ErrorCategory.FORBIDDEN,
-            action=action,
-        )
+    """Refuse to act where the calling template may not: outside a namespaced template's namespace,
+    on a cluster-scoped object from one (``namespace`` None), or in a namespace its safety rules deny."""
+    reason = ctx.namespace_refusal(namespace)
+    if reason is not None:
+        raise ActionError(reason, category=ErrorCategory.FORBIDDEN, action=action)
+
+
+async def original(ctx: ActionContext, name: str, current: Any) -> Any:
+    """The value ``name`` had before this call's first attempt; ``current`` (recorded now) on the first.
+
+    A replay after a crash or a lost reply thereby undoes to, and computes
+    from, the state before the run touched it, not the state it left.
+    """
+
+    async def read() -> dict[str, Any]:
+        return {"value": current}
+
+    recalled: dict[str, Any] = await ctx.recall(name, read)
+    return recalled["value"]
 
 
 async def get_required(
@@ -53,6 +57,11 @@ async def get_required(
         where = f" in namespace {namespace!r}" if namespace else ""
         raise ActionError(f"{kind} {name!r}{where} not found", category=ErrorCategory.NOT_FOUND, action=action)
     return obj
+
+
+def gone(exc: ApiError) -> bool:
+    """404, or 409 from a UID precondition: the incarnation a delete meant no longer exists."""
+    return exc.status in (404, 409)
 
 
 def controller_of(obj: Mapping[str, Any]) -> dict[str, Any] | None:

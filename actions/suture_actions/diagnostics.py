@@ -9,11 +9,20 @@ from collections import Counter
 from collections.abc import Mapping
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
-from suture.actions import ActionContext, ActionError, ActionResult, ActionSpec, ErrorCategory, RbacRule, Risk, action
-from suture.kube import ApiError
-from suture.kube.resources import resource_info
+from suture.actions import (
+    ActionContext,
+    ActionError,
+    ActionResult,
+    ActionSpec,
+    ApiError,
+    ErrorCategory,
+    LabelSelector,
+    RbacRule,
+    Risk,
+    action,
+)
 from suture_actions._common import NamespacedTarget, check_namespace, get_required, retry_on_conflict, would
 from suture_actions.jobs import REMEDIATION_ANNOTATION, owner_references
 
@@ -48,23 +57,21 @@ def _ref(obj: Mapping[str, Any]) -> str:
 
 
 def _selector(obj: Mapping[str, Any]) -> str | None:
-    """The label selector of a workload (LabelSelector) or Service (plain map) as a query string."""
+    """The label selector of a workload (LabelSelector) or Service (plain map) as a query string.
+
+    The text comes from :class:`LabelSelector`, the one place selectors become
+    query strings; None when the object selects nothing or its selector is
+    not one Kubernetes would accept.
+    """
     sel = obj.get("spec", {}).get("selector")
     if not isinstance(sel, dict) or not sel:
         return None
     if not set(sel) <= {"matchLabels", "matchExpressions"}:
         sel = {"matchLabels": sel}  # a Service's selector is a bare map
-    parts = [f"{k}={v}" for k, v in sorted((sel.get("matchLabels") or {}).items())]
-    for expr in sel.get("matchExpressions") or []:
-        key, op, values = expr["key"], expr["operator"], ",".join(expr.get("values") or [])
-        forms = {
-            "In": f"{key} in ({values})",
-            "NotIn": f"{key} notin ({values})",
-            "Exists": key,
-            "DoesNotExist": f"!{key}",
-        }
-        parts.append(forms[op])
-    return ",".join(parts) or None
+    try:
+        return LabelSelector.model_validate(sel).to_query() or None
+    except ValidationError:
+        return None
 
 
 def _containers(pod: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -127,7 +134,7 @@ async def _owner_chain(ctx: ActionContext, obj: Mapping[str, Any]) -> list[dict[
             entry["error"] = "Secrets are never read"
             break
         try:
-            info = resource_info(ref["kind"], ref.get("apiVersion"))
+            info = await ctx.kube.resolve(ref["kind"], ref.get("apiVersion"))
             owner = await ctx.kube.get(
                 ref["kind"], ref["name"], namespace if info.namespaced else None, api_version=ref.get("apiVersion")
             )
@@ -289,7 +296,7 @@ async def collect_diagnostics(ctx: ActionContext, params: DiagnosticsParams) -> 
     if params.kind == "Secret":
         raise ActionError("collect_diagnostics never reads Secrets", category=ErrorCategory.FORBIDDEN)
     try:
-        info = resource_info(params.kind, params.api_version)
+        info = await ctx.kube.resolve(params.kind, params.api_version)  # discovery for kinds outside the table
     except ValueError as exc:
         raise ActionError(str(exc), category=ErrorCategory.INVALID) from None
     obj_ns = params.namespace if info.namespaced else None

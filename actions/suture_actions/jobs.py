@@ -11,9 +11,20 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from suture.actions import ActionContext, ActionError, ActionResult, ActionSpec, ErrorCategory, RbacRule, Risk, action
-from suture.api import Duration, format_duration, parse_duration
-from suture.kube import ApiError
+from suture.actions import (
+    ActionContext,
+    ActionError,
+    ActionResult,
+    ActionSpec,
+    ApiError,
+    Duration,
+    ErrorCategory,
+    RbacRule,
+    Risk,
+    action,
+    format_duration,
+    parse_duration,
+)
 from suture_actions._common import NamespacedTarget, check_namespace, would
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "suture"}

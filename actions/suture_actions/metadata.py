@@ -7,9 +7,20 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from suture.actions import ActionContext, ActionError, ActionResult, ActionSpec, ErrorCategory, RbacRule, Risk, action
-from suture.kube.resources import ResourceInfo, resource_info
-from suture_actions._common import NAME_PATTERN, Params, check_namespace, get_required, retry_on_conflict, would
+from suture.actions import (
+    ActionContext,
+    ActionError,
+    ActionParams,
+    ActionResult,
+    ActionSpec,
+    ErrorCategory,
+    RbacRule,
+    ResourceInfo,
+    Risk,
+    action,
+    resource_info,
+)
+from suture_actions._common import NAME_PATTERN, check_namespace, get_required, retry_on_conflict, would
 
 # The kinds these actions may touch; `suture rbac` grants exactly these rules, and
 # _resolve refuses every other kind before sending anything.
@@ -24,7 +35,7 @@ _ALLOWED = {(rule.api_group, resource) for rule in _RBAC for resource in rule.re
 _MetaField = Literal["annotations", "labels"]
 
 
-class MetadataTarget(Params):
+class MetadataTarget(ActionParams):
     """Any object: kind (and apiVersion for kinds Suture does not know), namespace unless cluster-scoped, name."""
 
     kind: str = Field(min_length=1, description="Kind of the object, e.g. Pod, Deployment, Node.")

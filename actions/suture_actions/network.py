@@ -8,8 +8,17 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from suture.actions import ActionContext, ActionError, ActionResult, ActionSpec, ErrorCategory, RbacRule, Risk, action
-from suture.kube import ApiError
+from suture.actions import (
+    ActionContext,
+    ActionError,
+    ActionResult,
+    ActionSpec,
+    ApiError,
+    ErrorCategory,
+    RbacRule,
+    Risk,
+    action,
+)
 from suture_actions._common import NamespacedTarget, check_namespace, retry_on_conflict, would
 
 KIND = "NetworkPolicy"

@@ -2,33 +2,39 @@
 
 from __future__ import annotations
 
-import asyncio
-import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from pydantic import Field
 
-from suture.actions import ActionContext, ActionError, ActionResult, ActionSpec, ErrorCategory, RbacRule, Risk, action
-from suture.api import Duration, parse_duration
-from suture.kube import ApiError
+from suture.actions import (
+    ActionContext,
+    ActionError,
+    ActionParams,
+    ActionResult,
+    ActionSpec,
+    Duration,
+    ErrorCategory,
+    RbacRule,
+    Risk,
+    action,
+)
 from suture_actions._common import (
     NAME_PATTERN,
     NamespacedTarget,
-    Params,
     check_namespace,
     controller_of,
     get_required,
+    original,
     would,
 )
+from suture_actions.eviction import EVICT_RBAC, evict_and_wait, pod_key
 
 MIRROR = "kubernetes.io/config.mirror"
 _LISTED = 100  # pods listed in an output; counts are always complete
-_PDB_NAME = re.compile(r"disruption budget (\S+)")
 
 
-class NodeTarget(Params):
+class NodeTarget(ActionParams):
     """One node."""
 
     name: str = Field(pattern=NAME_PATTERN, max_length=253, description="Name of the node.")
@@ -44,10 +50,6 @@ def _cluster_only(ctx: ActionContext, act: str) -> None:
         )
 
 
-def _key(pod: Mapping[str, Any]) -> str:
-    return f"{pod['metadata']['namespace']}/{pod['metadata']['name']}"
-
-
 # -- cordon_node / uncordon_node -----------------------------------------------------
 
 
@@ -59,21 +61,22 @@ async def _set_unschedulable(ctx: ActionContext, name: str, value: bool | None, 
     """
     _cluster_only(ctx, act)
     node = await get_required(ctx, "Node", name, None, act)
-    before = node["spec"].get("unschedulable")
+    live = node["spec"].get("unschedulable")
+    before = await original(ctx, "unschedulable", live)
     output: dict[str, Any] = {"name": name, "unschedulable": bool(value), "previous": before}
     if bool(before) == bool(value):
         state = "cordoned" if value else "schedulable"
         return ActionResult(changed=False, message=f"Node {name} is already {state}", output=output)
+    verb = "cordon" if value else "uncordon"
+    undo = {"name": name, "unschedulable": before}
+    result = ActionResult(changed=not ctx.dry_run, message=would(ctx, f"{verb} Node {name}"), output=output, undo=undo)
+    await ctx.intend(undo)
+    if bool(live) == bool(value):  # written by an earlier attempt of this call
+        return result
     # No resourceVersion precondition: the kubelet bumps it with every status
     # heartbeat, and writing one absolute field cannot lose anyone else's change.
     await ctx.kube.patch("Node", name, {"spec": {"unschedulable": value}}, dry_run=ctx.dry_run)
-    verb = "cordon" if value else "uncordon"
-    return ActionResult(
-        changed=not ctx.dry_run,
-        message=would(ctx, f"{verb} Node {name}"),
-        output=output,
-        undo={"name": name, "unschedulable": before},
-    )
+    return result
 
 
 async def _undo_schedulable(ctx: ActionContext, data: Mapping[str, Any]) -> ActionResult:
@@ -111,134 +114,6 @@ async def uncordon_node(ctx: ActionContext, params: NodeTarget) -> ActionResult:
     return await _set_unschedulable(ctx, params.name, None, "uncordon_node")
 
 
-# -- eviction, shared by drain_node and migrate_workload -----------------------------
-
-
-@dataclass
-class _Blocked:
-    pod: str
-    reason: str
-
-
-def _refusal(exc: ApiError, namespace: str) -> str:
-    """Why an eviction got 429, naming the PodDisruptionBudget when the server says which."""
-    causes = [c.get("message", "") for c in (exc.body.get("details") or {}).get("causes") or []]
-    for cause in causes:
-        found = _PDB_NAME.search(cause)
-        if found:
-            return f"PodDisruptionBudget {namespace}/{found[1]} does not allow it: {exc.message} {cause}"
-    return " ".join([exc.message, *causes]).strip()
-
-
-async def _evict(ctx: ActionContext, pod: Mapping[str, Any], deadline: float, grace: int | None) -> _Blocked | None:
-    """Evict one pod (by UID), retrying 429 refusals until the deadline; a _Blocked when they never stop."""
-    meta = pod["metadata"]
-    options: dict[str, Any] = {"preconditions": {"uid": meta["uid"]}}
-    if grace is not None:
-        options["gracePeriodSeconds"] = grace
-    body = {
-        "apiVersion": "policy/v1",
-        "kind": "Eviction",
-        "metadata": {"name": meta["name"], "namespace": meta["namespace"]},
-        "deleteOptions": options,
-    }
-    loop = asyncio.get_running_loop()
-    while True:
-        try:
-            await ctx.kube.create(
-                "Pod", body, meta["namespace"], subresource_of=meta["name"], subresource="eviction", dry_run=ctx.dry_run
-            )
-            return None
-        except ApiError as exc:
-            if exc.status in (404, 409):  # gone, or the UID precondition: this incarnation is gone
-                return None
-            if exc.status != 429:
-                raise
-            # A dry run reports the refusal as it stands instead of waiting it out.
-            if ctx.dry_run or loop.time() + ctx.poll_interval >= deadline:
-                return _Blocked(_key(pod), _refusal(exc, meta["namespace"]))
-        await asyncio.sleep(ctx.poll_interval)
-
-
-async def _evict_all(
-    ctx: ActionContext, pods: list[dict[str, Any]], deadline: float, grace: int | None
-) -> list[_Blocked]:
-    if not pods:
-        return []
-    tasks = [asyncio.create_task(_evict(ctx, pod, deadline, grace)) for pod in pods]
-    # An error other than a refusal ends the call now rather than after the
-    # other evictions have waited out their budgets.
-    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-    for task in pending:
-        task.cancel()
-    await asyncio.gather(*pending, return_exceptions=True)
-    for task in done:
-        error = task.exception()
-        if error is not None:
-            raise error
-    return [r for t in tasks if (r := t.result()) is not None]
-
-
-async def _wait_gone(ctx: ActionContext, pods: list[dict[str, Any]], deadline: float) -> list[str]:
-    """Wait until each pod (by UID) is deleted; the keys of those still there at the deadline."""
-    loop = asyncio.get_running_loop()
-    pending = {_key(p): p for p in pods}
-    while True:
-        for key, pod in list(pending.items()):
-            meta = pod["metadata"]
-            current = await ctx.kube.get_or_none("Pod", meta["name"], meta["namespace"])
-            if current is None or current["metadata"]["uid"] != meta["uid"]:
-                del pending[key]
-        if not pending or loop.time() >= deadline:
-            return sorted(pending)
-        await asyncio.sleep(ctx.poll_interval)
-
-
-async def _evict_and_wait(
-    ctx: ActionContext,
-    pods: list[dict[str, Any]],
-    waiting: list[dict[str, Any]],
-    *,
-    timeout: str,
-    grace: int | None,
-    what: str,
-    epilogue: str = "",
-) -> tuple[list[str], list[_Blocked]]:
-    """Evict ``pods`` and wait until they and ``waiting`` (already terminating) are gone.
-
-    Returns the evicted keys and, in a dry run, the evictions refused right now.
-    Raises a TIMEOUT ActionError, starting with ``what`` and ending with
-    ``epilogue``, when a refusal outlasts the timeout or a pod does not go.
-    """
-    deadline = asyncio.get_running_loop().time() + parse_duration(timeout)
-    blocked = await _evict_all(ctx, pods, deadline, grace)
-    refused = {b.pod for b in blocked}
-    evicted = sorted(_key(p) for p in pods if _key(p) not in refused)
-    if ctx.dry_run:
-        return evicted, blocked
-    if blocked:
-        first = blocked[0]
-        more = f" (and {len(blocked) - 1} more pods)" if len(blocked) > 1 else ""
-        done = f"; evicted {len(evicted)} other pods" if evicted else ""
-        raise ActionError(
-            f"{what}: could not evict pod {first.pod} within {timeout}{more}: {first.reason}{done}{epilogue}",
-            category=ErrorCategory.TIMEOUT,
-        )
-    left = await _wait_gone(ctx, [*pods, *waiting], deadline)
-    if left:
-        raise ActionError(
-            f"{what}: evicted pods did not terminate within {timeout}: {', '.join(left[:10])}{epilogue}",
-            category=ErrorCategory.TIMEOUT,
-        )
-    return evicted, blocked
-
-
-_EVICT_RBAC = (
-    RbacRule("", ("pods",), ("list", "get")),
-    RbacRule("", ("pods/eviction",), ("create",)),
-)
-
-
 # -- drain_node ----------------------------------------------------------------------
 
 
@@ -262,17 +137,17 @@ def _drain_plan(
     terminating: list[dict[str, Any]] = []
     skipped: list[dict[str, str]] = []
     unmanaged: list[str] = []
-    for pod in sorted(pods, key=_key):
+    for pod in sorted(pods, key=pod_key):
         owner = controller_of(pod)
         if MIRROR in (pod["metadata"].get("annotations") or {}):
-            skipped.append({"pod": _key(pod), "reason": "mirror pod"})
+            skipped.append({"pod": pod_key(pod), "reason": "mirror pod"})
         elif owner is not None and owner["kind"] == "DaemonSet":
-            skipped.append({"pod": _key(pod), "reason": "DaemonSet"})
+            skipped.append({"pod": pod_key(pod), "reason": "DaemonSet"})
         elif pod["metadata"].get("deletionTimestamp"):
             terminating.append(pod)
         else:
             if owner is None and pod.get("status", {}).get("phase") not in ("Succeeded", "Failed"):
-                unmanaged.append(_key(pod))
+                unmanaged.append(pod_key(pod))
             evict.append(pod)
     return evict, terminating, skipped, unmanaged
 
@@ -282,7 +157,7 @@ def _drain_plan(
     family="nodes",
     params=DrainParams,
     risk=Risk.DISRUPTIVE,
-    rbac=(_NODE_RBAC, *_EVICT_RBAC),
+    rbac=(_NODE_RBAC, *EVICT_RBAC),
     undo=_undo_schedulable,
     undo_description="uncordons the node (restores its previous schedulability); evicted pods are not moved back",
 )
@@ -310,7 +185,7 @@ async def drain_node(ctx: ActionContext, params: DrainParams) -> ActionResult:
     # undo is set exactly when the cordon changes (or, dry, would change) the node.
     cordon = await _set_unschedulable(ctx, params.name, True, act)
     cordoned = cordon.undo is not None
-    evicted, blocked = await _evict_and_wait(
+    evicted, blocked = await evict_and_wait(
         ctx,
         evict,
         terminating,
@@ -367,7 +242,7 @@ class MigrateParams(NamespacedTarget):
     rbac=(
         RbacRule("apps", ("deployments", "statefulsets"), ("get",)),
         RbacRule("apps", ("replicasets",), ("list",)),
-        *_EVICT_RBAC,
+        *EVICT_RBAC,
     ),
 )
 async def migrate_workload(ctx: ActionContext, params: MigrateParams) -> ActionResult:
@@ -391,14 +266,14 @@ async def migrate_workload(ctx: ActionContext, params: MigrateParams) -> ActionR
         }
     on_node = await ctx.kube.list("Pod", namespace, field_selector=f"spec.nodeName={params.node}")
     mine = [p for p in on_node if (ref := controller_of(p)) is not None and ref.get("uid") in owners]
-    evict = sorted((p for p in mine if not p["metadata"].get("deletionTimestamp")), key=_key)
+    evict = sorted((p for p in mine if not p["metadata"].get("deletionTimestamp")), key=pod_key)
     terminating = [p for p in mine if p["metadata"].get("deletionTimestamp")]
     output: dict[str, Any] = {"kind": kind, "namespace": namespace, "name": name, "node": params.node}
     if not evict and not terminating:
         return ActionResult(
             changed=False, message=f"{where} has no pods on node {params.node}", output={**output, "evicted": []}
         )
-    evicted, blocked = await _evict_and_wait(
+    evicted, blocked = await evict_and_wait(
         ctx,
         evict,
         terminating,

@@ -8,8 +8,17 @@ from urllib.parse import parse_qsl, urlsplit
 import aiohttp
 from pydantic import Field, field_validator
 
-from suture.actions import ActionContext, ActionError, ActionResult, ActionSpec, ErrorCategory, Risk, action
-from suture_actions._common import Params, would
+from suture.actions import (
+    ActionContext,
+    ActionError,
+    ActionParams,
+    ActionResult,
+    ActionSpec,
+    ErrorCategory,
+    Risk,
+    action,
+)
+from suture_actions._common import would
 
 # Slack's attachment colours; anything else gets a neutral grey.
 _COLORS = {
@@ -59,7 +68,7 @@ def _scrub(text: str, url: str) -> str:
     return text
 
 
-class NotifyParams(Params):
+class NotifyParams(ActionParams):
     """A message for a Slack-compatible incoming webhook."""
 
     url: str = Field(min_length=1, max_length=2048, description="Webhook URL (http or https); may embed a token.")

@@ -9,10 +9,21 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from suture.actions import ActionContext, ActionError, ActionResult, ActionSpec, ErrorCategory, RbacRule, Risk, action
-from suture.api import Duration, format_duration, parse_duration
-from suture.kube.resources import resource_info
-from suture_actions._common import NAME_PATTERN, NamespacedTarget, Params, check_namespace, get_required
+from suture.actions import (
+    ActionContext,
+    ActionError,
+    ActionParams,
+    ActionResult,
+    ActionSpec,
+    Duration,
+    ErrorCategory,
+    RbacRule,
+    Risk,
+    action,
+    format_duration,
+    parse_duration,
+)
+from suture_actions._common import NAME_PATTERN, NamespacedTarget, check_namespace, get_required
 
 # -- wait_for_rollout --------------------------------------------------------------
 
@@ -221,7 +232,7 @@ def _lookup(obj: Any, segments: list[str | int]) -> tuple[bool, Any]:
     return True, obj
 
 
-class GetResourceParams(Params):
+class GetResourceParams(ActionParams):
     """Any object but a Secret, and which of its fields to return."""
 
     kind: str = Field(min_length=1, description="Kind of the object, e.g. Deployment.")
@@ -278,7 +289,7 @@ async def get_resource(ctx: ActionContext, params: GetResourceParams) -> ActionR
             category=ErrorCategory.FORBIDDEN,
         )
     try:
-        info = resource_info(params.kind, params.api_version)
+        info = await ctx.kube.resolve(params.kind, params.api_version)  # discovery for kinds outside the table
     except ValueError as exc:
         raise ActionError(str(exc), category=ErrorCategory.INVALID) from None
     if info.namespaced and not params.namespace:

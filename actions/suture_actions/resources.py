@@ -10,7 +10,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from suture.actions import ActionContext, ActionError, ActionResult, ActionSpec, ErrorCategory, RbacRule, Risk, action
-from suture_actions._common import NamespacedTarget, check_namespace, get_required, retry_on_conflict, would
+from suture_actions._common import NamespacedTarget, check_namespace, get_required, original, retry_on_conflict, would
 from suture_actions.quantity import format_quantity, is_binary, parse_quantity, round_up
 
 HPA = "HorizontalPodAutoscaler"
@@ -46,7 +46,9 @@ async def _set_hpa_bounds(
     async def attempt() -> ActionResult:
         hpa = await get_required(ctx, HPA, name, namespace, act)
         spec = hpa.get("spec", {})
-        before = {"minReplicas": spec.get("minReplicas"), "maxReplicas": spec.get("maxReplicas")}
+        live = {"minReplicas": spec.get("minReplicas"), "maxReplicas": spec.get("maxReplicas")}
+        # The bounds before this call's first attempt: what a replay reports and undoes to.
+        before = await original(ctx, "bounds", live)
         after = {**before, **wanted}
         # The API server would reject this too, but with a message about the
         # merged object that does not say which bound the caller left alone.
@@ -61,16 +63,21 @@ async def _set_hpa_bounds(
         bounds = f"minReplicas {after['minReplicas']}, maxReplicas {after['maxReplicas']}"
         if after == before:
             return ActionResult(changed=False, message=f"{HPA} {namespace}/{name} already has {bounds}", output=output)
-        # resourceVersion in the patch makes it a compare-and-swap with what we read.
-        patch = {"metadata": {"resourceVersion": hpa["metadata"]["resourceVersion"]}, "spec": after}
-        await ctx.kube.patch(HPA, name, patch, namespace, dry_run=ctx.dry_run)
         was = f"minReplicas {before['minReplicas']}, maxReplicas {before['maxReplicas']}"
-        return ActionResult(
+        undo = {"namespace": namespace, "name": name, **before}
+        result = ActionResult(
             changed=not ctx.dry_run,
             message=would(ctx, f"set {HPA} {namespace}/{name} to {bounds} (was {was})"),
             output=output,
-            undo={"namespace": namespace, "name": name, **before},
+            undo=undo,
         )
+        await ctx.intend(undo)
+        if live == after:  # written by an earlier attempt of this call
+            return result
+        # resourceVersion in the patch makes it a compare-and-swap with what we read.
+        patch = {"metadata": {"resourceVersion": hpa["metadata"]["resourceVersion"]}, "spec": after}
+        await ctx.kube.patch(HPA, name, patch, namespace, dry_run=ctx.dry_run)
+        return result
 
     return await retry_on_conflict(attempt)
 

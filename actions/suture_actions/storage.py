@@ -2,56 +2,34 @@
 
 from __future__ import annotations
 
-import re
-from decimal import ROUND_CEILING, Decimal, InvalidOperation
+import math
+from fractions import Fraction
 from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
 from suture.actions import ActionContext, ActionError, ActionResult, ActionSpec, ErrorCategory, RbacRule, Risk, action
 from suture_actions._common import NamespacedTarget, check_namespace, get_required, retry_on_conflict, would
+from suture_actions.quantity import format_quantity, parse_quantity, round_up
 
-# A private quantity parser: only storage sizes, only what expand_pvc needs.
-_QUANTITY = re.compile(
-    r"^(?P<num>[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE](?P<exp>[+-]?[0-9]+))?(?P<suffix>[KMGTPE]i|[mkMGTPE])?$"
-)
-_BINARY: dict[str, int] = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50, "Ei": 2**60}
-_DECIMAL: dict[str, Decimal | int] = {
-    "m": Decimal("0.001"),
-    "k": 10**3,
-    "M": 10**6,
-    "G": 10**9,
-    "T": 10**12,
-    "P": 10**15,
-    "E": 10**18,
-}
 _MI = 2**20
 
 
 def _parse_bytes(text: str) -> int:
-    """Bytes in a Kubernetes quantity such as ``10Gi``, ``500M`` or ``1e9``, rounded up to a whole byte."""
-    match = _QUANTITY.match(text.strip())
-    if not match:
-        raise ValueError(f"{text!r} is not a storage quantity (examples: 10Gi, 500Mi, 20G)")
-    try:
-        value = Decimal(match["num"])
-    except InvalidOperation:
-        raise ValueError(f"{text!r} is not a storage quantity") from None
-    if match["exp"]:
-        value = value.scaleb(int(match["exp"]))
-    suffix = match["suffix"]
-    if suffix:
-        value *= Decimal("0.001") if suffix == "m" else _BINARY.get(suffix) or _DECIMAL[suffix]
-    return int(value.to_integral_value(rounding=ROUND_CEILING))
+    """Bytes in a Kubernetes quantity such as ``10Gi``, ``500M`` or ``1e9``, rounded up to a whole byte.
+
+    Raises ValueError naming the text when it is not a quantity or is negative.
+    """
+    value = parse_quantity(text.strip())
+    if value < 0:
+        raise ValueError(f"{text!r} is not a storage quantity: it is negative")
+    return math.ceil(value)
 
 
 def _format_bytes(n: int) -> str:
     """The shortest exact form with a suffix: 2147483648 -> ``2Gi``, 500000000 -> ``500M``; else plain bytes."""
-    forms = [str(n)]
-    for suffix, size in (*_BINARY.items(), *_DECIMAL.items()):
-        if n >= size and n % size == 0:
-            forms.append(f"{n // size}{suffix}")
-    return min(forms, key=len)
+    # A power-of-two form wins a tie: sizes are usually written that way.
+    return min(format_quantity(Fraction(n), binary=True), format_quantity(Fraction(n)), key=len)
 
 
 class ExpandPvcParams(NamespacedTarget):
@@ -142,8 +120,7 @@ async def expand_pvc(ctx: ActionContext, params: ExpandPvcParams) -> ActionResul
         if params.factor is None:
             desired = _parse_bytes(str(params.size))  # the model guarantees exactly one of size and factor
         else:
-            grown = Decimal(capacity) * Decimal(str(params.factor)) / _MI
-            desired = int(grown.to_integral_value(rounding=ROUND_CEILING)) * _MI
+            desired = int(round_up(capacity * Fraction(str(params.factor)), Fraction(_MI)))
         if desired < request:
             raise ActionError(
                 f"{where} requests {request_text}; {_format_bytes(desired)} would shrink it, which is never done",

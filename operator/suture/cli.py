@@ -1,4 +1,10 @@
-"""The ``suture`` command line."""
+"""The ``suture`` command line.
+
+Every failure ends in one line on standard error naming what went wrong (no
+kubeconfig, an unknown context, an API server that does not answer, an object
+that is not there, a request RBAC forbids) and a non-zero exit code; ``-v``
+adds the traceback.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +12,13 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+import traceback
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from suture.explain import CliError, explain
+from suture.kubeconfig import ClusterTarget, KubeconfigError, resolve_cluster
 from suture.table import render_table
 
 
@@ -141,28 +150,48 @@ _RUN_FLAGS: list[tuple[str, str, str, str]] = [
 ]
 
 
-def _export_run_flags(args: argparse.Namespace) -> None:
-    """Flags win over the environment: write them into it, where Settings reads."""
+def _run_environment(args: argparse.Namespace) -> dict[str, str]:
+    """The environment variables ``suture run``'s flags stand for; flags win over the environment."""
+    overrides = {}
     for flag, env, _, _ in _RUN_FLAGS:
         value = getattr(args, flag.lstrip("-").replace("-", "_"))
         if value is not None:
-            os.environ[env] = str(value)
+            overrides[env] = str(value)
     if args.insecure_webhook:
-        os.environ["SUTURE_INSECURE_WEBHOOK"] = "1"
+        overrides["SUTURE_INSECURE_WEBHOOK"] = "1"
     if args.namespace:
-        os.environ["SUTURE_NAMESPACES"] = ",".join(args.namespace)
+        overrides["SUTURE_NAMESPACES"] = ",".join(args.namespace)
+    return overrides
+
+
+def _settings_with(overrides: Mapping[str, str]) -> Any:
+    """Settings as the environment plus ``overrides`` would give them, leaving the environment as it was."""
+    from suture.config import load_settings
+
+    saved = {key: os.environ.get(key) for key in overrides}
+    os.environ.update(overrides)
+    try:
+        return load_settings()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run the operator until interrupted."""
-    if args.kubeconfig:
-        os.environ["KUBECONFIG"] = args.kubeconfig
-    _export_run_flags(args)
-    from suture.config import load_settings
+    """Run the operator until interrupted.
+
+    The kubeconfig is checked and the API server asked for its version before
+    kopf starts: kopf would otherwise retry an unusable configuration forever.
+    A Deployment restarts a pod that exits, so failing fast loses nothing.
+    """
     from suture.webhook import CredentialError, require_authenticator
 
-    settings = load_settings()
-    try:
+    overrides = _run_environment(args)
+    settings = _settings_with(overrides)
+    try:  # before the API server: a missing credential is a mistake in the manifest, not a transient
         require_authenticator(
             token_file=settings.webhook_token_file,
             basic_auth_file=settings.webhook_basic_auth_file,
@@ -171,6 +200,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     except CredentialError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    _kube_call(args, lambda kube: kube.request("GET", "/version", timeout=10.0))
+    if args.kubeconfig:
+        os.environ["KUBECONFIG"] = args.kubeconfig
+    os.environ.update(overrides)  # the handlers read their settings from the environment, in this process
     import kopf
 
     import suture.handlers  # noqa: F401  (registers the handlers)
@@ -188,21 +221,26 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _kube_call(args: argparse.Namespace, work: Any) -> Any:
-    """Run ``work(kube)`` against the cluster the kubeconfig names."""
+    """Run ``work(kube)`` against the cluster the kubeconfig names.
+
+    Raises KubeconfigError when there is no usable kubeconfig (nothing is
+    sent), CliError naming the server or the refusal when a request fails.
+    """
     import asyncio
 
-    from suture.kube import ApiError, connect
+    from suture.kube import connect
+
+    target = resolve_cluster(args.kubeconfig)
 
     async def main() -> Any:
-        kube = await connect(args.kubeconfig or os.environ.get("KUBECONFIG"))
+        kube = await connect(target.kubeconfig)
         async with kube:
             return await work(kube)
 
     try:
         return asyncio.run(main())
-    except ApiError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        raise SystemExit(1) from None
+    except Exception as exc:
+        raise CliError(explain(exc, target)) from exc
 
 
 def cmd_decide(args: argparse.Namespace) -> int:
@@ -356,6 +394,7 @@ def cmd_rbac(args: argparse.Namespace) -> int:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="suture", description="Remediate Prometheus alerts on Kubernetes.")
+    parser.add_argument("--verbose", "-v", action="store_true", help=_VERBOSE)
     sub = parser.add_subparsers(dest="command", required=True)
 
     crds = sub.add_parser("crds", help="write the CustomResourceDefinitions generated from the models")
@@ -378,7 +417,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="watch only this namespace, repeatable (env SUTURE_NAMESPACES, comma-separated; default all)",
     )
     run.add_argument("--liveness", default=None, help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
-    run.add_argument("--verbose", "-v", action="store_true")
     for flag, env, default, text in _RUN_FLAGS:
         run.add_argument(flag, default=None, help=f"{text} (env {env}, default {default})")
     run.add_argument(
@@ -445,14 +483,39 @@ def build_parser() -> argparse.ArgumentParser:
     a_show.add_argument("name")
     a_show.add_argument("--output", choices=["text", "json"], default="text")
     a_show.set_defaults(func=cmd_actions_show)
+    for command in [*sub.choices.values(), *actions_sub.choices.values()]:
+        # SUPPRESS: without the flag after the command, the value given before it stands.
+        command.add_argument("--verbose", "-v", action="store_true", default=argparse.SUPPRESS, help=_VERBOSE)
     return parser
 
 
+_VERBOSE = "show the traceback of an error (for run: kopf's debug log too)"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``suture`` console script."""
+    """Entry point of the ``suture`` console script; returns the exit code.
+
+    0 on success, 1 when the command fails (one ``error:`` line on standard
+    error, the traceback before it with ``-v``), 2 for a usage error.
+    """
     args = build_parser().parse_args(argv)
-    result: int = args.func(args)
+    try:
+        result: int = args.func(args)
+    except Exception as exc:  # anything unforeseen still ends in one line; -v shows where it came from
+        if args.verbose:
+            traceback.print_exception(exc)
+        known = isinstance(exc, CliError | KubeconfigError)
+        print(f"error: {exc if known else explain(exc, _target_or_none(args))}", file=sys.stderr)
+        return 1
     return result
+
+
+def _target_or_none(args: argparse.Namespace) -> ClusterTarget | None:
+    """The cluster the command's kubeconfig names, when it names one: only to put its URL in a message."""
+    try:
+        return resolve_cluster(getattr(args, "kubeconfig", None))
+    except KubeconfigError:
+        return None
 
 
 if __name__ == "__main__":

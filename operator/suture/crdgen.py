@@ -17,7 +17,6 @@ from pydantic import BaseModel
 
 from suture.admission import approval_stamp_policy
 from suture.api import GROUP, RESOURCE_MODELS, VERSION
-from suture.api.remediation import PRINTER_COLUMNS as REMEDIATION_COLUMNS
 
 _DROP_KEYS = {"title", "$defs", "additionalProperties_false"}
 
@@ -25,17 +24,6 @@ SHORT_NAMES = {
     "WorkflowTemplate": ["wft"],
     "ClusterWorkflowTemplate": ["cwft"],
     "Remediation": ["rem"],
-}
-_TEMPLATE_COLUMNS: list[dict[str, Any]] = [
-    {"name": "Valid", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Valid")].status'},
-    {"name": "Runs", "type": "integer", "jsonPath": ".status.stats.runs"},
-    {"name": "Effectiveness", "type": "number", "jsonPath": ".status.stats.effectiveness"},
-    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-]
-PRINTER_COLUMNS = {
-    "WorkflowTemplate": _TEMPLATE_COLUMNS,
-    "ClusterWorkflowTemplate": _TEMPLATE_COLUMNS,
-    "Remediation": REMEDIATION_COLUMNS,
 }
 
 
@@ -85,6 +73,7 @@ def crd_for(model: type[BaseModel]) -> dict[str, Any]:
     kind: str = model.KIND  # type: ignore[attr-defined]
     plural: str = model.PLURAL  # type: ignore[attr-defined]
     scope: str = model.SCOPE  # type: ignore[attr-defined]
+    columns: list[dict[str, Any]] = model.PRINTER_COLUMNS  # type: ignore[attr-defined]
     raw = model.model_json_schema(by_alias=True, mode="validation")
     schema = structural(raw)
     props = schema["properties"]
@@ -115,7 +104,7 @@ def crd_for(model: type[BaseModel]) -> dict[str, Any]:
                     "served": True,
                     "storage": True,
                     "subresources": {"status": {}},
-                    "additionalPrinterColumns": PRINTER_COLUMNS[kind],
+                    "additionalPrinterColumns": columns,
                     "schema": {"openAPIV3Schema": schema},
                 }
             ],

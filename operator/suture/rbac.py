@@ -2,8 +2,8 @@
 
 The ClusterRole is the union of what the operator itself needs (its own
 resources, Events, reading the objects a target can resolve to) and the rules
-each enabled action declares. Nothing else: in particular no Secrets. The Helm
-chart and ``suture rbac`` render it from here, so the grant follows the code.
+each enabled action declares. Nothing else: in particular no Secrets.
+``suture rbac`` renders it from here, so the grant follows the code.
 """
 
 from __future__ import annotations

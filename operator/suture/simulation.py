@@ -43,7 +43,7 @@ from suture.engine import (
     compile_graph,
     initial_state,
 )
-from suture.kube import ApiError, KubeClient
+from suture.kube import KubeClient, KubeRequest, KubeResponse
 from suture.targets import TargetError, resolve_target
 
 RUN_ID = "simulate"
@@ -252,29 +252,22 @@ def _rollout_rows(name: str, progress: StepProgress, effects: PlanEffects, recor
     return rows
 
 
-class _NoCluster(KubeClient):
-    """The client of a plan without a cluster: every request is refused in plain words."""
+class _NoCluster:
+    """The transport of a plan without a cluster: every request is answered 503 in plain words."""
 
-    def __init__(self) -> None:  # no connection pool: nothing is ever sent
-        pass
+    async def send(self, request: KubeRequest) -> KubeResponse:
+        """Refuse: there is no cluster."""
+        body = {
+            "kind": "Status",
+            "status": "Failure",
+            "reason": "NoCluster",
+            "message": "this plan has no cluster to read (pass --kubeconfig)",
+            "code": 503,
+        }
+        return KubeResponse.json(503, body)
 
     async def close(self) -> None:
         """Nothing to close."""
-
-    async def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: Mapping[str, Any] | None = None,
-        body: Any = None,
-        content_type: str = "application/json",
-        timeout: float = 30.0,
-        raw: bool = False,
-        headers: Mapping[str, str] | None = None,
-    ) -> Any:
-        """Refuse: there is no cluster."""
-        raise ApiError(503, "NoCluster", "this plan has no cluster to read (pass --kubeconfig)")
 
 
 async def _instant(_: float) -> None:
@@ -315,7 +308,7 @@ async def simulate(
     recorder = PlanRecorder()
     deps = RunDeps(
         registry=registry,
-        kube=kube if kube is not None else _NoCluster(),
+        kube=kube if kube is not None else KubeClient(_NoCluster()),
         sink=recorder,
         promql=promql,
         templates=templates,

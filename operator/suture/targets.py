@@ -14,7 +14,7 @@ from typing import Any
 
 from suture.api import CLUSTER_SCOPED_KINDS, TARGET_KINDS, ObjectRef, TargetSpec
 from suture.expr import ExpressionError, resolve_value
-from suture.kube import KubeClient
+from suture.kube import InvalidReference, KubeClient
 
 MAX_OWNER_DEPTH = 5  # Pod -> ReplicaSet -> Deployment is 2; leave room for operators' own chains
 
@@ -57,9 +57,12 @@ def _ref(obj: Mapping[str, Any]) -> ObjectRef:
 
 async def _fetch(kube: KubeClient, kind: str, name: str, namespace: str | None) -> dict[str, Any]:
     api_version = TARGET_KINDS.get(kind)
-    obj = await kube.get_or_none(kind, name, namespace, api_version=api_version)
+    where = f" in namespace {namespace!r}" if namespace else ""
+    try:
+        obj = await kube.get_or_none(kind, name, namespace, api_version=api_version)
+    except InvalidReference as exc:  # alert text that is no object name: nothing to look up
+        raise TargetError(f"{kind} {name!r}{where}: {exc.message}") from None
     if obj is None:
-        where = f" in namespace {namespace!r}" if namespace else ""
         raise TargetError(f"{kind} {name!r}{where} not found")
     result: dict[str, Any] = obj
     result.setdefault("apiVersion", api_version)
@@ -102,7 +105,9 @@ async def resolve_target(
     """Resolve ``target`` for ``alert`` against the cluster.
 
     ``confine_to`` is the namespace of a namespaced template: a target outside
-    it is refused (TargetError) before anything is read.
+    it is refused (TargetError) before anything is read. A name or namespace
+    that is not a valid object name is a TargetError too; API failures other
+    than 404 propagate as ApiError.
     """
     context = {"alert": dict(alert)}
     name = _text(target.name, context, "name")

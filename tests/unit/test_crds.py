@@ -56,6 +56,15 @@ def test_schema_is_structural(filename: str) -> None:
 def test_remediation_printer_columns() -> None:
     crd = all_crds()["remediations.suture.dev.yaml"]
     names = [c["name"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]]
-    assert names == ["Alert", "Template", "Target", "Phase", "Outcome", "Age"]
+    # No Outcome column: nothing writes status.verification.outcome yet, so it would always be empty.
+    assert names == ["Alert", "Template", "Target", "Phase", "Age"]
     assert crd["spec"]["names"]["categories"] == ["suture"]
     assert crd["spec"]["versions"][0]["subresources"] == {"status": {}}
+
+
+@pytest.mark.parametrize("filename", ["workflowtemplates.suture.dev.yaml", "clusterworkflowtemplates.suture.dev.yaml"])
+def test_template_printer_columns_show_only_what_the_operator_writes(filename: str) -> None:
+    crd = all_crds()[filename]
+    names = [c["name"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]]
+    # No Runs or Effectiveness: nothing writes status.stats yet, so they would always be empty.
+    assert names == ["Valid", "Age"]

@@ -27,6 +27,12 @@ def test_interpolation_inside_text_becomes_a_string() -> None:
     assert resolve_value("pod ${{ alert.labels.pod }} has ${{ target.spec.replicas }}", CONTEXT) == "pod web-1 has 3"
 
 
+def test_two_expressions_with_only_text_between_them_are_both_interpolated() -> None:
+    # `suture validate` accepts this; a greedy whole-value match used to read it as one broken expression.
+    assert resolve_value("${{ alert.labels.namespace }}-${{ alert.labels.pod }}", CONTEXT) == "shop-web-1"
+    assert resolve_value("${{ target.spec.replicas }}${{ vars.ceiling }}", CONTEXT) == "310"
+
+
 def test_label_text_is_never_evaluated() -> None:
     # An alert label that looks like an expression stays data: no injection.
     assert resolve_value("${{ alert.labels.evil }}", CONTEXT) == "${{ 1 + 1 }}"

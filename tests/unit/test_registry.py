@@ -132,3 +132,47 @@ def test_actions_list_json_carries_the_metadata(capsys: pytest.CaptureFixture[st
 def test_actions_show_unknown_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["actions", "show", "nope"]) == 1
     assert "unknown action 'nope'" in capsys.readouterr().err
+
+
+def test_the_plugin_surface_exports_exactly_what_a_pack_needs() -> None:
+    import suture.actions
+
+    # Adding a name here is a promise to packs; removing one breaks them. Change with care.
+    assert sorted(suture.actions.__all__) == [
+        "ActionContext",
+        "ActionError",
+        "ActionParams",
+        "ActionResult",
+        "ActionSpec",
+        "ApiError",
+        "Duration",
+        "ErrorCategory",
+        "KubeClient",
+        "LabelSelector",
+        "RbacRule",
+        "Registry",
+        "RegistryError",
+        "ResourceInfo",
+        "Risk",
+        "action",
+        "format_duration",
+        "load_registry",
+        "parse_duration",
+        "resource_info",
+    ]
+    for name in suture.actions.__all__:
+        assert getattr(suture.actions, name) is not None, name
+
+
+def test_action_params_take_camel_or_snake_case_and_reject_unknown_keys() -> None:
+    from pydantic import ValidationError
+
+    from suture.actions import ActionParams
+
+    class Scale(ActionParams):
+        min_replicas: int
+
+    assert Scale.model_validate({"minReplicas": 2}).min_replicas == 2
+    assert Scale.model_validate({"min_replicas": 3}).min_replicas == 3
+    with pytest.raises(ValidationError, match="minReplica"):
+        Scale.model_validate({"minReplicas": 1, "minReplica": 2})

@@ -10,6 +10,8 @@ from suture.api import WorkflowTemplate
 from suture.engine import Engine, RecordingSink, RunRequest, open_checkpointer
 from suture.kube import KubeClient
 from suture.simulation import Plan, simulate
+from tests.fakes.kubeapi import FakeKubeApi
+from tests.fakes.objects import deployment
 from tests.unit.engine.fakes import FakePromQL, FakeTemplates, Ledger, make_registry, rec
 
 ALERT = {"name": "KubePodCrashLooping", "labels": {"alertname": "KubePodCrashLooping", "namespace": "shop"}}
@@ -173,11 +175,14 @@ async def test_the_plan_takes_the_path_a_real_run_takes(tmp_path: Path) -> None:
     assert [n for n in _path(plan) if n in top] == top == ["big", "scale-big", "each", "both", "last"]
 
 
-class _ThreeDeployments:
-    """Answers a rollout's LIST; nothing else is read."""
-
-    async def list(self, kind: str, namespace: str | None = None, **_: Any) -> list[dict[str, Any]]:
-        return [{"kind": kind, "metadata": {"name": n, "namespace": namespace}} for n in ("c", "a", "b")]
+def _three_deployments() -> KubeClient:
+    """An in-memory API with three Deployments for the rollout to list (nothing else is read)."""
+    api = FakeKubeApi()
+    for name in ("c", "a", "b"):
+        obj = deployment(name, namespace="shop")
+        obj["metadata"]["labels"]["tier"] = "web"
+        api.add(obj)
+    return api.client()
 
 
 async def test_a_rollout_plans_every_object_dry_run_and_reports_each_gate_once() -> None:
@@ -197,9 +202,7 @@ async def test_a_rollout_plans_every_object_dry_run_and_reports_each_gate_once()
         variables={"healthy": False},
     )
     async with asyncio.timeout(5):  # a real run would watch each gate for five minutes
-        plan = await simulate(
-            template=template, alert=ALERT, registry=make_registry(ledger), kube=cast(KubeClient, _ThreeDeployments())
-        )
+        plan = await simulate(template=template, alert=ALERT, registry=make_registry(ledger), kube=_three_deployments())
     assert _path(plan) == ["roll", "roll/a", "roll/b", "roll/c", "roll/gate1", "roll/gate2"]
     assert [c.dry_run for c in ledger.contexts] == [True, True, True]
     assert plan.steps[1].params == {"name": "a"}

@@ -105,6 +105,16 @@ CASES: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
         "spec.steps[2]: step 'settle' is unreachable: no path from the first step",
     ),
     (
+        "approval inside a foreach",
+        lambda d: d["spec"].update(
+            steps=[
+                {"name": "each", "foreach": {"items": "${{ [1, 2] }}", "step": "ask"}},
+                {"name": "ask", "approval": {"message": "this one?"}},
+            ]
+        ),
+        "spec.steps[1].approval: step 'ask' runs inside 'each', and approvals cannot run inside parallel or foreach",
+    ),
+    (
         "unknown action",
         lambda d: _steps(d)[1]["action"].update(name="scale_deploymnt"),
         "spec.steps[1].action.name: unknown action 'scale_deploymnt'",

@@ -1,23 +1,51 @@
-"""The action registry: the only way Suture touches a cluster.
+"""The action registry, and the one module an action pack imports from Suture.
 
-Actions come from packs discovered through the ``suture.actions`` entry-point
-group, the built-in pack included; the core never imports a pack by name.
+Everything a pack needs is exported here, deliberately, and an import-linter
+contract holds the built-in pack to this module alone; the rest of Suture may
+change between releases without breaking a pack.
+
+- Declaring an action: :func:`action` (or :class:`ActionSpec`), its parameter
+  base :class:`ActionParams`, :class:`Risk`, :class:`RbacRule`; running it:
+  :class:`ActionContext` in, :class:`ActionResult` out.
+- Errors: :class:`ActionError` with an :class:`ErrorCategory`;
+  :class:`ApiError` is what the Kubernetes client (:class:`KubeClient`, in the
+  context) raises when the API server refuses; :class:`RegistryError`.
+- Helpers: durations as templates write them (:data:`Duration`,
+  :func:`parse_duration`, :func:`format_duration`), label selectors as data
+  (:class:`LabelSelector`, never concatenated strings), and where a kind
+  lives in the API (:func:`resource_info`, :class:`ResourceInfo`).
+- Registration: a pack is an entry point in the ``suture.actions`` group whose
+  object is ``register(registry: Registry)``, calling :meth:`Registry.add`
+  once per action. The built-in pack is found exactly this way; the core
+  never imports a pack by name and loads them all with :func:`load_registry`.
 """
 
 from suture.actions.errors import ActionError, ErrorCategory, RegistryError
+from suture.actions.params import ActionParams
 from suture.actions.registry import Registry, load_registry
 from suture.actions.spec import ActionContext, ActionResult, ActionSpec, RbacRule, Risk, action
+from suture.api import Duration, LabelSelector, format_duration, parse_duration
+from suture.kube import ApiError, KubeClient, ResourceInfo, resource_info
 
 __all__ = [
     "ActionContext",
     "ActionError",
+    "ActionParams",
     "ActionResult",
     "ActionSpec",
+    "ApiError",
+    "Duration",
     "ErrorCategory",
+    "KubeClient",
+    "LabelSelector",
     "RbacRule",
     "Registry",
     "RegistryError",
+    "ResourceInfo",
     "Risk",
     "action",
+    "format_duration",
     "load_registry",
+    "parse_duration",
+    "resource_info",
 ]

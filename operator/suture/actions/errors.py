@@ -1,8 +1,8 @@
 """Errors of actions and of the registry.
 
 Every ActionError carries a category, which is what the engine's retry policy
-reads: only ``transient`` (and ``conflict``, once the action gave up its own
-retries) is worth retrying.
+reads: ``transient``, ``conflict`` (once the action gave up its own retries)
+and ``timeout`` are worth retrying; see :attr:`ErrorCategory.retryable`.
 """
 
 from __future__ import annotations

@@ -135,7 +135,7 @@ def api_error_to_action_error(exc: ApiError, action: str) -> ActionError:
         category = ErrorCategory.CONFLICT
     elif exc.status in (400, 422):
         category = ErrorCategory.INVALID
-    elif exc.status == 429 or exc.status >= 500:
+    elif exc.transient:  # 429, 5xx, or no answer at all (ApiUnavailable)
         category = ErrorCategory.TRANSIENT
     else:
         category = ErrorCategory.FAILED

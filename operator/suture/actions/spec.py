@@ -1,8 +1,8 @@
 """What an action is: a function plus the metadata that makes it safe to run.
 
 An action's metadata is read by three audiences: the engine (parameter model,
-dry-run, undo), ``suture validate`` (parameters, reversibility) and the Helm
-chart (the RBAC rules it needs, so the operator gets least privilege).
+dry-run, undo), ``suture validate`` (parameters, reversibility) and ``suture
+rbac`` (the RBAC rules it needs, so the operator gets least privilege).
 """
 
 from __future__ import annotations
@@ -90,17 +90,39 @@ class ActionContext:
     owner: dict[str, Any] | None = None
     # Namespaces the calling template may act in; None means any (cluster templates).
     allowed_namespace: str | None = None
+    # The template's safety.allowedNamespaces / deniedNamespaces, applied to every call and undo.
+    permitted_namespaces: frozenset[str] = frozenset()
+    denied_namespaces: frozenset[str] = frozenset()
     poll_interval: float = 0.5
     # Deterministic per run, step and item; the same on every replay of this call.
     # Stamp it where a repeat must be recognised (annotations, notification headers).
     idempotency_key: str = ""
     memory: CallMemory = field(default_factory=LocalMemory)
 
+    def namespace_refusal(self, namespace: str | None) -> str | None:
+        """Why this call may not act in ``namespace`` (None: a cluster-scoped object), or None when it may.
+
+        The one rule for every action, undo, rollout listing and resource check:
+        a namespaced template stays in its namespace (and off cluster-scoped
+        objects), and the template's allowed/denied namespaces hold everywhere.
+        """
+        if self.allowed_namespace is not None and namespace != self.allowed_namespace:
+            what = f"namespace {namespace!r}" if namespace else "a cluster-scoped object"
+            return f"{what} is outside this template's namespace {self.allowed_namespace!r}"
+        if namespace is not None and namespace in self.denied_namespaces:
+            return f"the template's safety rules deny namespace {namespace!r}"
+        if namespace is not None and self.permitted_namespaces and namespace not in self.permitted_namespaces:
+            return f"namespace {namespace!r} is not among the template's allowed namespaces"
+        return None
+
     async def recall(self, name: str, read: Callable[[], Awaitable[T]]) -> T:
         """The value this call first read under ``name`` (on any earlier attempt), else ``read()`` recorded now.
 
-        Under dry-run nothing is recorded: no change follows the read.
+        Under dry-run, or outside a run (no ``idempotency_key``), nothing is
+        recorded: no change follows the read, or no replay can follow the call.
         """
+        if not self.idempotency_key:
+            return await read()  # not a call of a run (a test, the CLI): nothing to replay, nothing recorded
         key = f"pre/{name}"
         found = await self.memory.get(key)
         if found is not None:
@@ -121,7 +143,7 @@ class ActionContext:
         A no-op under dry-run. The undo must restore the recalled pre-state, so
         running it when the write never happened changes nothing.
         """
-        if not self.dry_run:
+        if not self.dry_run and self.idempotency_key:
             await self.memory.put("intent", dict(undo))
 
     async def done_before(self, name: str) -> bool:
@@ -178,7 +200,7 @@ class ActionSpec(Generic[P]):
         return self.undo is not None
 
     def describe(self) -> dict[str, Any]:
-        """The metadata as JSON, for ``suture actions`` and the Helm chart."""
+        """The metadata as JSON, for ``suture actions`` and ``suture rbac``."""
         schema = self.params.model_json_schema(by_alias=True)
         required = set(schema.get("required", []))
         params = []

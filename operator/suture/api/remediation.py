@@ -167,22 +167,22 @@ class RemediationStatus(SutureModel):
     )
 
 
-PRINTER_COLUMNS: list[dict[str, Any]] = [
-    {"name": "Alert", "type": "string", "jsonPath": ".spec.alert.name"},
-    {"name": "Template", "type": "string", "jsonPath": ".spec.templateRef.name"},
-    {"name": "Target", "type": "string", "jsonPath": ".status.target.name"},
-    {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
-    {"name": "Outcome", "type": "string", "jsonPath": ".status.verification.outcome"},
-    {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
-]
-
-
 class Remediation(SutureModel):
     """One run of a template for one alert occurrence (or on demand)."""
 
     KIND: ClassVar[str] = "Remediation"
     PLURAL: ClassVar[str] = "remediations"
     SCOPE: ClassVar[str] = "Namespaced"
+    # The columns of `kubectl get rem`. Only fields the operator writes today:
+    # an OUTCOME column returns with the verifier that fills
+    # status.verification.outcome.
+    PRINTER_COLUMNS: ClassVar[list[dict[str, Any]]] = [
+        {"name": "Alert", "type": "string", "jsonPath": ".spec.alert.name"},
+        {"name": "Template", "type": "string", "jsonPath": ".spec.templateRef.name"},
+        {"name": "Target", "type": "string", "jsonPath": ".status.target.name"},
+        {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    ]
     model_config = ConfigDict(title="Remediation")
 
     api_version: Literal["suture.dev/v1alpha1"] = "suture.dev/v1alpha1"

@@ -32,7 +32,7 @@ STEP_KINDS = ("action", "condition", "parallel", "wait", "approval", "rollout", 
 
 
 class RetryPolicy(SutureModel):
-    """Retry a failed step with capped exponential backoff (transient errors only)."""
+    """Retry a failed step with capped exponential backoff when a retry can help (transient, conflict, timeout)."""
 
     limit: int = Field(default=0, ge=0, le=20, description="Retries after the first attempt.")
     backoff: Duration = Field(default="5s", description="Delay before the first retry.")

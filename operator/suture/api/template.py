@@ -213,6 +213,13 @@ class _TemplateBase(SutureModel):
     KIND: ClassVar[str]
     PLURAL: ClassVar[str]
     SCOPE: ClassVar[str]
+    # The columns of `kubectl get wft`/`cwft`. Only fields the operator writes
+    # today: RUNS and EFFECTIVENESS return with the code that fills
+    # status.stats.
+    PRINTER_COLUMNS: ClassVar[list[dict[str, Any]]] = [
+        {"name": "Valid", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Valid")].status'},
+        {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
+    ]
 
     api_version: Literal["suture.dev/v1alpha1"] = "suture.dev/v1alpha1"
     metadata: dict[str, Any] = Field(default_factory=dict, json_schema_extra={"type": "object"})

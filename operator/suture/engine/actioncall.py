@@ -100,9 +100,15 @@ async def call_action(
         # Applied on an earlier attempt of this step (the run crashed or was
         # interrupted before the step's checkpoint): do not apply it again.
         result, attempts = ActionResult(**recorded), 0
+        scope.log.for_step(label).info("%s already applied before a restart; not applied again", call.name)
     else:
         result, attempts = await with_retry(
-            attempt, policy=policy, timeout=timeout, sleep=scope.deps.sleep, on_attempt=on_attempt
+            attempt,
+            policy=policy,
+            timeout=timeout,
+            sleep=scope.deps.sleep,
+            on_attempt=on_attempt,
+            log=scope.log.for_step(label),
         )
         await memory.put("done", dataclasses.asdict(result))
     if result.undo is not None and not result.dry_run and spec.reversible:

@@ -113,8 +113,44 @@ def compare(actual: Any, operator: str, expected: Any) -> bool:
     }[operator]
 
 
-async def check_resource(check: ResourceCheck, *, context: Mapping[str, Any], kube: KubeClient) -> tuple[bool, str]:
-    """Read the object (the target by default) and compare one of its fields."""
+NamespaceRefusal = Callable[[str | None], str | None]
+
+
+async def _confine(
+    kube: KubeClient, kind: str, api_version: str | None, namespace: Any, refusal: NamespaceRefusal | None
+) -> str | None:
+    """The namespace to read in, after the same confinement actions obey; raises ``forbidden``.
+
+    Secrets are never read by a check: a value that decides a branch ends up in
+    messages and status, and the operator is granted no Secrets anyway.
+    """
+    try:
+        info = await kube.resolve(kind, api_version)
+    except ValueError as exc:
+        raise ActionError(str(exc), category=ErrorCategory.INVALID) from None
+    except ApiError as exc:
+        raise api_error_to_action_error(exc, "resource check") from exc
+    if info.plural.lower() == "secrets" and info.api_version == "v1":
+        raise ActionError("resource checks may not read Secrets", category=ErrorCategory.FORBIDDEN)
+    where = (str(namespace) if namespace else None) if info.namespaced else None
+    reason = refusal(where) if refusal is not None else None
+    if reason is not None:
+        raise ActionError(f"resource check on {kind}: {reason}", category=ErrorCategory.FORBIDDEN)
+    return where
+
+
+async def check_resource(
+    check: ResourceCheck,
+    *,
+    context: Mapping[str, Any],
+    kube: KubeClient,
+    refusal: NamespaceRefusal | None = None,
+) -> tuple[bool, str]:
+    """Read the object (the target by default) and compare one of its fields.
+
+    ``refusal`` is the run's namespace rule (``ActionContext.namespace_refusal``):
+    a check reads only where the template's actions could act.
+    """
     api_version, kind, namespace, name = target_ref(context.get("target") or {})
     try:
         namespace = resolve_value(check.namespace, context) if check.namespace else namespace
@@ -128,6 +164,8 @@ async def check_resource(check: ResourceCheck, *, context: Mapping[str, Any], ku
         raise ActionError(
             "the resource check names no object and the run has no target", category=ErrorCategory.INVALID
         )
+    namespace = namespace or (context.get("run") or {}).get("namespace")
+    namespace = await _confine(kube, kind, api_version, namespace, refusal)
     try:
         obj = await kube.get(kind, str(name), namespace, api_version=api_version)
     except ApiError as exc:
@@ -197,13 +235,17 @@ async def evaluate_check(
     clock: Clock,
     sleep: Sleep,
     interval: float = 10.0,
+    refusal: NamespaceRefusal | None = None,
 ) -> tuple[bool, str]:
-    """Evaluate any check kind once (a PromQL ``for`` polls for its duration)."""
+    """Evaluate any check kind once (a PromQL ``for`` polls for its duration).
+
+    ``refusal`` confines resource checks like the run's actions (see :func:`check_resource`).
+    """
     if check.expression is not None:
         holds = eval_guard(check.expression, context)
         return holds, f"{check.expression} is {str(holds).lower()}"
     if check.resource is not None:
-        return await check_resource(check.resource, context=context, kube=kube)
+        return await check_resource(check.resource, context=context, kube=kube, refusal=refusal)
     if check.promql is not None:
         return await check_promql(check.promql, promql=promql, sleep=sleep, interval=interval)
     if check.time_window is not None:

@@ -41,6 +41,7 @@ async def execute_step(step: Step, scope: Scope, *, name: str | None = None) -> 
         except ActionError as exc:
             return await _finish(scope, key, record, StepResult(display, FAILED, str(exc), category=exc.category))
     await scope.report(record)
+    scope.log.for_step(display).info("started (%s)", step.kind)
 
     async def on_attempt(number: int) -> None:
         if number != record["attempts"]:
@@ -76,6 +77,11 @@ async def _finish(scope: Scope, key: str, record: dict[str, Any], result: StepRe
     )
     scope.context["steps"][key] = {"output": result.output, "phase": result.phase}
     await scope.report(record)
+    log = scope.log.for_step(str(record["name"]))
+    if result.failed:
+        log.warning("failed after %d attempt(s) (%s): %s", result.attempts, result.category or "failed", result.message)
+    else:
+        log.info("%s: %s", result.phase.lower(), result.message)
     return result
 
 
@@ -135,6 +141,7 @@ async def _check(check: Check, scope: Scope, interval: float = 10.0) -> tuple[bo
         clock=deps.clock,
         sleep=deps.sleep,
         interval=interval,
+        refusal=scope.action_context().namespace_refusal,
     )
 
 
@@ -185,14 +192,18 @@ def _condition_message(step: Step, scope: Scope, verdict: Verdict) -> str:
 async def _wait(step: Step, wait: WaitStep, scope: Scope, display: str) -> StepResult:
     """A duration (cancellable), or poll ``until`` every interval until it holds or the wait times out."""
     effects = scope.deps.effects
+    # Measured from when the run first reached this wait: a resumed wait waits only for the rest.
+    spent = max(scope.deps.clock().timestamp() - await scope.first_reached(display), 0.0)
     if wait.duration is not None:
-        message = await effects.elapse(parse_duration(wait.duration), text=wait.duration, pause=scope.pause)
+        left = max(parse_duration(wait.duration) - spent, 0.0)
+        message = await effects.elapse(left, text=wait.duration, pause=scope.pause)
         return StepResult(display, SUCCEEDED, message)
     until = wait.until
     assert until is not None
     interval, limit, limit_text = parse_duration(wait.interval), parse_duration(wait.timeout), wait.timeout
     if step.timeout and parse_duration(step.timeout) < limit:
         limit, limit_text = parse_duration(step.timeout), step.timeout
+    limit = max(limit - spent, 0.0)
 
     async def look() -> tuple[bool, str]:
         try:

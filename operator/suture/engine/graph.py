@@ -12,7 +12,7 @@ workflow time.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, cast
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
@@ -41,6 +41,7 @@ from suture.engine.state import (
     step_record,
 )
 from suture.flow import Flow, build_flow, first_step, stops_run, successor
+from suture.logs import run_logger
 
 GATE_RECORD = "safety.requiresApproval"
 NODE_PREFIX = "step/"  # node ids are "step/<name>", so no step name can collide with a state key
@@ -60,6 +61,8 @@ def _scope(state: RunState, deps: RunDeps, spec: WorkflowTemplateSpec) -> Scope:
 
 async def _end(state: RunState, deps: RunDeps, phase: str, message: str) -> dict[str, Any]:
     """Stop the run in ``phase`` now (no rollback)."""
+    log = run_logger(state["run"])
+    (log.info if phase == SUCCEEDED else log.warning)("run %s: %s", phase, message)
     await deps.sink.run_phase(run_id=state["run"]["id"], phase=phase, message=message, undone=state.get("undone", []))
     return {"phase": phase, "message": message, "route": GRAPH_END}
 
@@ -71,14 +74,39 @@ async def _stop(state: RunState, deps: RunDeps, *, phase: str, message: str, rol
     return await _end(state, deps, phase, message)
 
 
+async def _target_replaced(target: Mapping[str, Any], deps: RunDeps) -> str:
+    """A message when the run's target was deleted or replaced (another UID) since the run started, else ""."""
+    meta = target.get("metadata") or {}
+    uid, kind, name = meta.get("uid"), target.get("kind"), meta.get("name")
+    if not (uid and kind and name) or deps.effects.dry_run:
+        return ""
+    where = f"{kind} {meta['namespace']}/{name}" if meta.get("namespace") else f"{kind} {name}"
+    live = await deps.kube.get_or_none(
+        str(kind), str(name), meta.get("namespace"), api_version=target.get("apiVersion")
+    )
+    if live is None:
+        return f"the target {where} was deleted since the run started; nothing more is done"
+    if (live.get("metadata") or {}).get("uid") != uid:
+        return f"the target {where} was replaced (new uid) since the run started; the new object is not touched"
+    return ""
+
+
 async def _boundary(state: RunState, deps: RunDeps) -> dict[str, Any] | None:
     """A step boundary: stop for a pending cancellation or an exhausted workflow timeout."""
     run = state["run"]
     request = deps.cancels.get(run["id"])
     if request is not None:
         return await _stop(state, deps, phase=CANCELLED, message="cancelled on request", rollback=request.rollback)
+    if run["id"] in deps.recheck_target:
+        deps.recheck_target.discard(run["id"])
+        replaced = await _target_replaced(run.get("target") or {}, deps)
+        if replaced:
+            # Never act on (or undo onto) a different object that took the old one's name.
+            return await _end(state, deps, FAILED, replaced)
     if time.time() - float(run["startedAt"]) > float(run["workflowTimeout"]):
-        return await _end(state, deps, FAILED, f"the run exceeded its workflow timeout of {run['workflowTimeoutText']}")
+        # Like a failure that asks for rollback: what the run changed so far is undone, and the run has Failed.
+        message = f"the run exceeded its workflow timeout of {run['workflowTimeoutText']}"
+        return await _stop(state, deps, phase=FAILED, message=message, rollback=True)
     return None
 
 
@@ -151,6 +179,7 @@ def _rollback_node(deps: RunDeps, spec: WorkflowTemplateSpec) -> Node:
         scope = _scope(state, deps, spec)
         interrupted = await unfinished_intents(state["journal"], journal=deps.journal, run_id=state["run"]["id"])
         entries = list(reversed([*state["journal"], *interrupted]))
+        scope.log.warning("rolling back %d change(s): %s", len(entries), ", ".join(str(e["label"]) for e in entries))
         undone, errors = await undo_entries(entries, scope=scope)
         records: dict[str, dict[str, Any]] = {}
         done = set(undone)
@@ -167,6 +196,7 @@ def _rollback_node(deps: RunDeps, spec: WorkflowTemplateSpec) -> Node:
         message += f"; undid {', '.join(undone) or 'nothing'}"
         if errors:
             phase, message = FAILED, f"{message}; rollback incomplete: {'; '.join(errors)}"
+        scope.log.warning("run %s: %s", phase, message)
         all_undone = [*state.get("undone", []), *undone]
         remaining = [e for e in state["journal"] if e["label"] not in done]
         await deps.sink.run_phase(run_id=state["run"]["id"], phase=phase, message=message, undone=all_undone)

@@ -9,9 +9,13 @@ writes the Remediation status and posts Kubernetes Events; tests use
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
+
+logger = logging.getLogger("suture.engine")
 
 
 @dataclass(frozen=True)
@@ -129,3 +133,59 @@ class RecordingSink:
             if rid == run_id and progress.name == name and (not out or out[-1] != progress.phase):
                 out.append(progress.phase)
         return out
+
+
+SINK_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0)
+
+
+class BestEffortSink:
+    """Wraps the caller's sink so that reporting never fails a run.
+
+    Status and Event writes can meet a 429, a 5xx or a connection reset: a
+    step that did its work must not fail because its progress could not be
+    written, and a run must not be stranded half-way. Each call is retried a
+    few times with backoff, then dropped with a log line; the sink writes the
+    latest state, so the next successful call (or the resume after a
+    restart, which re-reports) brings the status up to date.
+    """
+
+    def __init__(
+        self,
+        inner: ProgressSink,
+        *,
+        delays: Sequence[float] = SINK_RETRY_DELAYS,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self.inner = inner
+        self._delays = tuple(delays)
+        self._sleep = sleep
+
+    async def _call(self, what: str, run_id: str, call: Callable[[], Awaitable[None]]) -> None:
+        for attempt in range(len(self._delays) + 1):
+            try:
+                await call()
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # a reporting failure is logged, never raised into the run
+                if attempt == len(self._delays):
+                    logger.error("run %s: could not report %s after %d attempts: %s", run_id, what, attempt + 1, exc)
+                    return
+                logger.info("run %s: reporting %s failed (%s); retrying", run_id, what, exc)
+                await self._sleep(self._delays[attempt])
+
+    async def run_phase(self, *, run_id: str, phase: str, message: str, undone: Sequence[str]) -> None:
+        """Report a run phase, best effort."""
+        await self._call(
+            f"phase {phase}",
+            run_id,
+            lambda: self.inner.run_phase(run_id=run_id, phase=phase, message=message, undone=undone),
+        )
+
+    async def step(self, *, run_id: str, step: StepProgress) -> None:
+        """Report a step transition, best effort."""
+        await self._call(f"step {step.name}", run_id, lambda: self.inner.step(run_id=run_id, step=step))
+
+    async def approval(self, *, run_id: str, decision: ApprovalDecision) -> None:
+        """Report an approval answer, best effort."""
+        await self._call("an approval", run_id, lambda: self.inner.approval(run_id=run_id, decision=decision))

@@ -8,6 +8,7 @@ gets one attempt.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -63,6 +64,7 @@ async def with_retry(
     timeout: float | None,
     sleep: Callable[[float], Awaitable[None]],
     on_attempt: Callable[[int], Awaitable[None]] | None = None,
+    log: logging.LoggerAdapter[logging.Logger] | None = None,
 ) -> tuple[T, int]:
     """Run ``attempt`` until it succeeds; return (result, attempts made).
 
@@ -90,4 +92,6 @@ async def with_retry(
             category, message = categorise(exc)
         if not category.retryable or number > len(delays):
             raise StepFailed(message, category=category, attempts=number)
+        if log is not None:
+            log.info("attempt %d failed (%s): %s; retrying in %gs", number, category, message, delays[number - 1])
         await sleep(delays[number - 1])

@@ -47,22 +47,27 @@ async def _select(rollout: RolloutStep, scope: Scope) -> list[dict[str, Any]]:
         namespace = resolve_value(targets.namespace, scope.context) if targets.namespace else target_ns
     except ExpressionError as exc:
         raise StepFailed(str(exc), category=ErrorCategory.INVALID, attempts=1) from None
-    allowed = scope.run.get("namespace")
+    try:
+        namespaced = (await scope.deps.kube.resolve(targets.kind, targets.api_version)).namespaced
+    except ValueError as exc:
+        raise StepFailed(str(exc), category=ErrorCategory.INVALID, attempts=1) from None
+    except ApiError as exc:
+        raise StepFailed(f"listing {targets.kind}: {exc}", category=ErrorCategory.TRANSIENT, attempts=1) from None
     # As for actions, a namespaced template's own namespace is the default.
-    namespace = namespace or allowed
-    if allowed is not None and namespace != allowed:
-        raise StepFailed(
-            f"namespace {namespace!r} is outside this template's namespace {allowed!r}",
-            category=ErrorCategory.FORBIDDEN,
-            attempts=1,
-        )
+    namespace = (namespace or scope.run.get("namespace")) if namespaced else None
+    ctx = scope.action_context()
+    reason = ctx.namespace_refusal(namespace)
+    if reason is not None:
+        raise StepFailed(f"rollout targets: {reason}", category=ErrorCategory.FORBIDDEN, attempts=1)
     try:
         objects = await scope.deps.kube.list(
             targets.kind, namespace, api_version=targets.api_version, label_selector=targets.selector.to_query()
         )
     except ApiError as exc:
         raise StepFailed(f"listing {targets.kind}: {exc}", category=ErrorCategory.TRANSIENT, attempts=1) from None
-    return sorted(objects, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
+    # A cluster template listing every namespace still skips the ones its safety rules deny.
+    allowed = [o for o in objects if ctx.namespace_refusal(o["metadata"].get("namespace")) is None]
+    return sorted(allowed, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
 
 
 async def _selection(rollout: RolloutStep, scope: Scope, display: str) -> list[dict[str, Any]]:
@@ -99,6 +104,7 @@ async def _hold(gate: HealthGate, scope: Scope, context: dict[str, Any]) -> tupl
                 clock=deps.clock,
                 sleep=deps.sleep,
                 interval=interval,
+                refusal=scope.action_context().namespace_refusal,
             )
         except ActionError as exc:
             return False, str(exc)

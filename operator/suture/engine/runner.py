@@ -29,9 +29,10 @@ from suture.engine.conditions import PromQLClient
 from suture.engine.graph import compile_graph
 from suture.engine.journal import EffectJournal, MemoryJournal
 from suture.engine.limiter import FifoLimiter
-from suture.engine.progress import NullSink, ProgressSink, StepProgress
+from suture.engine.progress import BestEffortSink, NullSink, ProgressSink, StepProgress
 from suture.engine.scope import RunDeps, TemplateSource
 from suture.engine.state import RUNNING, TERMINAL, WAITING_APPROVAL, RunState, now_iso
+from suture.engine.subflow import snapshot_subflows
 from suture.kube import KubeClient
 
 DECISIONS = ("Approved", "Rejected")
@@ -124,7 +125,7 @@ class Engine:
         self.deps = RunDeps(
             registry=registry,
             kube=kube,
-            sink=sink or NullSink(),
+            sink=BestEffortSink(sink or NullSink()),
             promql=promql,
             templates=templates,
             global_dry_run=dry_run,
@@ -143,6 +144,9 @@ class Engine:
         if await self.checkpointer.aget_tuple(self._config(request.run_id)) is not None:
             return await self.resume(run_id=request.run_id)
         state = initial_state(request, global_dry_run=self.deps.global_dry_run)
+        state["run"]["subflows"] = await snapshot_subflows(
+            request.template, source=self.deps.templates, namespace=request.namespace
+        )
         return await self._invoke(request.run_id, state["run"]["template"], state)
 
     def submit(self, *, request: RunRequest) -> asyncio.Task[RunOutcome]:
@@ -290,6 +294,8 @@ class Engine:
             self._timers[run_id] = asyncio.create_task(self._expire(run_id, approval.deadline))
 
     async def _invoke(self, run_id: str, template: Mapping[str, Any], payload: Any) -> RunOutcome:
+        if payload is None or isinstance(payload, Command):
+            self.deps.recheck_target.add(run_id)  # continuing: time passed, the target may have been replaced
         lock = self._locks.setdefault(run_id, asyncio.Lock())
         async with lock:
             graph = self._graph(template)

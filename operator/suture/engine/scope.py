@@ -20,10 +20,11 @@ from suture.actions import ActionContext, Registry
 from suture.api import WorkflowTemplateSpec
 from suture.engine.conditions import PromQLClient
 from suture.engine.effects import Effects, LiveEffects
-from suture.engine.journal import EffectJournal, MemoryJournal
+from suture.engine.journal import EffectJournal, MemoryJournal, idempotency_key
 from suture.engine.progress import NullSink, ProgressSink, StepProgress
 from suture.engine.retry import RunCancelled
 from suture.kube import KubeClient
+from suture.logs import RunLogger, run_logger
 
 TemplateKind = Literal["WorkflowTemplate", "ClusterWorkflowTemplate"]
 MAX_SUBFLOW_DEPTH = 4
@@ -91,6 +92,8 @@ class RunDeps:
     global_dry_run: bool = False
     effects: Effects = field(default_factory=LiveEffects)  # how steps touch the world: a real run, or a plan
     journal: EffectJournal = field(default_factory=MemoryJournal)  # durable per-call effects (exactly-once)
+    # Runs continuing after a pause or a restart: their target's UID is checked at the next step boundary.
+    recheck_target: set[str] = field(default_factory=set)
 
 
 @dataclass
@@ -112,6 +115,11 @@ class Scope:
         return str(self.run["id"])
 
     @property
+    def log(self) -> RunLogger:
+        """The run's logger (bound to its Remediation)."""
+        return run_logger(self.run)
+
+    @property
     def step_timeout(self) -> float:
         """The template's default per-attempt timeout in seconds."""
         return float(self.run["stepTimeout"])
@@ -128,7 +136,28 @@ class Scope:
             remediation=str(self.run.get("remediation", "")),
             owner=self.run.get("owner"),
             allowed_namespace=self.run.get("namespace"),
+            permitted_namespaces=frozenset(self._safety().get("allowedNamespaces") or ()),
+            denied_namespaces=frozenset(self._safety().get("deniedNamespaces") or ()),
         )
+
+    def _safety(self) -> Mapping[str, Any]:
+        """The run's own template's safety rules (a subflow's steps obey the template the run started with)."""
+        template = self.run.get("template") or {}
+        safety: Mapping[str, Any] = template.get("safety") or {}
+        return safety
+
+    async def first_reached(self, what: str) -> float:
+        """Epoch seconds when this run first reached ``what`` (a step path), recorded durably on the first call.
+
+        A wait that resumes after a restart waits only for what is left of it.
+        """
+        key = f"{idempotency_key(self.run_id, what)}:reached"
+        found = await self.deps.journal.get(run_id=self.run_id, key=key)
+        if found is not None:
+            return float(found["at"])
+        now = self.deps.clock().timestamp()
+        await self.deps.journal.put(run_id=self.run_id, key=key, value={"at": now})
+        return now
 
     async def report(self, record: dict[str, Any]) -> None:
         """Keep ``record`` for the checkpoint and tell the sink."""

@@ -10,12 +10,14 @@ journal, so a rollback of the parent undoes them too. Nesting is limited to
 
 from __future__ import annotations
 
+from typing import Any
+
 from suture.actions import ErrorCategory
 from suture.api import END, WorkflowTemplateSpec
 from suture.api.steps import SubflowStep
 from suture.engine.outcome import Executor, StepResult
 from suture.engine.retry import StepFailed
-from suture.engine.scope import MAX_SUBFLOW_DEPTH, Scope
+from suture.engine.scope import MAX_SUBFLOW_DEPTH, Scope, TemplateSource
 from suture.engine.state import FAILED, SUCCEEDED
 from suture.expr import ExpressionError, resolve_value
 from suture.flow import build_flow, first_step, stops_run, successor
@@ -40,6 +42,43 @@ async def run_flow(spec: WorkflowTemplateSpec, scope: Scope, *, execute: Executo
     return None
 
 
+def subflow_key(kind: str, name: str) -> str:
+    """How a subflow is named in a run's snapshot of its subflows."""
+    return f"{kind}/{name}"
+
+
+async def snapshot_subflows(
+    spec: WorkflowTemplateSpec, *, source: TemplateSource | None, namespace: str | None
+) -> dict[str, Any]:
+    """Every template ``spec`` reaches through subflow steps (transitively), as JSON, None for missing ones.
+
+    Taken when a run starts and kept in its checkpoint, so the run executes the
+    subflows it started with even if they are edited or deleted meanwhile.
+    Invalid ones are left out: the step reports the problem when it runs.
+    """
+    found: dict[str, Any] = {}
+    pending = [(spec, 0)]
+    while pending and source is not None:
+        current, depth = pending.pop()
+        for step in current.steps:
+            if step.subflow is None or depth >= MAX_SUBFLOW_DEPTH:
+                continue
+            key = subflow_key(step.subflow.kind, step.subflow.template)
+            if key in found:
+                continue
+            where = namespace if step.subflow.kind == "WorkflowTemplate" else None
+            try:
+                child = await source.load(name=step.subflow.template, kind=step.subflow.kind, namespace=where)
+            except KeyError:
+                found[key] = None
+                continue
+            except Exception:
+                continue
+            found[key] = child.model_dump(mode="json", by_alias=True, exclude_none=True)
+            pending.append((child, depth + 1))
+    return found
+
+
 async def run_subflow(subflow: SubflowStep, scope: Scope, display: str, *, execute: Executor) -> StepResult:
     """Load the template through the engine's TemplateSource and run it inline."""
     source = scope.deps.templates
@@ -52,8 +91,16 @@ async def run_subflow(subflow: SubflowStep, scope: Scope, display: str, *, execu
             f"subflows nest deeper than {MAX_SUBFLOW_DEPTH} levels", category=ErrorCategory.INVALID, attempts=1
         )
     namespace = scope.run.get("namespace") if subflow.kind == "WorkflowTemplate" else None
+    snapshots: dict[str, Any] | None = scope.run.get("subflows")
+    key = subflow_key(subflow.kind, subflow.template)
     try:
-        spec = await source.load(name=subflow.template, kind=subflow.kind, namespace=namespace)
+        if snapshots is not None and key in snapshots:
+            # The run keeps the subflows it started with (checkpointed), whatever was edited since.
+            if snapshots[key] is None:
+                raise KeyError(key)
+            spec = WorkflowTemplateSpec.model_validate(snapshots[key])
+        else:
+            spec = await source.load(name=subflow.template, kind=subflow.kind, namespace=namespace)
     except KeyError:
         raise StepFailed(
             f"{subflow.kind} {subflow.template!r} not found", category=ErrorCategory.NOT_FOUND, attempts=1

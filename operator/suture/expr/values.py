@@ -94,9 +94,12 @@ def resolve_value(value: Any, context: Mapping[str, Any]) -> Any:
         return [resolve_value(v, context) for v in value]
     if not isinstance(value, str):
         return value
-    whole = _EXPR.fullmatch(value.strip())
-    if whole:
-        return evaluate(whole.group(1).strip(), context)
+    text = value.strip()
+    found = list(_EXPR.finditer(text))
+    # Only a value that is exactly one ${{ }} keeps CEL's type; "${{ a }}-${{ b }}"
+    # is text with two expressions in it (a greedy fullmatch would read it as one).
+    if len(found) == 1 and found[0].span() == (0, len(text)):
+        return evaluate(found[0].group(1).strip(), context)
     return _EXPR.sub(lambda m: _stringify(evaluate(m.group(1).strip(), context)), value)
 
 

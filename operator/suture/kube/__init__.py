@@ -1,6 +1,31 @@
-"""Suture's seam to the Kubernetes API: plain dicts in, plain dicts out."""
+"""Suture's seam to the Kubernetes API: plain dicts in, plain dicts out, through a swappable transport."""
 
-from suture.kube.client import ApiError, KubeClient, connect
-from suture.kube.resources import ResourceInfo, resource_info
+from suture.kube.client import KubeClient, connect, raise_for_status
+from suture.kube.errors import ApiError, ApiUnavailable, InvalidReference, UnknownKind
+from suture.kube.resources import (
+    KINDS,
+    ResourceInfo,
+    ResourceTable,
+    register_kind,
+    resource_info,
+)
+from suture.kube.transport import KubeRequest, KubeResponse, Transport, TransportError
 
-__all__ = ["ApiError", "KubeClient", "ResourceInfo", "connect", "resource_info"]
+__all__ = [
+    "KINDS",
+    "ApiError",
+    "ApiUnavailable",
+    "InvalidReference",
+    "KubeClient",
+    "KubeRequest",
+    "KubeResponse",
+    "ResourceInfo",
+    "ResourceTable",
+    "Transport",
+    "TransportError",
+    "UnknownKind",
+    "connect",
+    "raise_for_status",
+    "register_kind",
+    "resource_info",
+]

@@ -1,10 +1,15 @@
 """An async Kubernetes client that speaks plain JSON dicts.
 
-It rides on ``kubernetes.aio`` for configuration and authentication (client
-certificates, tokens, exec plugins, in-cluster service accounts) and sends raw
-REST requests, so actions read and write the same JSON a user sees in
-``kubectl get -o json``. Errors become :class:`ApiError` carrying the HTTP
-status and the server's own message.
+Requests go through a :class:`~suture.kube.transport.Transport`: in production
+:class:`~suture.kube.aiotransport.AioTransport` over ``kubernetes.aio`` (client
+certificates, tokens, exec plugins, in-cluster service accounts), in tests an
+in-memory API server. Actions read and write the same JSON a user sees in
+``kubectl get -o json``.
+
+Every answer is decoded in one place, :func:`raise_for_status`: a status of
+400 or more becomes an :class:`ApiError` carrying the HTTP status and the
+server's own message. Every failure to get an answer is caught in one place,
+:meth:`KubeClient.request`, and becomes :class:`ApiUnavailable`.
 """
 
 from __future__ import annotations
@@ -13,10 +18,9 @@ import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from kubernetes.aio import client as aio_client
-from kubernetes.aio import config as aio_config
-
-from suture.kube.resources import ResourceInfo, resource_info
+from suture.kube.errors import ApiError, ApiUnavailable, UnknownKind
+from suture.kube.resources import KINDS, ResourceInfo, ResourceTable, check_api_version, check_kind
+from suture.kube.transport import KubeRequest, KubeResponse, Transport, TransportError
 
 PatchType = Literal["merge", "strategic", "json"]
 _PATCH_CONTENT_TYPES = {
@@ -27,36 +31,55 @@ _PATCH_CONTENT_TYPES = {
 FIELD_MANAGER = "suture"
 
 
-class ApiError(Exception):
-    """The API server refused a request; ``status`` is the HTTP code."""
+def raise_for_status(request: KubeRequest, response: KubeResponse) -> None:
+    """Raise ApiError when ``response`` is a refusal (status >= 400); the one place answers become errors.
 
-    def __init__(self, status: int, reason: str, message: str, body: Mapping[str, Any] | None = None) -> None:
-        super().__init__(f"{status} {reason}: {message}")
-        self.status = status
-        self.reason = reason
-        self.message = message
-        self.body = dict(body or {})
+    The server's ``Status`` body supplies reason and message; a body that is
+    not JSON is kept (truncated) as the message.
+    """
+    if response.status < 400:
+        return
+    try:
+        status = json.loads(response.text)
+    except ValueError:
+        status = None
+    if not isinstance(status, dict):
+        status = {"message": response.text[:500]}
+    message = str(status.get("message", "")) or f"{request.method} {request.path}"
+    raise ApiError(response.status, str(status.get("reason", "")), message, status)
 
-    @property
-    def not_found(self) -> bool:
-        """The object (or its collection) does not exist."""
-        return self.status == 404
 
-    @property
-    def conflict(self) -> bool:
-        """Optimistic-concurrency conflict or already-exists."""
-        return self.status == 409
+def _query(query: Mapping[str, Any] | None) -> tuple[tuple[str, str], ...]:
+    """Query parameters as text; None values are left out, booleans are lower-case as the API expects."""
+    pairs = []
+    for key, value in (query or {}).items():
+        if value is None:
+            continue
+        pairs.append((key, str(value).lower() if isinstance(value, bool) else str(value)))
+    return tuple(pairs)
 
 
 class KubeClient:
-    """Plain-dict access to the Kubernetes API over one shared connection pool."""
+    """Plain-dict access to the Kubernetes API through one transport.
 
-    def __init__(self, api_client: aio_client.ApiClient) -> None:
-        self._api = api_client
+    ``resources`` is the table kinds resolve through (the process-wide
+    :data:`~suture.kube.resources.KINDS` by default); kinds missing from it
+    are looked up once through API discovery and remembered by this client.
+    """
+
+    def __init__(self, transport: Transport, *, resources: ResourceTable | None = None) -> None:
+        self._transport = transport
+        self._resources = resources or KINDS
+        self._discovered = ResourceTable(())
+
+    @property
+    def transport(self) -> Transport:
+        """The transport requests go through."""
+        return self._transport
 
     async def close(self) -> None:
-        """Close the connection pool."""
-        await self._api.close()
+        """Close the transport (its connection pool)."""
+        await self._transport.close()
 
     async def __aenter__(self) -> KubeClient:
         return self
@@ -78,41 +101,74 @@ class KubeClient:
     ) -> Any:
         """Send one request; return the decoded JSON (or text when ``raw``).
 
+        ``path`` is used as given: callers build it from
+        :class:`ResourceInfo` (which validates names) or from constants.
         ``headers`` adds request headers, e.g. ``Impersonate-User`` to act as
-        another user where RBAC allows impersonation.
+        another user where RBAC allows impersonation. Raises ApiError when the
+        server refuses, ApiUnavailable when no answer came back.
         """
-        params = [(k, v) for k, v in (query or {}).items() if v is not None]
-        headers = {"Content-Type": content_type, "Accept": "application/json", **(headers or {})}
-        method_, url, headers_, body_, post = await self._api.param_serialize(
+        request = KubeRequest(
             method=method,
-            resource_path=path,
-            query_params=params,
-            header_params=headers,
+            path=path,
+            query=_query(query),
+            headers={"Content-Type": content_type, "Accept": "application/json", **(headers or {})},
             body=body,
-            auth_settings=["BearerToken"],
+            timeout=timeout,
         )
-        response = await self._api.call_api(method_, url, headers_, body_, post, _request_timeout=timeout)
-        data = await response.read()
-        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data or "")
-        if response.status >= 400:
-            try:
-                status = json.loads(text)
-            except ValueError:
-                status = {"message": text[:500]}
-            raise ApiError(response.status, str(status.get("reason", "")), str(status.get("message", "")), status)
+        try:
+            response = await self._transport.send(request)
+        except (TransportError, OSError, TimeoutError) as exc:
+            raise ApiUnavailable(f"{method} {path}: {exc or type(exc).__name__}") from exc
+        raise_for_status(request, response)
         if raw:
-            return text
-        return json.loads(text) if text else {}
+            return response.text
+        return json.loads(response.content) if response.content else {}
+
+    # -- kinds -------------------------------------------------------------------
+
+    def info(self, kind: str, api_version: str | None = None) -> ResourceInfo:
+        """Coordinates of ``kind`` from the table or earlier discovery; UnknownKind or InvalidReference otherwise."""
+        try:
+            return self._resources.lookup(kind, api_version)
+        except UnknownKind:
+            if api_version is None:
+                raise
+            return self._discovered.lookup(kind, api_version)
+
+    async def resolve(self, kind: str, api_version: str | None = None) -> ResourceInfo:
+        """Coordinates of ``kind``, asking the API server's discovery once for kinds outside the table.
+
+        Raises InvalidReference on malformed text, UnknownKind when the kind
+        is unknown (without an apiVersion, or not served in it), ApiError when
+        discovery itself fails.
+        """
+        try:
+            return self.info(kind, api_version)
+        except UnknownKind:
+            if api_version is None:
+                raise
+        check_kind(kind)
+        check_api_version(api_version)
+        base = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+        try:
+            listing = await self.request("GET", base)
+        except ApiError as exc:
+            if exc.not_found:
+                raise UnknownKind(f"apiVersion {api_version!r} is not served by this cluster") from None
+            raise
+        for entry in listing.get("resources") or []:
+            if entry.get("kind") == kind and "/" not in str(entry.get("name", "")):
+                info = ResourceInfo(api_version, kind, str(entry["name"]), bool(entry.get("namespaced")))
+                self._discovered.register(info)
+                return info
+        raise UnknownKind(f"kind {kind!r} is not served in apiVersion {api_version!r}")
 
     # -- typed helpers -------------------------------------------------------------
 
-    @staticmethod
-    def _info(kind: str, api_version: str | None) -> ResourceInfo:
-        return resource_info(kind, api_version)
-
     async def get(self, kind: str, name: str, namespace: str | None = None, *, api_version: str | None = None) -> Any:
-        """GET one object."""
-        return await self.request("GET", self._info(kind, api_version).object_path(name, namespace))
+        """GET one object; ApiError (404 when missing), UnknownKind/InvalidReference on bad coordinates."""
+        info = await self.resolve(kind, api_version)
+        return await self.request("GET", info.object_path(name, namespace))
 
     async def get_or_none(
         self, kind: str, name: str, namespace: str | None = None, *, api_version: str | None = None
@@ -135,7 +191,7 @@ class KubeClient:
         field_selector: str | None = None,
     ) -> list[dict[str, Any]]:
         """LIST objects (all namespaces when ``namespace`` is None)."""
-        info = self._info(kind, api_version)
+        info = await self.resolve(kind, api_version)
         result = await self.request(
             "GET",
             info.collection_path(namespace),
@@ -155,10 +211,10 @@ class KubeClient:
         subresource_of: str | None = None,
         subresource: str | None = None,
     ) -> Any:
-        """POST an object (or a subresource such as a Pod's eviction)."""
-        info = self._info(kind, api_version)
+        """POST an object (or a subresource such as a Pod's eviction); 409 when it already exists."""
+        info = await self.resolve(kind, api_version)
         path = (
-            f"{info.object_path(subresource_of, namespace)}/{subresource}"
+            info.object_path(subresource_of, namespace, subresource=subresource)
             if subresource_of and subresource
             else info.collection_path(namespace)
         )
@@ -177,12 +233,10 @@ class KubeClient:
         subresource: str | None = None,
     ) -> Any:
         """PATCH an object (merge patch unless told otherwise)."""
-        path = self._info(kind, api_version).object_path(name, namespace)
-        if subresource:
-            path = f"{path}/{subresource}"
+        info = await self.resolve(kind, api_version)
         return await self.request(
             "PATCH",
-            path,
+            info.object_path(name, namespace, subresource=subresource),
             query=self._write_query(dry_run),
             body=body,
             content_type=_PATCH_CONTENT_TYPES[patch_type],
@@ -199,11 +253,14 @@ class KubeClient:
         dry_run: bool = False,
         subresource: str | None = None,
     ) -> Any:
-        """PUT an object; the body's resourceVersion makes it a compare-and-swap."""
-        path = self._info(kind, api_version).object_path(name, namespace)
-        if subresource:
-            path = f"{path}/{subresource}"
-        return await self.request("PUT", path, query=self._write_query(dry_run), body=dict(body))
+        """PUT an object; the body's resourceVersion makes it a compare-and-swap (409 on a stale one)."""
+        info = await self.resolve(kind, api_version)
+        return await self.request(
+            "PUT",
+            info.object_path(name, namespace, subresource=subresource),
+            query=self._write_query(dry_run),
+            body=dict(body),
+        )
 
     async def delete(
         self,
@@ -217,7 +274,7 @@ class KubeClient:
         propagation: str | None = "Background",
         grace_period_seconds: int | None = None,
     ) -> Any:
-        """DELETE an object; with ``uid`` only that exact incarnation is deleted."""
+        """DELETE an object; with ``uid`` only that exact incarnation is deleted (409 otherwise)."""
         body: dict[str, Any] = {"apiVersion": "v1", "kind": "DeleteOptions"}
         if uid:
             body["preconditions"] = {"uid": uid}
@@ -227,12 +284,12 @@ class KubeClient:
             body["gracePeriodSeconds"] = grace_period_seconds
         if dry_run:
             body["dryRun"] = ["All"]
-        path = self._info(kind, api_version).object_path(name, namespace)
-        return await self.request("DELETE", path, body=body)
+        info = await self.resolve(kind, api_version)
+        return await self.request("DELETE", info.object_path(name, namespace), body=body)
 
     async def pod_logs(self, name: str, namespace: str, *, container: str | None = None, tail_lines: int = 100) -> str:
         """The last lines of a container's log."""
-        path = f"/api/v1/namespaces/{namespace}/pods/{name}/log"
+        path = self.info("Pod", "v1").object_path(name, namespace, subresource="log")
         text: str = await self.request(
             "GET", path, query={"container": container, "tailLines": tail_lines}, raw=True, timeout=15.0
         )
@@ -248,16 +305,6 @@ class KubeClient:
 
 async def connect(kubeconfig: str | None = None, *, context: str | None = None) -> KubeClient:
     """A client for the cluster ``kubeconfig`` names, or the in-cluster account when None."""
-    configuration = aio_client.Configuration()
-    if kubeconfig:
-        await aio_config.load_kube_config(
-            config_file=kubeconfig, context=context, client_configuration=configuration, persist_config=False
-        )
-    else:
-        try:
-            aio_config.load_incluster_config(client_configuration=configuration)
-        except aio_config.ConfigException:
-            await aio_config.load_kube_config(context=context, client_configuration=configuration)
-    api = aio_client.ApiClient(configuration=configuration)
-    api.user_agent = "suture/0.1"
-    return KubeClient(api)
+    from suture.kube.aiotransport import open_transport  # kubernetes.aio loads only where a real cluster is wanted
+
+    return KubeClient(await open_transport(kubeconfig, context=context))

@@ -24,7 +24,7 @@ from suture.api import (
     parse_duration,
 )
 from suture.engine import RunRequest
-from suture.kube import KubeClient
+from suture.kube import InvalidReference, KubeClient
 from suture.targets import TargetError, resolve_target
 from suture.validation import validate_object
 
@@ -48,7 +48,10 @@ async def load_template(kube: KubeClient, remediation: Remediation, namespace: s
     """The template a Remediation names, validated; RunRefused when missing or invalid."""
     ref = remediation.spec.template_ref
     cluster = ref.kind == "ClusterWorkflowTemplate"
-    raw = await kube.get_or_none(ref.kind, ref.name, None if cluster else namespace, api_version=API_VERSION)
+    try:
+        raw = await kube.get_or_none(ref.kind, ref.name, None if cluster else namespace, api_version=API_VERSION)
+    except InvalidReference as exc:
+        raise RunRefused("InvalidRemediation", f"templateRef: {exc.message}") from None
     if raw is None:
         where = "" if cluster else f" in namespace {namespace!r}"
         raise RunRefused("TemplateNotFound", f"{ref.kind} {ref.name!r}{where} not found")
@@ -63,7 +66,10 @@ async def load_template(kube: KubeClient, remediation: Remediation, namespace: s
 async def _explicit_target(kube: KubeClient, remediation: Remediation) -> dict[str, Any]:
     ref = remediation.spec.target
     assert ref is not None
-    obj = await kube.get_or_none(ref.kind, ref.name, ref.namespace, api_version=ref.api_version)
+    try:
+        obj = await kube.get_or_none(ref.kind, ref.name, ref.namespace, api_version=ref.api_version)
+    except InvalidReference as exc:
+        raise RunRefused("InvalidRemediation", f"target: {exc.message}") from None
     if obj is None:
         raise RunRefused("TargetNotFound", f"{ref.display()} not found")
     if ref.uid and obj["metadata"].get("uid") != ref.uid:

@@ -94,6 +94,15 @@ def _names_and_references(steps: list[Step]) -> list[Problem]:
             problems.append(
                 Problem(_step_path(ci, "condition"), f"step {child!r} runs inside {by[0]!r}; it cannot branch")
             )
+        if owned_step.approval is not None:
+            # Branches and items run concurrently, so one answer could not say which of them it approves.
+            problems.append(
+                Problem(
+                    _step_path(ci, "approval"),
+                    f"step {child!r} runs inside {by[0]!r}, and approvals cannot run inside parallel or foreach "
+                    f"steps: put the approval before {by[0]!r}",
+                )
+            )
     for i, step in enumerate(steps):
         for rel, ref in step.references():
             if rel in ("next", "condition.then", "condition.else") and ref in owners:

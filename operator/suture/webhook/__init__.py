@@ -19,7 +19,7 @@ from suture.webhook.catalog import (
     candidates,
     index_entry,
 )
-from suture.webhook.intake import ApiUnavailable, Intake, Summary
+from suture.webhook.intake import Intake, RetryLater, Summary
 from suture.webhook.naming import remediation_name
 from suture.webhook.pause import PAUSE_CONFIGMAP, read_pause, set_pause
 from suture.webhook.ranking import ByNameRanker, PriorityRanker, Ranked, Ranker
@@ -29,7 +29,6 @@ from suture.webhook.server import serve, tls_context
 __all__ = [
     "PAUSE_CONFIGMAP",
     "WEBHOOK_PATH",
-    "ApiUnavailable",
     "Authenticator",
     "ByNameRanker",
     "CredentialError",
@@ -42,6 +41,7 @@ __all__ = [
     "Ranker",
     "Readiness",
     "ReceiverReadiness",
+    "RetryLater",
     "StaticCatalog",
     "Summary",
     "TemplateCatalog",

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from suture import metrics
 from suture.api import AlertmanagerPayload
 from suture.webhook.auth import Authenticator
-from suture.webhook.intake import ApiUnavailable, Intake
+from suture.webhook.intake import Intake, RetryLater
 from suture.webhook.problems import HttpProblem, from_validation_error
 
 logger = logging.getLogger("suture.webhook")
@@ -93,7 +93,7 @@ async def _handle_webhook(request: web.Request) -> web.Response:
         raise from_validation_error(exc) from None
     try:
         summary = await request.app[INTAKE_KEY].receive(payload)
-    except ApiUnavailable as exc:
+    except RetryLater as exc:
         logger.warning("answering 503 so Alertmanager retries: %s", exc)
         raise HttpProblem(503, str(exc)) from None
     return web.json_response(summary.as_dict())

@@ -8,7 +8,7 @@ has an active Remediation, the alert is recorded on that one. For each resolved
 alert: its resolution time is written on its Remediation.
 
 Every write reaches the API server before :meth:`Intake.receive` returns; an
-API server that cannot be reached raises :class:`ApiUnavailable` so the HTTP
+API server that cannot be reached raises :class:`RetryLater` so the HTTP
 layer answers 503 and Alertmanager retries. Alert labels are data: they are
 matched against templates and copied into the Remediation, never evaluated,
 never used to build a URL, selector or query (the namespace label only after
@@ -56,8 +56,12 @@ MAX_RELATED = 100
 CONCURRENCY = 8  # API calls in flight per notification
 
 
-class ApiUnavailable(Exception):
-    """The API server could not be reached, timed out, or answered 5xx/429/401/403: the sender should retry."""
+class RetryLater(Exception):
+    """Nothing is lost if the sender retries, and something would be if we answered 2xx.
+
+    The API server could not be reached, timed out, or answered 5xx, 429, 401
+    or 403; or the template index has not caught up yet. The HTTP layer answers 503.
+    """
 
 
 @dataclass
@@ -125,12 +129,14 @@ class Intake:
         try:
             return await asyncio.wait_for(work(), self.api_timeout)
         except TimeoutError:
-            raise ApiUnavailable(f"the API server did not answer within {self.api_timeout:g}s") from None
+            raise RetryLater(f"the API server did not answer within {self.api_timeout:g}s") from None
         except (aiohttp.ClientError, OSError) as exc:
-            raise ApiUnavailable(f"the API server is unreachable: {type(exc).__name__}") from None
+            raise RetryLater(f"the API server is unreachable: {type(exc).__name__}") from None
         except ApiError as exc:
-            if exc.status >= 500 or exc.status in (401, 403, 429):
-                raise ApiUnavailable(f"the API server answered {exc.status} {exc.reason}") from None
+            if exc.status == 0:  # the client's ApiUnavailable: no answer at all
+                raise RetryLater("the API server is unreachable") from None  # its message names paths: not echoed
+            if exc.transient or exc.status in (401, 403):  # 403: RBAC being fixed is worth waiting for
+                raise RetryLater(f"the API server answered {exc.status} {exc.reason}") from None
             raise
 
     # -- where an alert's Remediation lives ---------------------------------------------------
@@ -155,14 +161,14 @@ class Intake:
     async def receive(self, payload: AlertmanagerPayload) -> Summary:
         """Store a Remediation (or a related-alert record, or a resolution) for every alert.
 
-        Raises ApiUnavailable when anything could not be stored; what was
+        Raises RetryLater when anything could not be stored; what was
         stored stays stored, and a retry finds it (deterministic names).
         """
         summary = Summary()
         firing = [a for a in payload.alerts if a.status == "firing"]
         if firing and not self.catalog.synced:
             # An empty index would call every alert unmatched and lose it: let Alertmanager retry.
-            raise ApiUnavailable("templates are not indexed yet")
+            raise RetryLater("templates are not indexed yet")
         paused = await self._call(lambda: read_pause(self.kube, namespace=self.home_namespace)) if firing else None
         gate = asyncio.Semaphore(CONCURRENCY)
 
@@ -371,9 +377,9 @@ class Intake:
                 break
             except ApiError as exc:
                 if not exc.conflict:
-                    raise ApiUnavailable(f"could not record a related alert: {exc.status} {exc.reason}") from None
+                    raise RetryLater(f"could not record a related alert: {exc.status} {exc.reason}") from None
         else:
-            raise ApiUnavailable("could not record a related alert: the Remediation kept changing")
+            raise RetryLater("could not record a related alert: the Remediation kept changing")
         self._suppress(
             summary, alert, "TargetBusy", f"recorded on {meta['namespace']}/{meta['name']}, active on the same target"
         )
@@ -396,7 +402,7 @@ class Intake:
                 summary.resolved_unknown += 1
                 metrics.ALERTS_RECEIVED.labels("resolved", "unknown").inc()
                 return
-            raise ApiUnavailable(f"could not record a resolution: {exc.status} {exc.reason}") from None
+            raise RetryLater(f"could not record a resolution: {exc.status} {exc.reason}") from None
         self._count(summary.resolved, name, "resolved", "recorded")
 
     # -- bookkeeping --------------------------------------------------------------------------

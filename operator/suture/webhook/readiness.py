@@ -64,7 +64,8 @@ class ReceiverReadiness:
             missing.append("templates are not indexed yet")
         if time.monotonic() - self._api_ok_at > PROBE_TTL:
             try:
-                await asyncio.wait_for(self.kube.request("GET", "/version"), 2.0)
+                # Discovery of Suture's own group: the server answers and serves our CRDs (any user may ask).
+                await asyncio.wait_for(self.kube.request("GET", f"/apis/{API_VERSION}"), 2.0)
                 self._api_ok_at = time.monotonic()
             except Exception as exc:
                 missing.append(f"the API server does not answer ({type(exc).__name__})")

@@ -12,7 +12,7 @@ from suture.actions import load_registry
 from suture.api import WorkflowTemplateSpec
 from suture.engine import Engine, RecordingSink, RunRequest, open_checkpointer
 from suture.kube import KubeClient
-from tests.conftest import deployment
+from tests.conftest import deployment, wait_for
 
 
 @pytest.fixture
@@ -183,3 +183,32 @@ async def test_rollout_that_passes_every_gate(engine: Engine, kube: KubeClient, 
     assert out.steps["roll"]["output"]["waves"] == [2, 3]
     for name in ("svc-a", "svc-b", "svc-c"):
         assert await _replicas(kube, namespace, name) == 2
+
+
+async def test_a_target_replaced_while_the_run_waited_is_not_touched(
+    engine: Engine, kube: KubeClient, namespace: str
+) -> None:
+    original = await _deploy(kube, namespace, "web", 1)
+    spec = _spec(
+        {"name": "ask", "approval": {"message": "scale web?"}},
+        {"name": "scale", "action": {"name": "scale_deployment", "params": {"replicas": 4}}},
+    )
+    request = RunRequest(run_id="pinned-1", template=spec, target=original, namespace=namespace)
+    assert (await engine.start(request=request)).phase == "WaitingApproval"
+    # Deleted and re-created under the same name while the run waited for its approval.
+    await kube.delete("Deployment", "web", namespace, propagation="Foreground")
+    await wait_for(_gone(kube, namespace, "web"), timeout=30)
+    await _deploy(kube, namespace, "web", 1)
+
+    outcome = await engine.approve(run_id="pinned-1", decision="Approved")
+
+    assert outcome.phase == "Failed"
+    assert "replaced (new uid)" in outcome.message
+    assert await _replicas(kube, namespace, "web") == 1
+
+
+def _gone(kube: KubeClient, namespace: str, name: str) -> Any:
+    async def probe() -> bool:
+        return await kube.get_or_none("Deployment", name, namespace) is None
+
+    return probe

@@ -1,4 +1,4 @@
-"""Engine test fixtures: fake registry, SQLite checkpointer in a temp dir, recording sink."""
+"""Engine test fixtures: fake registry, SQLite checkpointer in a temp dir, recording sink, in-memory API server."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from suture.engine import Engine, RecordingSink, open_checkpointer
+from tests.fakes.kubeapi import FakeKubeApi
 from tests.unit.engine.fakes import Ledger, make_registry
 
 
@@ -23,7 +24,15 @@ def sink() -> RecordingSink:
 
 
 @pytest.fixture
-async def make_engine(tmp_path: Path, ledger: Ledger, sink: RecordingSink) -> AsyncIterator[Callable[..., Engine]]:
+def api() -> FakeKubeApi:
+    """The API server engines in these tests talk to (empty unless a test seeds it)."""
+    return FakeKubeApi()
+
+
+@pytest.fixture
+async def make_engine(
+    tmp_path: Path, ledger: Ledger, sink: RecordingSink, api: FakeKubeApi
+) -> AsyncIterator[Callable[..., Engine]]:
     """Build engines sharing one checkpoint file (close them all at the end)."""
     async with open_checkpointer(location=str(tmp_path / "runs.sqlite")) as saver:
         engines: list[Engine] = []
@@ -31,7 +40,8 @@ async def make_engine(tmp_path: Path, ledger: Ledger, sink: RecordingSink) -> As
         def build(**kwargs: Any) -> Engine:
             kwargs.setdefault("registry", make_registry(ledger))
             kwargs.setdefault("sink", sink)
-            engine = Engine(kube=None, checkpointer=saver, **kwargs)  # type: ignore[arg-type]
+            kwargs.setdefault("kube", api.client())
+            engine = Engine(checkpointer=saver, **kwargs)
             engines.append(engine)
             return engine
 

@@ -56,7 +56,7 @@ def make_registry(ledger: Ledger) -> Registry:
     """A registry of fake actions that write to ``ledger``."""
 
     async def undo_record(ctx: ActionContext, data: Mapping[str, Any]) -> ActionResult:
-        ledger.events.append(f"undo:{data['name']}")
+        ledger.events.append(f"{'dry-undo' if ctx.dry_run else 'undo'}:{data['name']}")
         return ActionResult(changed=True, message=f"undid {data['name']}")
 
     @action(name="record", family="test", params=NameParams, risk=Risk.LOW, rbac=NO_RBAC, undo=undo_record)

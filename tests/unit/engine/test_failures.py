@@ -155,6 +155,17 @@ async def test_workflow_timeout_stops_at_step_boundary(engine: Engine, ledger: L
     assert ledger.events == []
 
 
+async def test_workflow_timeout_undoes_what_the_run_changed(engine: Engine, ledger: Ledger) -> None:
+    spec = template(
+        rec("first"), {"name": "hold", "wait": {"duration": "100ms"}}, rec("late"), timeouts={"workflow": "50ms"}
+    )
+    out = await engine.start(request=RunRequest(run_id="wt2", template=spec))
+    assert out.phase == "Failed"
+    assert "workflow timeout" in out.message
+    assert ledger.events == ["do:first", "undo:first"]
+    assert out.undone == ["first"]
+
+
 def _async(probe: Callable[[], bool]) -> Callable[[], Awaitable[bool]]:
     async def run() -> bool:
         return probe()

@@ -18,7 +18,7 @@ from suture.webhook import (
     build_app,
     index_entry,
 )
-from tests.unit.webhook.fakes import FakeKube
+from tests.unit.webhook.fakes import ReceiverApi
 
 TOKEN = "s3cret-token"
 HOME = "suture-home"
@@ -91,8 +91,8 @@ def payload(*alerts: dict[str, Any], status: str = "firing") -> dict[str, Any]:
 
 
 @pytest.fixture
-def kube() -> FakeKube:
-    return FakeKube()
+def kube() -> ReceiverApi:
+    return ReceiverApi()
 
 
 @pytest.fixture
@@ -108,9 +108,9 @@ def token_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def intake(kube: FakeKube, catalog: StaticCatalog) -> Intake:
+def intake(kube: ReceiverApi, catalog: StaticCatalog) -> Intake:
     return Intake(
-        kube=kube,  # type: ignore[arg-type]
+        kube=kube.client,
         catalog=catalog,
         ranker=PriorityRanker(),
         home_namespace=HOME,

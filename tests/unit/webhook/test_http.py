@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 
 from suture.webhook import WEBHOOK_PATH
 from tests.unit.webhook.conftest import AUTH, alert, payload
-from tests.unit.webhook.fakes import FakeKube
+from tests.unit.webhook.fakes import ReceiverApi
 
 
 async def _post(client: TestClient[Any, Any], body: Any, **kwargs: Any) -> tuple[int, dict[str, Any]]:
@@ -20,7 +20,7 @@ async def _post(client: TestClient[Any, Any], body: Any, **kwargs: Any) -> tuple
 
 
 async def test_a_valid_notification_is_answered_200_with_a_summary(
-    client: TestClient[Any, Any], kube: FakeKube
+    client: TestClient[Any, Any], kube: ReceiverApi
 ) -> None:
     status, body = await _post(client, payload(alert()))
     assert status == 200
@@ -37,7 +37,7 @@ async def test_a_valid_notification_is_answered_200_with_a_summary(
     assert len(kube.remediations()) == 1
 
 
-async def test_no_credentials_is_401(client: TestClient[Any, Any], kube: FakeKube) -> None:
+async def test_no_credentials_is_401(client: TestClient[Any, Any], kube: ReceiverApi) -> None:
     async with client.post(WEBHOOK_PATH, json=payload(alert())) as response:
         assert response.status == 401
         assert await response.json() == {"error": "missing or wrong credentials", "field": "Authorization"}
@@ -78,7 +78,7 @@ async def test_malformed_json_is_400(client: TestClient[Any, Any]) -> None:
     assert body["error"].startswith("invalid payload")
 
 
-async def test_an_invalid_field_is_400_naming_it(client: TestClient[Any, Any], kube: FakeKube) -> None:
+async def test_an_invalid_field_is_400_naming_it(client: TestClient[Any, Any], kube: ReceiverApi) -> None:
     cases = [
         ({**payload(alert()), "version": "3"}, "version"),
         ({**payload(alert()), "alerts": "none"}, "alerts"),
@@ -121,7 +121,7 @@ async def test_a_wrong_method_is_405_and_an_unknown_path_404(client: TestClient[
 
 
 async def test_an_unreachable_api_server_is_503_so_alertmanager_retries(
-    client: TestClient[Any, Any], kube: FakeKube
+    client: TestClient[Any, Any], kube: ReceiverApi
 ) -> None:
     kube.unreachable = True
     status, body = await _post(client, payload(alert()))
@@ -133,7 +133,7 @@ async def test_an_unreachable_api_server_is_503_so_alertmanager_retries(
     assert len(body["created"]) == 1
 
 
-async def test_an_api_server_that_times_out_is_503(client: TestClient[Any, Any], kube: FakeKube) -> None:
+async def test_an_api_server_that_times_out_is_503(client: TestClient[Any, Any], kube: ReceiverApi) -> None:
     kube.slow = 2.0  # longer than the intake's 0.5 s budget
     status, body = await _post(client, payload(alert()))
     assert status == 503

@@ -13,7 +13,7 @@ from suture.api import AlertmanagerPayload
 from suture.webhook import WEBHOOK_PATH, Intake, StaticCatalog, remediation_name
 from suture.webhook.pause import PAUSE_CONFIGMAP
 from tests.unit.webhook.conftest import AUTH, HOME, alert, payload, template
-from tests.unit.webhook.fakes import FakeKube
+from tests.unit.webhook.fakes import ReceiverApi
 
 POD_TARGET = {"kind": "Pod", "name": "${{ alert.labels.pod }}", "owner": "Deployment"}
 
@@ -22,10 +22,10 @@ def _parse(body: dict[str, Any]) -> AlertmanagerPayload:
     return AlertmanagerPayload.model_validate_json(json.dumps(body))
 
 
-def _deployment_with_pods(kube: FakeKube, *pods: str) -> str:
+def _deployment_with_pods(kube: ReceiverApi, *pods: str) -> str:
     """web (Deployment) -> web-rs (ReplicaSet) -> pods; returns the Deployment's uid."""
-    dep = kube.add({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"}})
-    rs = kube.add(
+    (dep,) = kube.add({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web", "namespace": "shop"}})
+    (rs,) = kube.add(
         {
             "apiVersion": "apps/v1",
             "kind": "ReplicaSet",
@@ -55,7 +55,7 @@ def _deployment_with_pods(kube: FakeKube, *pods: str) -> str:
     return str(dep["metadata"]["uid"])
 
 
-async def test_the_remediation_names_the_template_alert_and_recommendation(intake: Intake, kube: FakeKube) -> None:
+async def test_the_remediation_names_the_template_alert_and_recommendation(intake: Intake, kube: ReceiverApi) -> None:
     summary = await intake.receive(_parse(payload(alert())))
     (rem,) = kube.remediations()
     assert summary.created == [rem["metadata"]["name"]]
@@ -68,9 +68,9 @@ async def test_the_remediation_names_the_template_alert_and_recommendation(intak
     assert rem["status"]["recommendation"]["reasons"]
 
 
-async def test_priority_then_name_picks_the_template_and_the_others_are_alternatives(kube: FakeKube) -> None:
+async def test_priority_then_name_picks_the_template_and_the_others_are_alternatives(kube: ReceiverApi) -> None:
     catalog = StaticCatalog([template("b-low"), template("c-high", priority=10), template("a-high", priority=10)])
-    intake = Intake(kube=kube, catalog=catalog, ranker=_ranker(), home_namespace=HOME)  # type: ignore[arg-type]
+    intake = Intake(kube=kube.client, catalog=catalog, ranker=_ranker(), home_namespace=HOME)
     await intake.receive(_parse(payload(alert())))
     (rem,) = kube.remediations()
     assert rem["spec"]["templateRef"]["name"] == "a-high"
@@ -85,7 +85,7 @@ def _ranker() -> Any:
     return PriorityRanker()
 
 
-async def test_only_valid_templates_of_the_alerts_namespace_are_candidates(kube: FakeKube) -> None:
+async def test_only_valid_templates_of_the_alerts_namespace_are_candidates(kube: ReceiverApi) -> None:
     catalog = StaticCatalog(
         [
             template("elsewhere", namespace="other", priority=50),
@@ -96,17 +96,17 @@ async def test_only_valid_templates_of_the_alerts_namespace_are_candidates(kube:
             template("in-shop"),
         ]
     )
-    intake = Intake(kube=kube, catalog=catalog, ranker=_ranker(), home_namespace=HOME)  # type: ignore[arg-type]
+    intake = Intake(kube=kube.client, catalog=catalog, ranker=_ranker(), home_namespace=HOME)
     await intake.receive(_parse(payload(alert())))
     (rem,) = kube.remediations()
     assert rem["spec"]["templateRef"] == {"name": "cluster-wide", "kind": "ClusterWorkflowTemplate"}
     assert [a["template"] for a in rem["status"]["recommendation"]["alternatives"]] == ["in-shop"]
 
 
-async def test_an_alert_from_an_unwatched_namespace_lands_in_the_home_namespace(kube: FakeKube) -> None:
+async def test_an_alert_from_an_unwatched_namespace_lands_in_the_home_namespace(kube: ReceiverApi) -> None:
     catalog = StaticCatalog([template("cluster-wide", namespace=None)])
     intake = Intake(
-        kube=kube,  # type: ignore[arg-type]
+        kube=kube.client,
         catalog=catalog,
         ranker=_ranker(),
         home_namespace=HOME,
@@ -116,12 +116,12 @@ async def test_an_alert_from_an_unwatched_namespace_lands_in_the_home_namespace(
     assert sorted(r["metadata"]["namespace"] for r in kube.remediations()) == [HOME, HOME]
 
 
-async def test_unmatched_alerts_are_counted_not_created(intake: Intake, kube: FakeKube) -> None:
+async def test_unmatched_alerts_are_counted_not_created(intake: Intake, kube: ReceiverApi) -> None:
     summary = await intake.receive(_parse(payload(alert(alertname="Unknown"))))
     assert (summary.unmatched, kube.remediations()) == (1, [])
 
 
-async def test_a_repeated_notification_finds_its_remediation(intake: Intake, kube: FakeKube) -> None:
+async def test_a_repeated_notification_finds_its_remediation(intake: Intake, kube: ReceiverApi) -> None:
     first = await intake.receive(_parse(payload(alert())))
     again = await intake.receive(_parse(payload(alert())))
     assert again.created == []
@@ -129,13 +129,15 @@ async def test_a_repeated_notification_finds_its_remediation(intake: Intake, kub
     assert len(kube.remediations()) == 1
 
 
-async def test_a_new_occurrence_of_the_same_alert_gets_a_new_remediation(intake: Intake, kube: FakeKube) -> None:
+async def test_a_new_occurrence_of_the_same_alert_gets_a_new_remediation(intake: Intake, kube: ReceiverApi) -> None:
     await intake.receive(_parse(payload(alert())))
     await intake.receive(_parse(payload(alert(starts_at="2026-11-29T07:00:00Z"))))
     assert len(kube.remediations()) == 2
 
 
-async def test_concurrent_identical_posts_create_one_remediation(client: TestClient[Any, Any], kube: FakeKube) -> None:
+async def test_concurrent_identical_posts_create_one_remediation(
+    client: TestClient[Any, Any], kube: ReceiverApi
+) -> None:
     async def post() -> dict[str, Any]:
         async with client.post(WEBHOOK_PATH, json=payload(alert()), headers=AUTH) as response:
             assert response.status == 200
@@ -150,7 +152,7 @@ async def test_concurrent_identical_posts_create_one_remediation(client: TestCli
 
 
 async def test_concurrent_identical_posts_with_a_target_create_one_remediation(
-    client: TestClient[Any, Any], kube: FakeKube, catalog: StaticCatalog
+    client: TestClient[Any, Any], kube: ReceiverApi, catalog: StaticCatalog
 ) -> None:
     _deployment_with_pods(kube, "web-1")
     catalog.entries = [template("restart", target={**POD_TARGET, "namespace": "shop"})]
@@ -164,7 +166,7 @@ async def test_concurrent_identical_posts_with_a_target_create_one_remediation(
 
 
 async def test_a_second_alert_on_a_busy_target_is_recorded_not_started(
-    intake: Intake, kube: FakeKube, catalog: StaticCatalog
+    intake: Intake, kube: ReceiverApi, catalog: StaticCatalog
 ) -> None:
     dep_uid = _deployment_with_pods(kube, "web-1", "web-2")
     catalog.entries = [template("restart", target={**POD_TARGET, "namespace": "shop"})]
@@ -182,19 +184,20 @@ async def test_a_second_alert_on_a_busy_target_is_recorded_not_started(
 
 
 async def test_a_finished_remediation_does_not_block_its_target(
-    intake: Intake, kube: FakeKube, catalog: StaticCatalog
+    intake: Intake, kube: ReceiverApi, catalog: StaticCatalog
 ) -> None:
     _deployment_with_pods(kube, "web-1", "web-2")
     catalog.entries = [template("restart", target={**POD_TARGET, "namespace": "shop"})]
     await intake.receive(_parse(payload(alert(fingerprint="aa", pod="web-1"))))
-    kube.remediations()[0]["status"]["phase"] = "Succeeded"
+    first = kube.remediations()[0]["metadata"]
+    await kube.set_phase(first["name"], first["namespace"], "Succeeded")
     summary = await intake.receive(_parse(payload(alert(fingerprint="bb", pod="web-2"))))
     assert len(summary.created) == 1
     assert len(kube.remediations()) == 2
 
 
 async def test_an_unresolvable_target_still_gets_its_remediation(
-    intake: Intake, kube: FakeKube, catalog: StaticCatalog
+    intake: Intake, kube: ReceiverApi, catalog: StaticCatalog
 ) -> None:
     catalog.entries = [template("restart", target={**POD_TARGET, "namespace": "shop"})]
     summary = await intake.receive(_parse(payload(alert(pod="gone"))))
@@ -203,7 +206,7 @@ async def test_an_unresolvable_target_still_gets_its_remediation(
     assert "target" not in rem["spec"]
 
 
-async def test_a_global_pause_suppresses_every_new_alert(intake: Intake, kube: FakeKube) -> None:
+async def test_a_global_pause_suppresses_every_new_alert(intake: Intake, kube: ReceiverApi) -> None:
     kube.add(
         {
             "apiVersion": "v1",
@@ -216,11 +219,11 @@ async def test_a_global_pause_suppresses_every_new_alert(intake: Intake, kube: F
     assert kube.remediations() == []
     assert summary.suppressed[0]["reason"] == "Paused"
     assert "maintenance" in summary.suppressed[0]["message"]
-    kube.objects[("ConfigMap", HOME, PAUSE_CONFIGMAP)]["data"]["paused"] = "false"
+    await kube.client.patch("ConfigMap", PAUSE_CONFIGMAP, {"data": {"paused": "false"}}, HOME)
     assert len((await intake.receive(_parse(payload(alert())))).created) == 1
 
 
-async def test_a_resolved_alert_records_its_resolution(intake: Intake, kube: FakeKube) -> None:
+async def test_a_resolved_alert_records_its_resolution(intake: Intake, kube: ReceiverApi) -> None:
     await intake.receive(_parse(payload(alert())))
     resolved = alert(status="resolved", ends_at="2026-11-29T06:05:00Z")
     summary = await intake.receive(_parse(payload(resolved, status="resolved")))
@@ -231,11 +234,11 @@ async def test_a_resolved_alert_records_its_resolution(intake: Intake, kube: Fak
     assert unknown.resolved_unknown == 1
 
 
-async def test_alerts_wait_for_the_template_index(intake: Intake, kube: FakeKube, catalog: StaticCatalog) -> None:
-    from suture.webhook import ApiUnavailable
+async def test_alerts_wait_for_the_template_index(intake: Intake, kube: ReceiverApi, catalog: StaticCatalog) -> None:
+    from suture.webhook import RetryLater
 
     catalog.synced = False  # type: ignore[misc]
-    with pytest.raises(ApiUnavailable, match="not indexed"):
+    with pytest.raises(RetryLater, match="not indexed"):
         await intake.receive(_parse(payload(alert())))
     assert kube.remediations() == []
 
@@ -254,7 +257,7 @@ def test_names_depend_on_fingerprint_and_start_only() -> None:
 
 
 async def test_different_alerts_on_one_target_at_once_start_one_run(
-    intake: Intake, kube: FakeKube, catalog: StaticCatalog
+    intake: Intake, kube: ReceiverApi, catalog: StaticCatalog
 ) -> None:
     _deployment_with_pods(kube, "web-1", "web-2", "web-3")
     catalog.entries = [template("restart", target={**POD_TARGET, "namespace": "shop"})]
@@ -283,12 +286,12 @@ class _NameRanker:
         ]
 
 
-async def test_a_ranker_answering_with_names_plugs_in_through_by_name_ranker(kube: FakeKube) -> None:
+async def test_a_ranker_answering_with_names_plugs_in_through_by_name_ranker(kube: ReceiverApi) -> None:
     from suture.webhook import ByNameRanker
 
     inner = _NameRanker()
     catalog = StaticCatalog([template("a-first", priority=50), template("z-last"), template("z-last", namespace=None)])
-    intake = Intake(kube=kube, catalog=catalog, ranker=ByNameRanker(inner), home_namespace=HOME)  # type: ignore[arg-type]
+    intake = Intake(kube=kube.client, catalog=catalog, ranker=ByNameRanker(inner), home_namespace=HOME)
     await intake.receive(_parse(payload(alert())))
     (rem,) = kube.remediations()
     assert rem["spec"]["templateRef"] == {"name": "z-last", "kind": "WorkflowTemplate"}

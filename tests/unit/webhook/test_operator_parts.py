@@ -23,30 +23,40 @@ from suture.webhook import (
 from suture.webhook.app import build_app
 from tests.conftest import free_port, wait_for
 from tests.unit.webhook.conftest import template
-from tests.unit.webhook.fakes import FakeKube
+from tests.unit.webhook.fakes import ReceiverApi
 
 
 async def test_pause_and_resume_round_trip_through_the_configmap() -> None:
-    kube = FakeKube()
-    assert await read_pause(kube, namespace="home") is None  # type: ignore[arg-type]
-    await set_pause(kube, namespace="home", paused=True, reason="change freeze")  # type: ignore[arg-type]
-    assert await read_pause(kube, namespace="home") == "change freeze"  # type: ignore[arg-type]
-    await set_pause(kube, namespace="home", paused=False)  # type: ignore[arg-type]
-    assert await read_pause(kube, namespace="home") is None  # type: ignore[arg-type]
+    kube = ReceiverApi().client
+    assert await read_pause(kube, namespace="home") is None
+    await set_pause(kube, namespace="home", paused=True, reason="change freeze")
+    assert await read_pause(kube, namespace="home") == "change freeze"
+    await set_pause(kube, namespace="home", paused=False)
+    assert await read_pause(kube, namespace="home") is None
 
 
 async def test_the_catalog_is_synced_only_once_it_holds_every_listed_template() -> None:
-    kube = FakeKube()
+    kube = ReceiverApi()
     kube.add(
-        {"kind": "WorkflowTemplate", "metadata": {"name": "restart-pod", "namespace": "shop", "uid": "uid-restart-pod"}}
+        {
+            "apiVersion": "suture.dev/v1alpha1",
+            "kind": "WorkflowTemplate",
+            "metadata": {"name": "restart-pod", "namespace": "shop", "uid": "uid-restart-pod"},
+        }
     )
-    kube.add({"kind": "ClusterWorkflowTemplate", "metadata": {"name": "drain", "uid": "uid-drain"}})
+    kube.add(
+        {
+            "apiVersion": "suture.dev/v1alpha1",
+            "kind": "ClusterWorkflowTemplate",
+            "metadata": {"name": "drain", "uid": "uid-drain"},
+        }
+    )
     index: dict[str, list[Any]] = {"all": [template("restart-pod")]}
     cluster_index: dict[str, list[Any]] = {}
     catalog = IndexCatalog([index, cluster_index])
-    readiness = ReceiverReadiness(kube=kube, catalog=catalog)  # type: ignore[arg-type]
+    readiness = ReceiverReadiness(kube=kube.client, catalog=catalog)
     sync = asyncio.create_task(
-        wait_until_indexed(kube=kube, catalog=catalog, namespaces=("shop",), interval=0.01)  # type: ignore[arg-type]
+        wait_until_indexed(kube=kube.client, catalog=catalog, namespaces=("shop",), interval=0.01)
     )
     await asyncio.sleep(0.05)
     assert not catalog.synced
@@ -60,12 +70,12 @@ async def test_the_catalog_is_synced_only_once_it_holds_every_listed_template() 
 
 
 async def test_readiness_reports_an_api_server_that_does_not_answer() -> None:
-    kube = FakeKube()
+    kube = ReceiverApi()
     catalog = IndexCatalog([])
     catalog.mark_synced()
     kube.unreachable = True
-    missing = await ReceiverReadiness(kube=kube, catalog=catalog)()  # type: ignore[arg-type]
-    assert missing == ["the API server does not answer (ClientConnectionError)"]
+    missing = await ReceiverReadiness(kube=kube.client, catalog=catalog)()
+    assert missing == ["the API server does not answer (ApiUnavailable)"]
 
 
 @pytest.fixture
@@ -100,7 +110,7 @@ async def test_the_server_speaks_tls_when_given_a_certificate(certificate: tuple
     from suture.webhook import Authenticator, Intake, PriorityRanker, StaticCatalog
 
     cert, key = certificate
-    intake = Intake(kube=FakeKube(), catalog=StaticCatalog(), ranker=PriorityRanker(), home_namespace="h")  # type: ignore[arg-type]
+    intake = Intake(kube=ReceiverApi().client, catalog=StaticCatalog(), ranker=PriorityRanker(), home_namespace="h")
     app = build_app(intake=intake, authenticator=Authenticator())
     port = free_port()
     runner = await serve(app, host="127.0.0.1", port=port, tls=tls_context(cert_file=str(cert), key_file=str(key)))

@@ -1,0 +1,80 @@
+"""Logging: one logger per run, bound to its Remediation, and a JSON format for log pipelines.
+
+Every line about a run carries the Remediation (``namespace/name``), the run
+id and, where there is one, the step, both in the text and as structured
+fields, so ``suture run -v`` reads as the story of each run and a JSON log
+pipeline can filter by Remediation. Alert text is never logged here: labels
+are untrusted and may hold what their owners consider secret.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Mapping, MutableMapping
+from datetime import UTC, datetime
+from typing import Any
+
+RUN_FIELDS = ("remediation", "run_id", "step")
+
+
+class RunLogger(logging.LoggerAdapter[logging.Logger]):
+    """A logger for one run: prefixes ``[namespace/name]`` (and the step) and adds them as fields."""
+
+    def process(self, msg: Any, kwargs: MutableMapping[str, Any]) -> tuple[Any, MutableMapping[str, Any]]:
+        """Add the run's fields to the record and its name to the text."""
+        fields = dict(self.extra or {})
+        extra = {**fields, **kwargs.get("extra", {})}
+        kwargs["extra"] = extra
+        where = str(extra.get("remediation") or extra.get("run_id") or "")
+        step = extra.get("step")
+        prefix = f"[{where}]" + (f" step {step}:" if step else "")
+        return f"{prefix} {msg}", kwargs
+
+    def for_step(self, step: str) -> RunLogger:
+        """The same run's logger, naming ``step``."""
+        return RunLogger(self.logger, {**(self.extra or {}), "step": step})
+
+
+def run_logger(run: Mapping[str, Any]) -> RunLogger:
+    """The logger of a run, from its checkpointed settings (``RunState['run']``)."""
+    return RunLogger(
+        logging.getLogger("suture.run"),
+        {"remediation": str(run.get("remediation") or ""), "run_id": str(run.get("id") or "")},
+    )
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, the run's fields, and the exception if any."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        """The record as a JSON line."""
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        for name in RUN_FIELDS:
+            value = getattr(record, name, None)
+            if value:
+                entry[name] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(*, verbose: bool, json_format: bool) -> None:
+    """Set up the root logger for ``suture run``: INFO (DEBUG with ``verbose``), text or JSON lines on stderr."""
+    handler = logging.StreamHandler(sys.stderr)
+    if json_format:
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if verbose else logging.INFO)
+    # The HTTP client libraries are chatty at DEBUG and may print URLs with credentials in them.
+    for noisy in ("aiohttp", "urllib3", "kubernetes", "asyncio", "aiosqlite"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,189 @@
+"""From a Remediation to an engine request, or a refusal with its reason, before any action runs."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from suture.kube import KubeClient
+from suture.runs import RunRefused, build_run_request
+from tests.fakes.kubeapi import FakeKubeApi
+from tests.fakes.objects import namespace, remediation, seed_pod_chain, template
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+POD_TARGET = {"kind": "Pod", "namespace": "${{ alert.labels.namespace }}", "name": "${{ alert.labels.pod }}"}
+
+
+def stamp(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+async def refusal(body: dict[str, Any], kube: KubeClient) -> RunRefused:
+    with pytest.raises(RunRefused) as caught:
+        await build_run_request(body, kube=kube, now=NOW)
+    return caught.value
+
+
+async def test_a_remediation_becomes_a_request_for_the_pods_deployment(api: FakeKubeApi, kube: KubeClient) -> None:
+    dep, _, _ = seed_pod_chain(api)
+    api.add(template(target={**POD_TARGET, "owner": "Deployment"}))
+    (rem,) = api.add(remediation(variables={"replicas": 2}, dryRun=True))
+    request, tpl = await build_run_request(rem, kube=kube, now=NOW)
+    assert request.run_id == rem["metadata"]["uid"]
+    assert request.target is not None
+    assert request.target["metadata"]["uid"] == dep["metadata"]["uid"]
+    assert request.target["apiVersion"] == "apps/v1"
+    assert request.namespace == "shop"
+    assert request.remediation == "shop/crashloop-1"
+    assert request.dry_run is True
+    assert request.variables == {"replicas": 2}
+    assert request.alert["labels"]["pod"] == "web-5d8f7c9b4-abcde"
+    assert request.owner["uid"] == rem["metadata"]["uid"]
+    assert tpl.metadata["name"] == "restart"
+    assert api.writes() == []  # deciding writes nothing
+
+
+async def test_a_missing_template_is_refused(api: FakeKubeApi, kube: KubeClient) -> None:
+    (rem,) = api.add(remediation())
+    refused = await refusal(rem, kube)
+    assert refused.reason == "TemplateNotFound"
+    assert "in namespace 'shop'" in refused.message
+
+
+async def test_a_missing_cluster_template_is_named_without_a_namespace(api: FakeKubeApi, kube: KubeClient) -> None:
+    (rem,) = api.add(remediation(template_kind="ClusterWorkflowTemplate"))
+    refused = await refusal(rem, kube)
+    assert refused.message == "ClusterWorkflowTemplate 'restart' not found"
+
+
+async def test_an_invalid_template_is_refused_with_its_first_problems(api: FakeKubeApi, kube: KubeClient) -> None:
+    api.add(template(steps=[{"name": "one", "action": {"name": "record"}, "next": "nowhere"}]))
+    (rem,) = api.add(remediation())
+    refused = await refusal(rem, kube)
+    assert refused.reason == "InvalidTemplate"
+    assert "nowhere" in refused.message
+
+
+async def test_an_invalid_remediation_is_refused(api: FakeKubeApi, kube: KubeClient) -> None:
+    body = remediation()
+    del body["spec"]["templateRef"]
+    refused = await refusal(body, kube)
+    assert refused.reason == "InvalidRemediation"
+
+
+async def test_a_target_that_does_not_resolve_is_refused(api: FakeKubeApi, kube: KubeClient) -> None:
+    api.add(template(target=POD_TARGET))
+    (rem,) = api.add(remediation())
+    refused = await refusal(rem, kube)
+    assert refused.reason == "TargetUnresolved"
+    assert "not found" in refused.message
+
+
+async def test_a_namespaced_template_is_confined_to_its_namespace(api: FakeKubeApi, kube: KubeClient) -> None:
+    seed_pod_chain(api, namespace="other")
+    api.add(template(target=POD_TARGET))
+    (rem,) = api.add(remediation(labels={"namespace": "other"}))
+    refused = await refusal(rem, kube)
+    assert refused.reason == "TargetUnresolved"
+    assert "outside the template's namespace 'shop'" in refused.message
+
+
+async def test_an_explicit_target_outside_the_namespace_is_denied(api: FakeKubeApi, kube: KubeClient) -> None:
+    _, _, p = seed_pod_chain(api, namespace="other")
+    api.add(template())
+    ref = {"apiVersion": "v1", "kind": "Pod", "namespace": "other", "name": p["metadata"]["name"]}
+    (rem,) = api.add(remediation(target=ref))
+    refused = await refusal(rem, kube)
+    assert refused.reason == "NamespaceDenied"
+
+
+async def test_an_explicit_target_that_is_gone_or_replaced_is_refused(api: FakeKubeApi, kube: KubeClient) -> None:
+    _, _, p = seed_pod_chain(api)
+    api.add(template())
+    ref = {"apiVersion": "v1", "kind": "Pod", "namespace": "shop", "name": p["metadata"]["name"], "uid": "old-uid"}
+    (replaced,) = api.add(remediation(target=ref))
+    assert (await refusal(replaced, kube)).reason == "TargetReplaced"
+    (gone,) = api.add(remediation("gone", target={**ref, "name": "ghost"}))
+    assert (await refusal(gone, kube)).reason == "TargetNotFound"
+    (ok,) = api.add(remediation("ok", target={**ref, "uid": p["metadata"]["uid"]}))
+    request, _ = await build_run_request(ok, kube=kube, now=NOW)
+    assert request.target is not None
+    assert request.target["metadata"]["name"] == p["metadata"]["name"]
+
+
+@pytest.mark.parametrize(
+    "safety",
+    [{"deniedNamespaces": ["shop"]}, {"allowedNamespaces": ["elsewhere"]}],
+)
+async def test_the_templates_safety_rules_deny_namespaces(
+    api: FakeKubeApi, kube: KubeClient, safety: dict[str, Any]
+) -> None:
+    seed_pod_chain(api)
+    api.add(template(target=POD_TARGET, safety=safety))
+    (rem,) = api.add(remediation())
+    refused = await refusal(rem, kube)
+    assert refused.reason == "NamespaceDenied"
+    assert "deny namespace 'shop'" in refused.message
+
+
+async def test_a_cluster_template_may_target_any_namespace_but_kube_system(api: FakeKubeApi, kube: KubeClient) -> None:
+    seed_pod_chain(api, namespace="kube-system")
+    api.add(namespace("kube-system"), template(namespace=None, target=POD_TARGET))
+    (rem,) = api.add(remediation(template_kind="ClusterWorkflowTemplate", labels={"namespace": "kube-system"}))
+    refused = await refusal(rem, kube)
+    assert refused.reason == "NamespaceDenied"
+
+
+def earlier_run(name: str, *, started: datetime, target_uid: str | None) -> dict[str, Any]:
+    body = remediation(name)
+    if target_uid:
+        body["spec"]["target"] = {"apiVersion": "v1", "kind": "Pod", "name": "x", "uid": target_uid}
+    body["status"] = {"phase": "Succeeded", "startTime": stamp(started)}
+    return body
+
+
+async def test_a_run_on_the_same_target_within_the_cooldown_is_refused(api: FakeKubeApi, kube: KubeClient) -> None:
+    _, _, p = seed_pod_chain(api)
+    api.add(template(target=POD_TARGET, safety={"cooldown": "30m"}))
+    api.add(earlier_run("before", started=NOW - timedelta(minutes=10), target_uid=p["metadata"]["uid"]))
+    (rem,) = api.add(remediation())
+    refused = await refusal(rem, kube)
+    assert refused.reason == "Cooldown"
+    assert refused.message.startswith("before ran 'restart' on the same target")
+
+
+async def test_a_run_after_the_cooldown_or_on_another_target_may_start(api: FakeKubeApi, kube: KubeClient) -> None:
+    _, _, p = seed_pod_chain(api)
+    api.add(template(target=POD_TARGET, safety={"cooldown": "5m"}))
+    api.add(
+        earlier_run("long-ago", started=NOW - timedelta(minutes=10), target_uid=p["metadata"]["uid"]),
+        earlier_run("elsewhere", started=NOW - timedelta(minutes=1), target_uid="another-pod"),
+        earlier_run("not-started", started=NOW, target_uid=None),
+    )
+    (rem,) = api.add(remediation())
+    request, _ = await build_run_request(rem, kube=kube, now=NOW)
+    assert request.run_id == rem["metadata"]["uid"]
+
+
+async def test_runs_past_the_hourly_budget_are_refused(api: FakeKubeApi, kube: KubeClient) -> None:
+    api.add(template(safety={"maxRunsPerHour": 2, "cooldown": "0s"}))
+    api.add(
+        earlier_run("a", started=NOW - timedelta(minutes=5), target_uid=None),
+        earlier_run("b", started=NOW - timedelta(minutes=50), target_uid=None),
+        earlier_run("c", started=NOW - timedelta(minutes=70), target_uid=None),  # outside the hour
+    )
+    (rem,) = api.add(remediation())
+    refused = await refusal(rem, kube)
+    assert refused.reason == "RateLimited"
+    assert refused.message.startswith("2 runs of 'restart' in the last hour")
+
+
+async def test_names_that_are_no_object_names_are_refused_not_sent(api: FakeKubeApi, kube: KubeClient) -> None:
+    api.add(template())
+    bad_target = remediation(target={"apiVersion": "v1", "kind": "Pod", "namespace": "shop", "name": "a/../b"})
+    bad_template = remediation(template="x/../y")
+    assert (await refusal(bad_target, kube)).message.startswith("target: name 'a/../b'")
+    assert (await refusal(bad_template, kube)).reason == "InvalidRemediation"
+    assert all("/../" not in r.path for r in api.requests)

@@ -1,0 +1,216 @@
+"""RemediationService: start, refuse, approve, cancel and resume runs, with an in-memory API and checkpointer."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+
+from suture.actions import Registry
+from suture.engine import Engine
+from suture.kube import KubeClient
+from suture.runs import KubeStatusSink, RemediationService
+from tests.fakes.kubeapi import FakeKubeApi
+from tests.fakes.objects import remediation, seed_pod_chain, template
+from tests.unit.engine.fakes import Ledger
+
+API = "suture.dev/v1alpha1"
+ASK = [
+    {"name": "ask", "approval": {"message": "go ahead?"}},
+    {"name": "one", "action": {"name": "record", "params": {"name": "one"}}},
+]
+
+
+@pytest.fixture
+def saver() -> InMemorySaver:
+    return InMemorySaver()
+
+
+@pytest.fixture
+async def make_service(
+    kube: KubeClient, registry: Registry, saver: InMemorySaver
+) -> AsyncIterator[Callable[[], RemediationService]]:
+    """Services sharing one checkpointer, as an operator and its restarted self do."""
+    engines: list[Engine] = []
+
+    def build() -> RemediationService:
+        sink = KubeStatusSink(kube)
+        engine = Engine(registry=registry, kube=kube, checkpointer=saver, sink=sink)
+        engines.append(engine)
+        return RemediationService(engine=engine, kube=kube, sink=sink, registry=registry)
+
+    yield build
+    for engine in engines:
+        await engine.aclose()
+
+
+def stored(api: FakeKubeApi, name: str = "crashloop-1") -> dict[str, Any]:
+    return dict(api.get("Remediation", name, "shop"))
+
+
+async def settle(service: RemediationService, uid: str) -> None:
+    """Wait for the run's task, if one was started."""
+    task = service.tasks.get(uid)
+    if task is not None:
+        await task
+
+
+async def test_a_run_starts_records_its_target_and_succeeds(
+    api: FakeKubeApi, make_service: Callable[[], RemediationService], ledger: Ledger
+) -> None:
+    dep, _, _ = seed_pod_chain(api)
+    target = {"kind": "Pod", "namespace": "shop", "name": "${{ alert.labels.pod }}", "owner": "Deployment"}
+    api.add(template(target=target))
+    (rem,) = api.add(remediation())
+    service = make_service()
+    await service.start(rem)
+    await settle(service, rem["metadata"]["uid"])
+    status = stored(api)["status"]
+    assert status["phase"] == "Succeeded"
+    assert status["target"]["uid"] == dep["metadata"]["uid"]
+    assert [s["phase"] for s in status["steps"]] == ["Succeeded"]
+    assert ledger.done() == ["one"]
+    assert ledger.contexts[0].kube is service.kube
+    assert {"RunRunning", "RunSucceeded", "StepSucceeded"} <= {e["reason"] for e in api.objects("Event")}
+
+
+async def test_a_refused_run_fails_with_a_refused_condition_and_a_warning(
+    api: FakeKubeApi, make_service: Callable[[], RemediationService], ledger: Ledger
+) -> None:
+    (rem,) = api.add(remediation())
+    service = make_service()
+    await service.start(rem)
+    status = stored(api)["status"]
+    assert status["phase"] == "Failed"
+    assert status["message"].startswith("TemplateNotFound: ")
+    assert status["conditions"][0]["type"] == "Refused"
+    (event,) = api.objects("Event")
+    assert (event["reason"], event["type"]) == ("TemplateNotFound", "Warning")
+    assert service.tasks == {}
+    assert ledger.events == []
+
+
+async def test_a_finished_remediation_is_left_alone(
+    api: FakeKubeApi, make_service: Callable[[], RemediationService]
+) -> None:
+    body = remediation()
+    body["status"] = {"phase": "Succeeded"}
+    (rem,) = api.add(body)
+    await make_service().start(rem)
+    assert api.writes() == []
+
+
+async def test_an_approval_written_to_the_spec_lets_the_run_go_on(
+    api: FakeKubeApi, make_service: Callable[[], RemediationService], ledger: Ledger
+) -> None:
+    api.add(template(steps=ASK))
+    (rem,) = api.add(remediation())
+    uid = rem["metadata"]["uid"]
+    service = make_service()
+    await service.start(rem)
+    await settle(service, uid)
+    assert stored(api)["status"]["phase"] == "WaitingApproval"
+    assert ledger.events == []
+    await service.approval_changed(rem)  # no decision yet: nothing to pass on
+    answered = {**rem, "spec": {**rem["spec"], "approval": {"decision": "Approved", "by": "alice"}}}
+    await service.approval_changed(answered)
+    status = stored(api)["status"]
+    assert status["phase"] == "Succeeded"
+    assert status["approval"]["by"] == "alice"
+    assert ledger.done() == ["one"]
+    await service.approval_changed(answered)  # answering again is ignored: nothing is pending
+
+
+async def test_an_answer_already_in_the_spec_is_given_when_the_run_pauses(
+    api: FakeKubeApi, make_service: Callable[[], RemediationService], ledger: Ledger
+) -> None:
+    api.add(template(steps=ASK))
+    (rem,) = api.add(remediation(approval={"decision": "Rejected", "reason": "not now"}))
+    service = make_service()
+    await service.start(rem)
+    await settle(service, rem["metadata"]["uid"])
+    assert stored(api)["status"]["approval"]["decision"] == "Rejected"
+    assert stored(api)["status"]["phase"] != "Succeeded"
+    assert ledger.done() == []
+
+
+async def test_cancel_stops_a_waiting_run(
+    api: FakeKubeApi, make_service: Callable[[], RemediationService], ledger: Ledger
+) -> None:
+    api.add(template(steps=ASK))
+    (rem,) = api.add(remediation())
+    service = make_service()
+    await service.start(rem)
+    await settle(service, rem["metadata"]["uid"])
+    await service.cancel(rem)
+    assert stored(api)["status"]["phase"] == "Cancelled"
+    assert ledger.done() == []
+    (never,) = api.add(remediation("never-started"))
+    await service.cancel(never)  # no run: nothing to stop
+    assert "status" not in stored(api, "never-started")
+
+
+async def test_a_restarted_operator_resumes_from_the_checkpoint_and_honours_a_cancel_in_the_spec(
+    api: FakeKubeApi, kube: KubeClient, make_service: Callable[[], RemediationService], ledger: Ledger
+) -> None:
+    api.add(template(steps=ASK))
+    (rem,) = api.add(remediation())
+    first = make_service()
+    await first.start(rem)
+    await settle(first, rem["metadata"]["uid"])
+    await kube.patch("Remediation", "crashloop-1", {"spec": {"cancel": True}}, "shop", api_version=API)
+    reads_before = len(api.requests)
+    second = make_service()
+    await second.start(stored(api))
+    await settle(second, rem["metadata"]["uid"])
+    assert stored(api)["status"]["phase"] == "Cancelled"
+    # Resuming re-reads nothing to resolve: the only reads are the template for rollbackOnCancel.
+    gets = [r.path for r in api.requests[reads_before:] if r.method == "GET"]
+    assert gets == [f"/apis/{API}/namespaces/shop/workflowtemplates/restart"]
+    assert ledger.done() == []
+
+
+async def test_cancel_undoes_completed_steps_when_the_template_asks(
+    api: FakeKubeApi, make_service: Callable[[], RemediationService], ledger: Ledger
+) -> None:
+    steps = [{"name": "first", "action": {"name": "record", "params": {"name": "first"}}}, *ASK]
+    api.add(template(steps=steps, safety={"rollbackOnCancel": True}))
+    (rem,) = api.add(remediation())
+    service = make_service()
+    await service.start(rem)
+    await settle(service, rem["metadata"]["uid"])
+    await service.cancel(rem)
+    assert ledger.events == ["do:first", "undo:first"]
+    assert stored(api)["status"]["undone"] == ["first"]
+
+
+async def test_cancel_without_its_template_stops_without_undoing(
+    api: FakeKubeApi, kube: KubeClient, make_service: Callable[[], RemediationService], ledger: Ledger
+) -> None:
+    steps = [{"name": "first", "action": {"name": "record", "params": {"name": "first"}}}, *ASK]
+    api.add(template(steps=steps, safety={"rollbackOnCancel": True}))
+    (rem,) = api.add(remediation())
+    service = make_service()
+    await service.start(rem)
+    await settle(service, rem["metadata"]["uid"])
+    await kube.delete("WorkflowTemplate", "restart", "shop", api_version=API)
+    await service.cancel(rem)
+    assert stored(api)["status"]["phase"] == "Cancelled"
+    assert ledger.events == ["do:first"]
+
+
+async def test_status_writes_that_fail_for_a_while_neither_fail_nor_strand_the_run(
+    api: FakeKubeApi, make_service: Callable[[], RemediationService]
+) -> None:
+    api.add(template())
+    (rem,) = api.add(remediation())
+    # The API server throttles status writes for a while (429, then 500): best effort, retried.
+    api.fail(method="PATCH", path_has="/remediations/crashloop-1/status", status=429, times=2)
+    api.fail(method="PATCH", path_has="/remediations/crashloop-1/status", status=500, times=1)
+    service = make_service()
+    await service.start(rem)
+    await settle(service, rem["metadata"]["uid"])
+    assert service.tasks == {}
+    assert stored(api)["status"]["phase"] == "Succeeded"
