@@ -137,3 +137,42 @@ async def test_alerts_on_pods_of_one_deployment_start_one_run_and_are_related_to
     await wait_for(waiting, timeout=30, what=f"the run to wait for approval (log {operator_proc.log})")
     got = await kube.get("Remediation", rem["metadata"]["name"], namespace, api_version=API_VERSION)
     assert len(got["status"]["relatedAlerts"]) == 1
+
+
+async def test_the_receiver_works_with_the_generated_role_only(
+    kube: KubeClient, kubeconfig: str, namespace: str, tmp_path: Path, suture_crds: list[str]
+) -> None:
+    import uuid
+
+    from suture.actions import load_registry
+    from suture.rbac import cluster_role, cluster_role_binding
+    from tests.cluster.identity import service_account_kubeconfig
+
+    role = cluster_role(load_registry(), actions=["scale_deployment"])
+    binding = cluster_role_binding(namespace=namespace, service_account="suture")
+    name = f"suture-receiver-{uuid.uuid4().hex[:6]}"
+    role["metadata"]["name"] = binding["metadata"]["name"] = binding["roleRef"]["name"] = name
+    await kube.create("ClusterRole", role)
+    await kube.create("ClusterRoleBinding", binding)
+    proc: OperatorProcess | None = None
+    try:
+        sa = await service_account_kubeconfig(kube, kubeconfig, namespace, "suture", tmp_path / "sa.kubeconfig")
+        await kube.create("Deployment", deployment("web", 1), namespace)
+        proc = OperatorProcess(sa, tmp_path, namespace, env={"SUTURE_HOME_NAMESPACE": namespace})
+        await proc.start()
+        steps = [{"name": "scale", "action": {"name": "scale_deployment", "params": {"replicas": 2}}}]
+        await _template(kube, namespace, {"kind": "Deployment", "name": "web"}, steps)
+        await _ready(proc)
+        status, summary = await _post(proc, [_alert(namespace, "c1")])
+        assert (status, len(summary["created"])) == (200, 1), (summary, proc.output()[-3000:])
+
+        async def scaled() -> bool:
+            return bool((await kube.get("Deployment", "web", namespace))["spec"]["replicas"] == 2)
+
+        await wait_for(scaled, timeout=60, what="the run started from the webhook")
+        assert "Forbidden" not in proc.output()
+    finally:
+        if proc is not None and proc.proc is not None and proc.proc.returncode is None:
+            await proc.kill(signal.SIGTERM)
+        await kube.delete("ClusterRoleBinding", name)
+        await kube.delete("ClusterRole", name)
