@@ -416,7 +416,12 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         help="watch only this namespace, repeatable (env SUTURE_NAMESPACES, comma-separated; default all)",
     )
-    run.add_argument("--liveness", default=None, help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument(
+        "--liveness",
+        default=None,
+        help="kopf's own liveness endpoint, e.g. http://127.0.0.1:8081/healthz; the receiver's port already "
+        "serves /healthz (no environment variable; default none)",
+    )
     for flag, env, default, text in _RUN_FLAGS:
         run.add_argument(flag, default=None, help=f"{text} (env {env}, default {default})")
     run.add_argument(
