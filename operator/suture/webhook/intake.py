@@ -192,6 +192,7 @@ class Intake:
         name = remediation_name(fingerprint=alert.fingerprint, starts_at=alert.starts_at)
         found = await self._call(lambda: self.kube.get_or_none("Remediation", name, namespace, api_version=API_VERSION))
         if found is not None:
+            await self._complete_recommendation(found, alert=alert)
             self._count(summary.existing, name, "firing", "existing")
             return
         context = alert_context(alert)
@@ -316,6 +317,24 @@ class Intake:
         metrics.REMEDIATIONS_CREATED.labels(chosen.name).inc()
         metrics.RECOMMENDATION_SCORE.labels(chosen.name).observe(ranked[0].score)
         await self._record_recommendation(name=name, namespace=namespace, ranked=ranked)
+
+    async def _complete_recommendation(self, found: Mapping[str, Any], *, alert: AlertmanagerAlert) -> None:
+        """Write the recommendation a previous delivery created the Remediation without.
+
+        Creating and explaining are two writes; when the second failed, that
+        delivery was answered 503 and this retry finishes the job, if the
+        ranking still chooses the template the Remediation names.
+        """
+        meta = found.get("metadata") or {}
+        if (found.get("status") or {}).get("recommendation") or (meta.get("labels") or {}).get(
+            FINGERPRINT_LABEL
+        ) != alert.fingerprint:
+            return
+        admitted = candidates(self.catalog.templates(), labels=alert.labels, namespace=self.alert_namespace(alert))
+        ranked = list(self.ranker.rank(alert_context(alert), admitted)) if admitted else []
+        ref = (found.get("spec") or {}).get("templateRef") or {}
+        if ranked and (ranked[0].template.name, ranked[0].template.kind) == (ref.get("name"), ref.get("kind")):
+            await self._record_recommendation(name=str(meta["name"]), namespace=str(meta["namespace"]), ranked=ranked)
 
     async def _record_recommendation(self, *, name: str, namespace: str, ranked: Sequence[Ranked]) -> None:
         best, rest = ranked[0], ranked[1:]

@@ -300,3 +300,19 @@ async def test_a_ranker_answering_with_names_plugs_in_through_by_name_ranker(kub
     assert recommendation["reasons"] == ["learned z-last"]
     assert [a["template"] for a in recommendation["alternatives"]] == ["a-first"]
     assert [c.kind for c in inner.seen] == ["WorkflowTemplate", "WorkflowTemplate"]
+
+
+async def test_a_lost_recommendation_write_is_completed_by_alertmanagers_retry(
+    intake: Intake, kube: ReceiverApi
+) -> None:
+    from suture.webhook import RetryLater
+
+    kube.api.fail(method="PATCH", path_has="/status", status=500)
+    with pytest.raises(RetryLater):
+        await intake.receive(_parse(payload(alert())))
+    (rem,) = kube.remediations()
+    assert "recommendation" not in (rem.get("status") or {})
+    again = await intake.receive(_parse(payload(alert())))
+    assert again.existing == [rem["metadata"]["name"]]
+    (rem,) = kube.remediations()
+    assert rem["status"]["recommendation"]["template"] == "restart-pod"
