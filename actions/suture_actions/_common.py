@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from pydantic import Field
 
-from suture.actions import ActionContext, ActionError, ActionParams, ApiError, ErrorCategory
+from suture.actions import ActionContext, ActionError, ActionParams, ApiError, ErrorCategory, ResourceInfo
 
 T = TypeVar("T")
 NAME_PATTERN = r"^[a-z0-9]([-.a-z0-9]*[a-z0-9])?$"
@@ -27,6 +27,16 @@ def check_namespace(ctx: ActionContext, namespace: str | None, action: str) -> N
     reason = ctx.namespace_refusal(namespace)
     if reason is not None:
         raise ActionError(reason, category=ErrorCategory.FORBIDDEN, action=action)
+
+
+def refuse_secrets(info: ResourceInfo, action: str) -> None:
+    """Refuse core Secrets, judged by the resource the kind resolves to (any spelling), never read into a run."""
+    if info.api_version == "v1" and info.plural.lower() == "secrets":
+        raise ActionError(
+            f"{action} never reads Secrets: their data would be stored in the run's history",
+            category=ErrorCategory.FORBIDDEN,
+            action=action,
+        )
 
 
 async def original(ctx: ActionContext, name: str, current: Any) -> Any:

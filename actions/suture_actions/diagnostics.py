@@ -23,7 +23,14 @@ from suture.actions import (
     Risk,
     action,
 )
-from suture_actions._common import NamespacedTarget, check_namespace, get_required, retry_on_conflict, would
+from suture_actions._common import (
+    NamespacedTarget,
+    check_namespace,
+    get_required,
+    refuse_secrets,
+    retry_on_conflict,
+    would,
+)
 from suture_actions.jobs import REMEDIATION_ANNOTATION, owner_references
 
 MANAGED_BY = {"app.kubernetes.io/managed-by": "suture"}
@@ -135,6 +142,9 @@ async def _owner_chain(ctx: ActionContext, obj: Mapping[str, Any]) -> list[dict[
             break
         try:
             info = await ctx.kube.resolve(ref["kind"], ref.get("apiVersion"))
+            if info.plural.lower() == "secrets" or ctx.namespace_refusal(namespace if info.namespaced else None):
+                entry["error"] = "outside what this template may read"
+                break
             owner = await ctx.kube.get(
                 ref["kind"], ref["name"], namespace if info.namespaced else None, api_version=ref.get("apiVersion")
             )
@@ -292,14 +302,14 @@ async def collect_diagnostics(ctx: ActionContext, params: DiagnosticsParams) -> 
     naming the ConfigMap.
     """
     act = "collect_diagnostics"
-    check_namespace(ctx, params.namespace, act)
-    if params.kind == "Secret":
-        raise ActionError("collect_diagnostics never reads Secrets", category=ErrorCategory.FORBIDDEN)
+    check_namespace(ctx, params.namespace, act)  # where the bundle is written
     try:
         info = await ctx.kube.resolve(params.kind, params.api_version)  # discovery for kinds outside the table
     except ValueError as exc:
         raise ActionError(str(exc), category=ErrorCategory.INVALID) from None
+    refuse_secrets(info, act)
     obj_ns = params.namespace if info.namespaced else None
+    check_namespace(ctx, obj_ns, act)  # a cluster-scoped object is outside a namespaced template
     obj = await get_required(ctx, params.kind, params.name, obj_ns, act, api_version=info.api_version)
     target = {"apiVersion": info.api_version, "kind": params.kind, "namespace": obj_ns, "name": params.name}
 

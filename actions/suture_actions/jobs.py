@@ -65,7 +65,13 @@ class RunJobParams(NamespacedTarget):
     idempotency_key: str | None = Field(
         default=None,
         max_length=253,
-        description="Runs with the same key and template share one Job; defaults to the Remediation's name.",
+        description="Runs with the same key and template share one Job; defaults to the engine's key for this "
+        "step of this run (or the Remediation's name when called by hand).",
+    )
+    host_access: bool = Field(
+        default=False,
+        description="ClusterWorkflowTemplates only: allow privileged containers, host namespaces, hostPath "
+        "volumes and a ServiceAccount other than the namespace's default.",
     )
 
     @field_validator("template")
@@ -78,6 +84,25 @@ class RunJobParams(NamespacedTarget):
         if not isinstance(spec, dict) or not isinstance(spec.get("containers"), list) or not spec["containers"]:
             raise ValueError("spec.containers must list at least one container")
         return value
+
+
+def pod_policy_problems(spec: Mapping[str, Any]) -> list[str]:
+    """What in a pod spec reaches beyond an ordinary pod of its namespace (empty when nothing does)."""
+    problems = [f"{key}: true" for key in ("hostNetwork", "hostPID", "hostIPC") if spec.get(key)]
+    account = spec.get("serviceAccountName") or spec.get("serviceAccount")
+    if account and account != "default":
+        problems.append(f"serviceAccountName: {account}")
+    problems += [f"volume {v.get('name')!r} is a hostPath" for v in spec.get("volumes") or [] if "hostPath" in v]
+    for container in [*(spec.get("initContainers") or []), *(spec.get("containers") or [])]:
+        security = container.get("securityContext") or {}
+        if security.get("privileged"):
+            problems.append(f"container {container.get('name')!r} is privileged")
+        if security.get("allowPrivilegeEscalation"):
+            problems.append(f"container {container.get('name')!r} allows privilege escalation")
+        added = (security.get("capabilities") or {}).get("add") or []
+        if added:
+            problems.append(f"container {container.get('name')!r} adds capabilities {', '.join(map(str, added))}")
+    return problems
 
 
 def job_name(prefix: str, key: str, template: Mapping[str, Any]) -> str:
@@ -116,7 +141,21 @@ async def run_job(ctx: ActionContext, params: RunJobParams) -> ActionResult:
     """
     act = "run_job"
     check_namespace(ctx, params.namespace, act)
-    name = job_name(params.name, params.idempotency_key or ctx.remediation, params.template)
+    if params.host_access and ctx.allowed_namespace is not None:
+        raise ActionError(
+            "hostAccess is for ClusterWorkflowTemplates only: a namespaced template runs ordinary pods",
+            category=ErrorCategory.FORBIDDEN,
+            action=act,
+        )
+    if not params.host_access and (problems := pod_policy_problems(params.template["spec"])):
+        raise ActionError(
+            f"the pod template reaches beyond its namespace ({'; '.join(problems)}); "
+            "only a ClusterWorkflowTemplate may allow that, with hostAccess: true",
+            category=ErrorCategory.FORBIDDEN,
+            action=act,
+        )
+    key = params.idempotency_key or ctx.idempotency_key or ctx.remediation
+    name = job_name(params.name, key, params.template)
     where = f"Job {params.namespace}/{name}"
     output: dict[str, Any] = {"namespace": params.namespace, "job": name}
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import ipaddress
+import socket
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
@@ -112,6 +115,30 @@ def payload(params: NotifyParams) -> dict[str, Any]:
     return body
 
 
+# Cloud instance-metadata endpoints hand out node credentials: a webhook URL must never reach them.
+_METADATA_HOSTS = frozenset({"metadata", "metadata.google.internal", "metadata.azure.internal"})
+_METADATA_ADDRESSES = frozenset({ipaddress.ip_address("fd00:ec2::254"), ipaddress.ip_address("100.100.100.200")})
+
+
+async def _refuse_metadata_endpoints(url: str, safe: str) -> None:
+    """Refuse link-local and instance-metadata destinations, by name and by every address the name resolves to."""
+    host = (urlsplit(url).hostname or "").rstrip(".").lower()
+    refused = ActionError(
+        f"{safe} points at a link-local or cloud metadata address; notify never posts there",
+        category=ErrorCategory.FORBIDDEN,
+    )
+    if host in _METADATA_HOSTS:
+        raise refused
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError:
+        return  # unresolvable: the post fails with its own transient error
+    for info in infos:
+        address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if address.is_link_local or address in _METADATA_ADDRESSES:
+            raise refused
+
+
 def _headers(ctx: ActionContext) -> dict[str, str]:
     return {"Idempotency-Key": ctx.idempotency_key} if ctx.idempotency_key else {}
 
@@ -131,6 +158,7 @@ async def notify(ctx: ActionContext, params: NotifyParams) -> ActionResult:
     safe = redact(params.url)
     body = payload(params)
     output: dict[str, Any] = {"url": safe, "sent": False}
+    await _refuse_metadata_endpoints(params.url, safe)
     if ctx.dry_run:
         return ActionResult(
             changed=False, message=would(ctx, f"post a message to {safe}"), output={**output, "payload": body}

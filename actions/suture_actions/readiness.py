@@ -23,7 +23,7 @@ from suture.actions import (
     format_duration,
     parse_duration,
 )
-from suture_actions._common import NAME_PATTERN, NamespacedTarget, check_namespace, get_required
+from suture_actions._common import NAME_PATTERN, NamespacedTarget, check_namespace, get_required, refuse_secrets
 
 # -- wait_for_rollout --------------------------------------------------------------
 
@@ -283,15 +283,11 @@ async def get_resource(ctx: ActionContext, params: GetResourceParams) -> ActionR
     metadata.name, metadata.uid, metadata.resourceVersion, spec and status.
     """
     act = "get_resource"
-    if params.kind == "Secret":
-        raise ActionError(
-            "get_resource never reads Secrets: their data would be stored in the run's history",
-            category=ErrorCategory.FORBIDDEN,
-        )
     try:
         info = await ctx.kube.resolve(params.kind, params.api_version)  # discovery for kinds outside the table
     except ValueError as exc:
         raise ActionError(str(exc), category=ErrorCategory.INVALID) from None
+    refuse_secrets(info, act)
     if info.namespaced and not params.namespace:
         raise ActionError(f"{params.kind} is namespaced: give its namespace", category=ErrorCategory.INVALID)
     namespace = params.namespace if info.namespaced else None

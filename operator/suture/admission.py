@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from suture.api import GROUP, VERSION
+from suture.kube import ApiError, KubeClient
 
 APPROVAL_POLICY = "suture-approval-stamp"
 
@@ -61,3 +62,19 @@ def approval_stamp_policy() -> list[dict[str, Any]]:
         "spec": {"policyName": APPROVAL_POLICY},
     }
     return [policy, binding]
+
+
+async def approval_stamp_problem(kube: KubeClient) -> str | None:
+    """None when the approval-stamp policy and its binding are installed; otherwise what is wrong, in words.
+
+    Without them the API server does not stamp who approved, so ``spec.approval.by``
+    is whatever the client wrote: the operator says so loudly at start-up.
+    """
+    for kind in ("MutatingAdmissionPolicy", "MutatingAdmissionPolicyBinding"):
+        try:
+            found = await kube.get_or_none(kind, APPROVAL_POLICY, api_version="admissionregistration.k8s.io/v1")
+        except ApiError as exc:
+            return f"cannot check the {kind} {APPROVAL_POLICY!r} ({exc.status} {exc.reason})"
+        if found is None:
+            return f"the {kind} {APPROVAL_POLICY!r} is not installed (kubectl apply -f crds/)"
+    return None

@@ -25,11 +25,34 @@ async def whoami(kube: KubeClient) -> str:
     return str(review.get("status", {}).get("userInfo", {}).get("username", ""))
 
 
+class NoPendingApproval(Exception):
+    """The Remediation waits for no approval, and the caller did not name one."""
+
+
+async def pending_step(kube: KubeClient, *, namespace: str, name: str) -> str:
+    """The approval a Remediation waits for now (``status.approval.step`` while Pending)."""
+    remediation = await kube.get("Remediation", name, namespace, api_version=API_VERSION)
+    recorded = (remediation.get("status") or {}).get("approval") or {}
+    if recorded.get("decision") != "Pending" or not recorded.get("step"):
+        phase = (remediation.get("status") or {}).get("phase", "Pending")
+        raise NoPendingApproval(
+            f"remediation {namespace}/{name} is {phase} and waits for no approval; "
+            "name the one to answer ahead of time with --step"
+        )
+    return str(recorded["step"])
+
+
 async def answer_approval(
-    kube: KubeClient, *, namespace: str, name: str, decision: Answer, reason: str = ""
+    kube: KubeClient, *, namespace: str, name: str, decision: Answer, reason: str = "", step: str | None = None
 ) -> dict[str, Any]:
-    """Approve or reject the pending approval of a Remediation; returns the stored approval."""
-    body = {"spec": {"approval": {"decision": decision, "reason": reason}}}
+    """Approve or reject one approval of a Remediation; returns the stored answer.
+
+    The answer names the approval it is for: ``step``, or the one the
+    Remediation waits for now. It never passes another approval; an answer
+    for a later one is kept until the run asks it. Repeating it changes nothing.
+    """
+    step = step or await pending_step(kube, namespace=namespace, name=name)
+    body = {"spec": {"approval": {"decision": decision, "reason": reason, "step": step}}}
     stored = await kube.patch("Remediation", name, body, namespace, api_version=API_VERSION)
     approval: dict[str, Any] = stored.get("spec", {}).get("approval", {})
     return approval

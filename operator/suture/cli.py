@@ -143,8 +143,8 @@ _RUN_FLAGS: list[tuple[str, str, str, str]] = [
     (
         "--home-namespace",
         "SUTURE_HOME_NAMESPACE",
-        "default",
-        "holds the global pause and alerts with no watched namespace",
+        "$POD_NAMESPACE, else default",
+        "the operator's own namespace: the global pause, and Remediations of ClusterWorkflowTemplates",
     ),
     ("--api-timeout", "SUTURE_WEBHOOK_API_TIMEOUT", "5", "seconds per API call before the webhook answers 503"),
 ]
@@ -251,10 +251,13 @@ def cmd_decide(args: argparse.Namespace) -> int:
     approval = _kube_call(
         args,
         lambda kube: answer_approval(
-            kube, namespace=args.namespace, name=args.name, decision=decision, reason=args.reason
+            kube, namespace=args.namespace, name=args.name, decision=decision, reason=args.reason, step=args.step
         ),
     )
-    print(f"remediation {args.namespace}/{args.name}: {approval.get('decision')} by {approval.get('by') or '?'}")
+    print(
+        f"remediation {args.namespace}/{args.name}: {approval.get('decision')} {approval.get('step')} "
+        f"by {approval.get('by') or '?'}"
+    )
     return 0
 
 
@@ -436,8 +439,8 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--all", action="store_true", required=True, help="every alert (the only scope so far)")
         p.add_argument(
             "--home-namespace",
-            default=os.environ.get("SUTURE_HOME_NAMESPACE", "default"),
-            help="the operator's home namespace (env SUTURE_HOME_NAMESPACE, default default)",
+            default=os.environ.get("SUTURE_HOME_NAMESPACE") or os.environ.get("POD_NAMESPACE") or "default",
+            help="the operator's home namespace (env SUTURE_HOME_NAMESPACE, default $POD_NAMESPACE, else default)",
         )
         p.add_argument("--reason", default="", help="why, shown in every suppressed alert's summary")
         p.add_argument("--kubeconfig", help="kubeconfig (default: $KUBECONFIG)")
@@ -454,6 +457,12 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--kubeconfig", help="kubeconfig (default: $KUBECONFIG)")
         if verb != "cancel":
             p.add_argument("--reason", default="", help="why, recorded in the status")
+            p.add_argument(
+                "--step",
+                default=None,
+                help="the approval to answer (default: the one the run waits for now; "
+                "name a later one to answer it ahead of time)",
+            )
         p.set_defaults(func=cmd_cancel if verb == "cancel" else cmd_decide)
 
     status = sub.add_parser("status", help="a Remediation's phase, approval and step timeline")

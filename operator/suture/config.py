@@ -42,6 +42,12 @@ class Settings:
     database: str = field(default_factory=lambda: os.environ.get("SUTURE_DATABASE_URL", ""))
     """Suture's SQL database (effect journal): a PostgreSQL URL, or a SQLite file (default data_dir/suture.sqlite)."""
 
+    home_namespace: str = field(
+        default_factory=lambda: os.environ.get("SUTURE_HOME_NAMESPACE") or os.environ.get("POD_NAMESPACE", "")
+    )
+    """The operator's own namespace, where its receiver creates Remediations; ClusterWorkflowTemplates run
+    from there without listing it in spec.allowedRemediationNamespaces. In a pod, the pod's namespace."""
+
     prometheus_url: str = field(default_factory=lambda: os.environ.get("SUTURE_PROMETHEUS_URL", ""))
     """Prometheus base URL for PromQL conditions and health gates; empty disables them."""
 
@@ -68,9 +74,6 @@ class Settings:
 
     webhook_max_body: int = field(default_factory=lambda: int(os.environ.get("SUTURE_WEBHOOK_MAX_BODY", "1048576")))
     """Largest webhook body accepted, in bytes; larger ones get 413."""
-
-    home_namespace: str = field(default_factory=lambda: os.environ.get("SUTURE_HOME_NAMESPACE", "default"))
-    """Where the global pause lives, and Remediations of alerts with no watched namespace label."""
 
     api_timeout: float = field(default_factory=lambda: float(os.environ.get("SUTURE_WEBHOOK_API_TIMEOUT", "5")))
     """Seconds the receiver waits for the API server per call before answering 503."""

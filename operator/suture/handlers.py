@@ -14,6 +14,7 @@ import kopf
 
 from suture import metrics
 from suture.actions import Registry, load_registry
+from suture.admission import approval_stamp_problem
 from suture.api import GROUP, VERSION
 from suture.config import load_settings
 from suture.engine import Engine, open_checkpointer
@@ -38,6 +39,7 @@ from suture.webhook import (
 )
 
 _registry: Registry | None = None
+DEFAULT_HOME_NAMESPACE = "default"  # outside a pod, with no SUTURE_HOME_NAMESPACE
 
 
 def registry() -> Registry:
@@ -91,8 +93,15 @@ async def start_engine(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
         journal=SqlJournal(database),
     )
     stack.push_async_callback(engine.aclose)
+    problem = await approval_stamp_problem(kube)
+    if problem is not None:
+        logger.error(
+            "approvers are NOT authenticated: %s; spec.approval.by records whatever the client writes", problem
+        )
     memo["stack"] = stack
-    memo["service"] = RemediationService(engine=engine, kube=kube, sink=sink, registry=registry())
+    memo["service"] = RemediationService(
+        engine=engine, kube=kube, sink=sink, registry=registry(), home_namespace=ours.home_namespace or None
+    )
     metrics.RUNS_ACTIVE.set_function(lambda: engine.limiter.active)
     metrics.RUNS_QUEUED.set_function(lambda: engine.limiter.queued)
     # Standalone, this replica executes every run. With kopf peering, leadership is not tracked yet
@@ -140,7 +149,7 @@ async def start_receiver(
         kube=kube,
         catalog=catalog,
         ranker=PriorityRanker(),
-        home_namespace=ours.home_namespace,
+        home_namespace=ours.home_namespace or DEFAULT_HOME_NAMESPACE,
         watched_namespaces=ours.namespaces,
         api_timeout=ours.api_timeout,
     )
@@ -163,10 +172,13 @@ async def start_receiver(
 
 @kopf.on.cleanup()
 async def stop_engine(memo: kopf.Memo, **_: Any) -> None:
-    """Close the engine; unfinished runs stay checkpointed and resume at the next start."""
+    """Stop accepting alerts and runs, then close the engine; unfinished runs stay checkpointed."""
     readiness = memo.get("readiness")
     if readiness is not None:
         readiness.stopping = True
+    service = memo.get("service")
+    if service is not None:
+        await service.aclose()  # before the clients close under them
     stack = memo.get("stack")
     if stack is not None:
         await stack.aclose()

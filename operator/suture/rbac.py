@@ -32,6 +32,10 @@ OPERATOR_RULES: tuple[RbacRule, ...] = (
     # kopf scans the API for the resources it serves and watches namespaces for -A / patterns.
     RbacRule("apiextensions.k8s.io", ("customresourcedefinitions",), ("get", "list", "watch")),
     RbacRule("", ("namespaces",), ("get", "list", "watch")),
+    # Read at start-up: is the approval-stamp policy installed, so that approvers are authenticated?
+    RbacRule(
+        "admissionregistration.k8s.io", ("mutatingadmissionpolicies", "mutatingadmissionpolicybindings"), ("get",)
+    ),
 )
 
 

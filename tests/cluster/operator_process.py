@@ -15,11 +15,11 @@ from tests.conftest import free_port
 class OperatorProcess:
     """`suture run` in a subprocess, with its own data directory."""
 
-    def __init__(self, kubeconfig: str, data_dir: Path, namespace: str, *, env: dict[str, str] | None = None) -> None:
+    def __init__(self, kubeconfig: str, data_dir: Path, namespace: str, **env: str) -> None:
         self.kubeconfig = kubeconfig
         self.data_dir = data_dir
         self.namespace = namespace
-        self.extra_env = dict(env or {})
+        self.extra_env = env
         self.proc: asyncio.subprocess.Process | None = None
         self.log = data_dir / "operator.log"
         self.port = free_port()  # the one HTTP server: webhook, /healthz, /readyz, /metrics

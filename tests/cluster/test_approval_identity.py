@@ -61,7 +61,9 @@ async def test_approver_is_stamped_by_the_api_server(kube: KubeClient, namespace
 
     async def stamped() -> dict[str, Any] | None:
         reason = f"ok {next(attempts)}"
-        approval = await answer_approval(kube, namespace=namespace, name="r1", decision="Approved", reason=reason)
+        approval = await answer_approval(
+            kube, namespace=namespace, name="r1", decision="Approved", reason=reason, step="ask"
+        )
         return approval if approval.get("by") == me else None
 
     approval = await wait_for(stamped, timeout=30, what="the approval stamp policy to take effect")
@@ -106,8 +108,8 @@ async def test_cli_approve_prints_the_stamped_user(
     await _remediation(kube, namespace)
     me = await whoami(kube)
     code = await asyncio.to_thread(
-        main, ["approve", "r1", "-n", namespace, "--kubeconfig", kubeconfig, "--reason", "looks right"]
+        main, ["approve", "r1", "-n", namespace, "--kubeconfig", kubeconfig, "--reason", "looks right", "--step", "ask"]
     )
     assert code == 0
     out = capsys.readouterr().out
-    assert f"remediation {namespace}/r1: Approved by {me}" in out
+    assert f"remediation {namespace}/r1: Approved ask by {me}" in out

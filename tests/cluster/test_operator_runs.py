@@ -247,3 +247,67 @@ async def test_deleting_the_remediation_stops_the_run(
     # The operator's finalizer holds the object until the run has stopped and rolled back.
     await wait_for(gone, timeout=30, what="the Remediation to be deleted")
     assert (await kube.get("Deployment", "web", namespace))["spec"]["replicas"] == 2
+
+
+async def test_two_approvals_across_a_restart_each_answer_passes_only_its_own(
+    operator_proc: OperatorProcess, kube: KubeClient, kubeconfig: str, namespace: str
+) -> None:
+    from suture.cli import main
+
+    await kube.create("Deployment", deployment("web", 1), namespace)
+    steps = [
+        {"name": "first-ask", "approval": {"message": "scale to 2?", "timeout": "5m"}},
+        {"name": "to-two", "action": {"name": "scale_deployment", "params": {"replicas": 2}}},
+        {"name": "second-ask", "approval": {"message": "scale to 3?", "timeout": "5m"}},
+        {"name": "to-three", "action": {"name": "scale_deployment", "params": {"replicas": 3}}},
+    ]
+    await _create(kube, namespace, _template("two-asks", steps))
+    await _create(kube, namespace, _remediation("r1", "two-asks"))
+    await wait_for(_step_is(kube, namespace, "r1", "first-ask", "WaitingApproval"), timeout=30, what="first ask")
+    assert await asyncio.to_thread(main, ["approve", "r1", "-n", namespace, "--kubeconfig", kubeconfig]) == 0
+    await wait_for(_step_is(kube, namespace, "r1", "second-ask", "WaitingApproval"), timeout=30, what="second ask")
+    assert (await kube.get("Deployment", "web", namespace))["spec"]["replicas"] == 2
+
+    # Restarted with the first answer still in the spec: it must not pass the second question.
+    await operator_proc.kill(signal.SIGKILL)
+    await operator_proc.start()
+    await wait_for(lambda: _logged(operator_proc, "second-ask"), timeout=30, what="the restarted operator to resume")
+    got = await kube.get("Remediation", "r1", namespace, api_version=API_VERSION)
+    assert got["spec"]["approval"]["step"] == "first-ask"
+    assert got["status"]["phase"] == "WaitingApproval"
+    assert got["status"]["approval"]["step"] == "second-ask"
+    assert (await kube.get("Deployment", "web", namespace))["spec"]["replicas"] == 2
+
+    assert await asyncio.to_thread(main, ["approve", "r1", "-n", namespace, "--kubeconfig", kubeconfig]) == 0
+    # Approving again (a retry of the command) is harmless.
+    assert await asyncio.to_thread(main, ["approve", "r1", "-n", namespace, "--kubeconfig", kubeconfig]) in (0, 1)
+    done = await wait_for(_phase_is(kube, namespace, "r1", "Succeeded", "Failed"), timeout=30, what="the run's end")
+    assert done["status"]["phase"] == "Succeeded", operator_proc.output()[-3000:]
+    assert (await kube.get("Deployment", "web", namespace))["spec"]["replicas"] == 3
+
+
+async def _logged(proc: OperatorProcess, text: str) -> bool:
+    return text in proc.output()
+
+
+async def test_a_queued_run_that_is_cancelled_never_acts(
+    kubeconfig: str, kube: KubeClient, namespace: str, tmp_path: Path, suture_crds: list[str]
+) -> None:
+    proc = OperatorProcess(kubeconfig, tmp_path, namespace, SUTURE_MAX_RUNS="1")
+    await proc.start()
+    try:
+        await _start_slow_run(kube, namespace)  # r1 holds the only slot inside its 5-minute pause
+        await kube.create("Deployment", deployment("api", 1), namespace)
+        steps = [{"name": "scale", "action": {"name": "scale_deployment", "params": {"replicas": 4}}}]
+        queued = _template("scale-api", steps)
+        queued["spec"]["target"] = {"kind": "Deployment", "name": "api"}
+        await _create(kube, namespace, queued)
+        await _create(kube, namespace, _remediation("r2", "scale-api"))
+        await wait_for(lambda: _logged(proc, f"[{namespace}/r2] run accepted"), timeout=30, what="r2 to be queued")
+        await kube.patch("Remediation", "r2", {"spec": {"cancel": True}}, namespace, api_version=API_VERSION)
+        await kube.patch("Remediation", "r1", {"spec": {"cancel": True}}, namespace, api_version=API_VERSION)
+        done = await wait_for(_phase_is(kube, namespace, "r2", "Cancelled", "Succeeded", "Failed"), timeout=30)
+        assert done["status"]["phase"] == "Cancelled", proc.output()[-3000:]
+        assert (await kube.get("Deployment", "api", namespace))["spec"]["replicas"] == 1
+    finally:
+        await proc.kill(signal.SIGTERM)

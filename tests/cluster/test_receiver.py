@@ -21,7 +21,7 @@ from tests.conftest import deployment, ready_pods, wait_for
 async def operator_proc(
     kubeconfig: str, namespace: str, tmp_path: Path, suture_crds: list[str]
 ) -> AsyncIterator[OperatorProcess]:
-    proc = OperatorProcess(kubeconfig, tmp_path, namespace, env={"SUTURE_HOME_NAMESPACE": namespace})
+    proc = OperatorProcess(kubeconfig, tmp_path, namespace, SUTURE_HOME_NAMESPACE=namespace)
     await proc.start()
     try:
         yield proc
@@ -158,7 +158,7 @@ async def test_the_receiver_works_with_the_generated_role_only(
     try:
         sa = await service_account_kubeconfig(kube, kubeconfig, namespace, "suture", tmp_path / "sa.kubeconfig")
         await kube.create("Deployment", deployment("web", 1), namespace)
-        proc = OperatorProcess(sa, tmp_path, namespace, env={"SUTURE_HOME_NAMESPACE": namespace})
+        proc = OperatorProcess(sa, tmp_path, namespace, SUTURE_HOME_NAMESPACE=namespace)
         await proc.start()
         steps = [{"name": "scale", "action": {"name": "scale_deployment", "params": {"replicas": 2}}}]
         await _template(kube, namespace, {"kind": "Deployment", "name": "web"}, steps)

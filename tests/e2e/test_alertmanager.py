@@ -42,7 +42,7 @@ async def operator_proc(
     kubeconfig: str, namespace: str, tmp_path: Path, suture_crds: list[str], link: CuttableLink
 ) -> AsyncIterator[OperatorProcess]:
     proxied = kubeconfig_through(kubeconfig, link, tmp_path / "kubeconfig-via-link")
-    proc = OperatorProcess(proxied, tmp_path, namespace, env={"SUTURE_HOME_NAMESPACE": namespace})
+    proc = OperatorProcess(proxied, tmp_path, namespace, SUTURE_HOME_NAMESPACE=namespace)
     await proc.start()
     try:
         yield proc

@@ -54,6 +54,12 @@ class ApprovalRequest(SutureModel):
     """A person's answer to an approval, written to the spec by kubectl patch or suture approve."""
 
     decision: Decision = Field(default="Pending", description="Approved or Rejected; Pending until answered.")
+    step: str = Field(
+        default="",
+        max_length=512,
+        description="The approval this answers (status.approval.step while it is Pending). An answer for an "
+        "approval not asked yet is kept for it; it never passes a different one.",
+    )
     reason: str = Field(default="", max_length=1024, description="Why, in the approver's words.")
     by: str = Field(
         default="",
@@ -124,7 +130,8 @@ class Verification(SutureModel):
 class ApprovalRecord(SutureModel):
     """Who answered an approval, as the API server authenticated them."""
 
-    decision: Decision = Field(description="The decision.")
+    decision: Decision = Field(description="The decision; Pending while the run waits for it.")
+    step: str = Field(default="", description="Which approval: the step, or <rollout step>@wave<N>.")
     by: str = Field(default="", description="The authenticated user who made it.")
     at: str | None = Field(default=None, description="When (RFC 3339).")
     reason: str = Field(default="", description="Their reason.")

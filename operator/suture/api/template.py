@@ -97,6 +97,11 @@ class Safety(SutureModel):
     rollback_on_cancel: bool = Field(
         default=False, description="Undo completed reversible steps when a run is cancelled or its Remediation deleted."
     )
+    locked_variables: list[str] = Field(
+        default_factory=list,
+        max_length=64,
+        description="Variables a Remediation may not override (caps, ceilings, notification channels).",
+    )
 
     def permits_namespace(self, namespace: str | None) -> bool:
         """True when a run may act in ``namespace`` (None = cluster-scoped)."""
@@ -180,6 +185,12 @@ class WorkflowTemplateSpec(SutureModel):
         default_factory=dict,
         description="Defaults for `vars`, overridable per Remediation.",
         json_schema_extra={"x-kubernetes-preserve-unknown-fields": True},
+    )
+    allowed_remediation_namespaces: list[str] = Field(
+        default_factory=list,
+        max_length=256,
+        description="ClusterWorkflowTemplate only: namespaces whose Remediations may run it, besides the operator's "
+        "own (where its receiver creates them). Empty: only the operator's own.",
     )
     steps: list[Step] = Field(min_length=1, max_length=64, description="The steps, in order.")
     timeouts: Timeouts = Field(default_factory=Timeouts, description="Time limits.")

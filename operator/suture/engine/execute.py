@@ -229,6 +229,7 @@ async def ask_approval(approval: ApprovalStep, scope: Scope, display: str) -> St
     answer = await scope.deps.effects.ask(
         {
             "kind": "approval",
+            "id": display,
             "step": display,
             "message": approval.message,
             "timeout": approval.timeout,

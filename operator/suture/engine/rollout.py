@@ -137,6 +137,7 @@ async def run_rollout(step: Step, rollout: RolloutStep, scope: Scope, display: s
             answer = await scope.deps.effects.ask(
                 {
                     "kind": "approval",
+                    "id": f"{display}@wave{number}",
                     "step": display,
                     "message": f"start wave {number} of {len(sizes)} ({size} of {len(objects)} objects)?",
                     "timeout": "1h",

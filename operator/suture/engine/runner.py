@@ -29,7 +29,7 @@ from suture.engine.conditions import PromQLClient
 from suture.engine.graph import compile_graph
 from suture.engine.journal import EffectJournal, MemoryJournal
 from suture.engine.limiter import FifoLimiter
-from suture.engine.progress import BestEffortSink, NullSink, ProgressSink, StepProgress
+from suture.engine.progress import ApprovalDecision, BestEffortSink, NullSink, ProgressSink, StepProgress
 from suture.engine.scope import RunDeps, TemplateSource
 from suture.engine.state import RUNNING, TERMINAL, WAITING_APPROVAL, RunState, now_iso
 from suture.engine.subflow import snapshot_subflows
@@ -60,6 +60,7 @@ class PendingApproval:
     step: str
     message: str
     deadline: float  # epoch seconds; an answer after it counts as a timeout
+    id: str = ""  # names this very question (the step, or ``<rollout>@wave<N>``): an answer must name it
 
 
 @dataclass(frozen=True)
@@ -186,11 +187,17 @@ class Engine:
                 unfinished.append(run_id)
         return list(await asyncio.gather(*(self.resume(run_id=r) for r in unfinished)))
 
-    async def approve(self, *, run_id: str, decision: str, by: str = "", reason: str = "") -> RunOutcome:
-        """Answer a pending approval with ``Approved`` or ``Rejected``; an answer past the deadline is a timeout."""
+    async def approve(
+        self, *, run_id: str, decision: str, by: str = "", reason: str = "", approval_id: str | None = None
+    ) -> RunOutcome:
+        """Answer a pending approval with ``Approved`` or ``Rejected``; an answer past the deadline is a timeout.
+
+        With ``approval_id`` the answer is for that question only: ApprovalNotPending
+        when the run waits for another one (a stale answer never passes a later gate).
+        """
         if decision not in DECISIONS:
             raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
-        return await self._answer(run_id, {"decision": decision, "by": by, "reason": reason})
+        return await self._answer(run_id, {"decision": decision, "by": by, "reason": reason}, approval_id=approval_id)
 
     async def cancel(self, *, run_id: str, rollback: bool = False) -> RunOutcome | None:
         """Stop ``run_id`` at its next step boundary (a wait or approval stops at once), undoing if asked.
@@ -217,7 +224,10 @@ class Engine:
             value = pending.value
             if isinstance(value, dict) and value.get("kind") == "approval":
                 approval = PendingApproval(
-                    step=str(value["step"]), message=str(value.get("message", "")), deadline=float(value["deadline"])
+                    step=str(value["step"]),
+                    message=str(value.get("message", "")),
+                    deadline=float(value["deadline"]),
+                    id=str(value.get("id") or value["step"]),
                 )
                 break
         phase = str(values.get("phase") or RUNNING)
@@ -265,10 +275,12 @@ class Engine:
         template: dict[str, Any] = tup.checkpoint["channel_values"]["run"]["template"]
         return template
 
-    async def _answer(self, run_id: str, answer: dict[str, Any]) -> RunOutcome:
+    async def _answer(self, run_id: str, answer: dict[str, Any], *, approval_id: str | None = None) -> RunOutcome:
         outcome = await self.snapshot(run_id=run_id)
         if outcome is None or outcome.approval is None:
             raise ApprovalNotPending(f"run {run_id!r} is not waiting for approval")
+        if approval_id is not None and approval_id != outcome.approval.id:
+            raise ApprovalNotPending(f"run {run_id!r} waits for approval {outcome.approval.id!r}, not {approval_id!r}")
         if answer["decision"] == "Approved" and time.time() > outcome.approval.deadline:
             answer = {**answer, "decision": "Timeout"}
         timer = self._timers.pop(run_id, None)
@@ -288,8 +300,10 @@ class Engine:
             run_id=run_id, step=StepProgress(name=approval.step, phase=WAITING_APPROVAL, message=approval.message)
         )
         await sink.run_phase(
-            run_id=run_id, phase=WAITING_APPROVAL, message=f"waiting for approval of {approval.step}", undone=[]
+            run_id=run_id, phase=WAITING_APPROVAL, message=f"waiting for approval of {approval.id}", undone=[]
         )
+        asked = ApprovalDecision(step=approval.id, decision="Pending", reason=approval.message, at=now_iso())
+        await sink.approval(run_id=run_id, decision=asked)
         if run_id not in self._timers:
             self._timers[run_id] = asyncio.create_task(self._expire(run_id, approval.deadline))
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypedDict
 
+from suture.api import TERMINAL_PHASES, StepStatus
+
 # Nodes the engine adds around the template's own steps. Step names are DNS
 # labels, so they can never collide with these.
 APPROVAL_GATE = "__approval__"
@@ -24,7 +26,7 @@ FAILED = "Failed"
 SKIPPED = "Skipped"
 ROLLED_BACK = "RolledBack"
 CANCELLED = "Cancelled"
-TERMINAL = frozenset({SUCCEEDED, FAILED, ROLLED_BACK, CANCELLED})
+TERMINAL = TERMINAL_PHASES  # one list of the phases a run never leaves, in suture.api
 
 
 def merge_records(left: dict[str, dict[str, Any]], right: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -56,17 +58,9 @@ def now_iso() -> str:
 
 
 def step_record(name: str, phase: str, **fields: Any) -> dict[str, Any]:
-    """A fresh camelCase step record (keys of ``suture.api.StepStatus``)."""
-    record: dict[str, Any] = {
-        "name": name,
-        "phase": phase,
-        "attempts": 0,
-        "startTime": None,
-        "endTime": None,
-        "message": "",
-        "output": {},
-    }
-    record.update(fields)
+    """A fresh camelCase step record: ``suture.api.StepStatus``'s own fields and defaults, plus ``fields``."""
+    record: dict[str, Any] = StepStatus(name=name).model_dump(by_alias=True)
+    record.update(phase=phase, **fields)
     return record
 
 

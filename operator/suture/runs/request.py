@@ -55,12 +55,58 @@ async def load_template(kube: KubeClient, remediation: Remediation, namespace: s
     if raw is None:
         where = "" if cluster else f" in namespace {namespace!r}"
         raise RunRefused("TemplateNotFound", f"{ref.kind} {ref.name!r}{where} not found")
+    verdict = _valid_condition(raw)
+    if verdict is not None and verdict.get("status") == "False":
+        # The operator's own verdict (with the action registry) for this very generation.
+        raise RunRefused("InvalidTemplate", f"{ref.kind} {ref.name!r} is not Valid: {verdict.get('message', '')}")
     errors = [p for p in validate_object(raw, None) if p.severity == "error"]
     if errors:
         listed = "; ".join(f"{p.path}: {p.message}" for p in errors[:3])
         raise RunRefused("InvalidTemplate", f"{ref.kind} {ref.name!r} is invalid: {listed}")
     model = ClusterWorkflowTemplate if cluster else WorkflowTemplate
     return model.model_validate(raw)
+
+
+def _valid_condition(raw: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The template's Valid condition when it was set for its current generation, else None."""
+    generation = (raw.get("metadata") or {}).get("generation")
+    for condition in (raw.get("status") or {}).get("conditions") or []:
+        if condition.get("type") == "Valid" and condition.get("observedGeneration") == generation:
+            found: Mapping[str, Any] = condition
+            return found
+    return None
+
+
+def _target_kind(template: AnyTemplate) -> str | None:
+    """The kind a template acts on: its target's owner when it walks up to one, else its target's kind."""
+    target = template.spec.target
+    if target is None:
+        return None
+    return target.owner or target.kind
+
+
+def check_remediation_fits(
+    template: AnyTemplate, remediation: Remediation, *, namespace: str, home: str | None
+) -> None:
+    """Refuse a Remediation that asks more of its template than the template allows."""
+    name = str(template.metadata.get("name", ""))
+    if isinstance(template, ClusterWorkflowTemplate):
+        allowed = set(template.spec.allowed_remediation_namespaces) | ({home} if home else set())
+        if namespace not in allowed:
+            raise RunRefused(
+                "NamespaceDenied",
+                f"ClusterWorkflowTemplate {name!r} may not be run from namespace {namespace!r} "
+                f"(spec.allowedRemediationNamespaces: {sorted(allowed) or 'none'})",
+            )
+    supplied = remediation.spec.target
+    if supplied is not None and _target_kind(template) not in (None, supplied.kind):
+        declared = _target_kind(template) or "no target"
+        raise RunRefused(
+            "TargetKindMismatch", f"the Remediation's target is a {supplied.kind}; template {name!r} acts on {declared}"
+        )
+    locked = sorted(set(remediation.spec.variables) & set(template.spec.safety.locked_variables))
+    if locked:
+        raise RunRefused("LockedVariable", f"template {name!r} does not let a Remediation override {', '.join(locked)}")
 
 
 async def _explicit_target(kube: KubeClient, remediation: Remediation) -> dict[str, Any]:
@@ -119,7 +165,8 @@ async def check_rate(
     if target_uid and cooldown > 0:
         for item in hour:
             started = _parse_time(item["status"]["startTime"])
-            same = (item["spec"].get("target") or {}).get("uid") == target_uid
+            recorded = (item.get("status") or {}).get("target") or item["spec"].get("target") or {}
+            same = recorded.get("uid") == target_uid
             if same and started is not None and (now - started).total_seconds() < cooldown:
                 raise RunRefused(
                     "Cooldown",
@@ -129,9 +176,18 @@ async def check_rate(
 
 
 async def build_run_request(
-    body: Mapping[str, Any], *, kube: KubeClient, registry: Registry | None = None, now: datetime | None = None
+    body: Mapping[str, Any],
+    *,
+    kube: KubeClient,
+    registry: Registry | None = None,
+    now: datetime | None = None,
+    home_namespace: str | None = None,
 ) -> tuple[RunRequest, AnyTemplate]:
-    """The engine request for a Remediation, and its template; RunRefused says why not."""
+    """The engine request for a Remediation, and its template; RunRefused says why not.
+
+    ``home_namespace`` is the operator's own namespace, where its receiver
+    creates Remediations: ClusterWorkflowTemplates run from there by default.
+    """
     meta = body.get("metadata") or {}
     namespace, name, uid = str(meta.get("namespace", "")), str(meta.get("name", "")), str(meta.get("uid", ""))
     try:
@@ -139,6 +195,7 @@ async def build_run_request(
     except ValidationError as exc:
         raise RunRefused("InvalidRemediation", str(exc).splitlines()[0]) from None
     template = await load_template(kube, remediation, namespace)
+    check_remediation_fits(template, remediation, namespace=namespace, home=home_namespace)
     confine = None if isinstance(template, ClusterWorkflowTemplate) else namespace
     alert = remediation.spec.alert
     alert_ctx = {

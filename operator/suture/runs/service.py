@@ -30,15 +30,33 @@ def _decision(body: Mapping[str, Any]) -> dict[str, Any] | None:
     return approval if approval.get("decision") in ("Approved", "Rejected") else None
 
 
+def _answers(answer: Mapping[str, Any], approval_id: str) -> bool:
+    """True when a stored answer is for this approval (an answer naming none is refused: it could be stale)."""
+    named = str(answer.get("step") or "")
+    if not named:
+        logger.warning("an approval answer names no approval (spec.approval.step); it answers nothing")
+    return named == approval_id
+
+
 class RemediationService:
     """Owns the engine's runs on behalf of Remediation objects."""
 
-    def __init__(self, *, engine: Engine, kube: KubeClient, sink: KubeStatusSink, registry: Registry) -> None:
+    def __init__(
+        self,
+        *,
+        engine: Engine,
+        kube: KubeClient,
+        sink: KubeStatusSink,
+        registry: Registry,
+        home_namespace: str | None = None,
+    ) -> None:
         self.engine = engine
         self.kube = kube
         self.sink = sink
         self.registry = registry
+        self.home_namespace = home_namespace  # the operator's own namespace (see build_run_request)
         self.tasks: dict[str, asyncio.Task[None]] = {}
+        self._acceptance: dict[str, asyncio.Lock] = {}
 
     async def start(self, body: Mapping[str, Any]) -> None:
         """Start a new run, or resume one after a restart; a finished run is left alone."""
@@ -54,15 +72,23 @@ class RemediationService:
             if (body.get("spec") or {}).get("cancel"):
                 # Cancel requests live in the engine's memory: a restart forgets them, the spec does not.
                 await self.cancel(body)
+            logger.info("[%s/%s] run resumed from its checkpoint", namespace, name)
             return
-        try:
-            request, _ = await build_run_request(body, kube=self.kube, registry=self.registry)
-        except RunRefused as refused:
-            await self._refuse(body, refused)
-            return
-        if request.target:
-            await self._record_target(namespace, name, request.target)
+        # Checking the rate limits and recording the acceptance happen under one lock per
+        # template: a burst of Remediations cannot all pass the same hourly budget.
+        async with self._acceptance.setdefault(template_name, asyncio.Lock()):
+            try:
+                request, _ = await build_run_request(
+                    body, kube=self.kube, registry=self.registry, home_namespace=self.home_namespace
+                )
+            except RunRefused as refused:
+                logger.warning("[%s/%s] run refused (%s): %s", namespace, name, refused.reason, refused.message)
+                await self._refuse(body, refused)
+                return
+            accepted = await self._accept(namespace, name, request.target)
+        self.sink.track(run_id=uid, namespace=namespace, name=name, template=template_name, status=accepted)
         self.tasks[uid] = asyncio.create_task(self._drive(uid, body, request))
+        logger.info("[%s/%s] run accepted: template %s", namespace, name, template_name)
 
     async def _drive(self, uid: str, body: Mapping[str, Any], request: Any) -> None:
         try:
@@ -71,28 +97,54 @@ class RemediationService:
                 outcome = await self.engine.resume(run_id=uid)
             else:
                 outcome = await self.engine.start(request=request)
-            answer = _decision(body)
-            if outcome.approval is not None and answer is not None:
-                await self._answer(uid, answer)
+            await self._answer_while_waiting(uid, body, outcome)
         except Exception:
             logger.exception("run %s failed unexpectedly", uid)
             raise
         finally:
             self.tasks.pop(uid, None)
 
-    async def _record_target(self, namespace: str, name: str, target: Mapping[str, Any]) -> None:
-        meta = target.get("metadata") or {}
-        ref = {
-            "apiVersion": target.get("apiVersion", ""),
-            "kind": target.get("kind", ""),
-            "name": meta.get("name", ""),
-            "uid": meta.get("uid"),
-        }
-        if meta.get("namespace"):
-            ref["namespace"] = meta["namespace"]
+    async def _answer_while_waiting(self, uid: str, body: Mapping[str, Any], outcome: RunOutcome) -> None:
+        """Give a paused run the answer stored in its Remediation, for as long as one names its question.
+
+        The spec is read again at every pause: an answer written while the run
+        was still on its way (or ahead of time, for a later approval) is not lost.
+        """
+        namespace, name, _ = _ids(body)
+        while outcome.approval is not None:
+            fresh = await self.kube.get_or_none("Remediation", name, namespace, api_version=API_VERSION)
+            answer = _decision(fresh or {})
+            if answer is None or not _answers(answer, outcome.approval.id):
+                return
+            try:
+                outcome = await self.engine.approve(
+                    run_id=uid,
+                    decision=str(answer["decision"]),
+                    by=str(answer.get("by", "")),
+                    reason=str(answer.get("reason", "")),
+                    approval_id=outcome.approval.id,
+                )
+            except ApprovalNotPending:
+                return
+
+    async def _accept(self, namespace: str, name: str, target: Mapping[str, Any] | None) -> dict[str, Any]:
+        """Record that the run is accepted: its start time (what rate limits count) and its resolved target."""
+        status: dict[str, Any] = {"startTime": now_iso()}
+        if target:
+            meta = target.get("metadata") or {}
+            ref = {
+                "apiVersion": target.get("apiVersion", ""),
+                "kind": target.get("kind", ""),
+                "name": meta.get("name", ""),
+                "uid": meta.get("uid"),
+            }
+            if meta.get("namespace"):
+                ref["namespace"] = meta["namespace"]
+            status["target"] = ref
         await self.kube.patch(
-            "Remediation", name, {"status": {"target": ref}}, namespace, subresource="status", api_version=API_VERSION
+            "Remediation", name, {"status": status}, namespace, subresource="status", api_version=API_VERSION
         )
+        return status
 
     async def _refuse(self, body: Mapping[str, Any], refused: RunRefused) -> None:
         namespace, name, uid = _ids(body)
@@ -124,33 +176,43 @@ class RemediationService:
             warning=True,
         )
 
-    async def _answer(self, uid: str, answer: Mapping[str, Any]) -> None:
-        try:
-            await self.engine.approve(
-                run_id=uid,
-                decision=str(answer["decision"]),
-                by=str(answer.get("by", "")),
-                reason=str(answer.get("reason", "")),
-            )
-        except ApprovalNotPending:
-            logger.info("run %s is not waiting for approval; answer ignored", uid)
+    async def aclose(self) -> None:
+        """Stop every run task (shutting down): each run stays checkpointed and resumes at the next start.
+
+        The effect journal has recorded any write a task was in the middle of,
+        so stopping mid-step loses nothing a restart cannot finish exactly once.
+        """
+        tasks = list(self.tasks.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def approval_changed(self, body: Mapping[str, Any]) -> None:
-        """Pass an approval answer written to the spec on to a waiting run."""
+        """Hand an answer written to the spec to the run, if it waits for the approval the answer names.
+
+        Never waits for the run: the run continues in its own task, so an
+        answer cannot hold up a cancel or a delete of the same Remediation.
+        """
         _, _, uid = _ids(body)
-        answer = _decision(body)
-        if answer is None:
+        if _decision(body) is None or uid in self.tasks:
+            return  # no answer, or the run is busy: it reads the spec itself when it next pauses
+        outcome = await self.engine.snapshot(run_id=uid)
+        if outcome is None or outcome.approval is None:
             return
-        if uid in self.tasks:  # still running towards the approval: _drive answers when it pauses
-            await self.tasks[uid]
-            return
-        await self._answer(uid, answer)
+        self.tasks[uid] = asyncio.create_task(self._continue(uid, body, outcome), name=f"suture-answer-{uid}")
+
+    async def _continue(self, uid: str, body: Mapping[str, Any], outcome: RunOutcome) -> None:
+        try:
+            await self._answer_while_waiting(uid, body, outcome)
+        except Exception:
+            logger.exception("run %s failed unexpectedly", uid)
+            raise
+        finally:
+            self.tasks.pop(uid, None)
 
     async def cancel(self, body: Mapping[str, Any]) -> None:
         """Stop a run at its next step boundary, rolling back when the template asks for it."""
         namespace, _, uid = _ids(body)
-        if await self.engine.snapshot(run_id=uid) is None:
-            return
         rollback = False
         try:
             from suture.api import Remediation

@@ -15,13 +15,12 @@ from datetime import datetime
 from typing import Any
 
 from suture import metrics
-from suture.api import API_VERSION
+from suture.api import API_VERSION, TERMINAL_PHASES
 from suture.engine import ApprovalDecision, StepProgress
 from suture.engine.state import now_iso
 from suture.kube import ApiError, KubeClient
 from suture.runs.events import post_event
 
-TERMINAL = ("Succeeded", "Failed", "RolledBack", "Cancelled")
 _STEP_REASONS = {
     "Running": "StepStarted",
     "Succeeded": "StepSucceeded",
@@ -42,6 +41,7 @@ class _Run:
     started: str | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     step_phases: dict[str, str] = field(default_factory=dict)
+    counted: bool = False  # suture_runs_started_total was incremented for this run
 
 
 def _seconds(start: str | None, end: str | None) -> float | None:
@@ -69,6 +69,7 @@ class KubeStatusSink:
             run.step_phases[step["name"]] = step.get("phase", "")
         run.phase = str(status.get("phase", ""))
         run.started = status.get("startTime")
+        run.counted = bool(run.phase)  # a run seen before a restart was counted by the process that started it
         self._runs[run_id] = run
 
     def forget(self, run_id: str) -> None:
@@ -109,10 +110,12 @@ class KubeStatusSink:
             status: dict[str, Any] = {"phase": phase, "message": message, "undone": list(undone)}
             if run.started is None:
                 run.started = now_iso()
+            if not run.counted:
+                run.counted = True
                 metrics.RUNS_STARTED.labels(run.template).inc()
             status["startTime"] = run.started
             changed = phase != run.phase
-            if phase in TERMINAL:
+            if phase in TERMINAL_PHASES:
                 status["completionTime"] = now_iso()
                 if changed:
                     metrics.RUNS_FINISHED.labels(run.template, phase).inc()
@@ -157,6 +160,7 @@ class KubeStatusSink:
         async with run.lock:
             record = {
                 "decision": decision.decision,
+                "step": decision.step,
                 "by": decision.by,
                 "at": decision.at or now_iso(),
                 "reason": decision.reason,
@@ -170,5 +174,5 @@ class KubeStatusSink:
                 run,
                 f"Approval{decision.decision}",
                 f"step {decision.step}: {decision.decision}{by}",
-                warning=decision.decision != "Approved",
+                warning=decision.decision not in ("Approved", "Pending"),
             )

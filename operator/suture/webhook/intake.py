@@ -146,15 +146,34 @@ class Intake:
         value = alert.labels.get("namespace")
         return value if value is not None and DNS_LABEL.fullmatch(value) else None
 
-    def remediation_namespace(self, alert: AlertmanagerAlert) -> str:
-        """Where the occurrence's Remediation lives, from the alert alone (so every replica agrees).
+    def possible_namespaces(self, alert: AlertmanagerAlert) -> list[str]:
+        """Where the occurrence's Remediation can live, from the alert alone (so every replica agrees).
 
-        The alert's namespace when this operator watches it, else the home namespace.
+        A namespaced template's Remediation lives in the template's namespace,
+        which is the alert's (watched) namespace; a ClusterWorkflowTemplate's in
+        the home namespace, where ``suture.runs`` lets cluster templates run.
         """
         namespace = self.alert_namespace(alert)
-        if namespace is not None and (not self.watched or namespace in self.watched):
-            return namespace
-        return self.home_namespace
+        if (
+            namespace is not None
+            and namespace != self.home_namespace
+            and (not self.watched or namespace in self.watched)
+        ):
+            return [namespace, self.home_namespace]
+        return [self.home_namespace]
+
+    async def _find(self, alert: AlertmanagerAlert, name: str) -> dict[str, Any] | None:
+        """The occurrence's Remediation wherever it may live, or None."""
+        for namespace in self.possible_namespaces(alert):
+            found = await self._call(
+                lambda namespace=namespace: self.kube.get_or_none(  # type: ignore[misc]
+                    "Remediation", name, namespace, api_version=API_VERSION
+                )
+            )
+            if found is not None:
+                result: dict[str, Any] = found
+                return result
+        return None
 
     # -- a whole notification -----------------------------------------------------------------
 
@@ -188,9 +207,8 @@ class Intake:
     # -- one firing alert ---------------------------------------------------------------------
 
     async def _firing(self, alert: AlertmanagerAlert, summary: Summary, *, paused: str | None) -> None:
-        namespace = self.remediation_namespace(alert)
         name = remediation_name(fingerprint=alert.fingerprint, starts_at=alert.starts_at)
-        found = await self._call(lambda: self.kube.get_or_none("Remediation", name, namespace, api_version=API_VERSION))
+        found = await self._find(alert, name)
         if found is not None:
             await self._complete_recommendation(found, alert=alert)
             self._count(summary.existing, name, "firing", "existing")
@@ -212,7 +230,8 @@ class Intake:
         if paused is not None:
             self._suppress(summary, alert, "Paused", f"remediation is paused for all alerts: {paused}")
             return
-        if chosen.kind == "WorkflowTemplate" and chosen.namespace != namespace:
+        namespace = chosen.namespace if chosen.kind == "WorkflowTemplate" else self.home_namespace
+        if namespace not in self.possible_namespaces(alert):
             # Only reachable when the catalog holds templates of namespaces this receiver does not watch.
             self._suppress(summary, alert, "OutsideWatchedNamespaces", f"{chosen.display()} is not watched")
             return
@@ -406,23 +425,24 @@ class Intake:
     # -- one resolved alert -------------------------------------------------------------------
 
     async def _resolved(self, alert: AlertmanagerAlert, summary: Summary) -> None:
-        namespace = self.remediation_namespace(alert)
         name = remediation_name(fingerprint=alert.fingerprint, starts_at=alert.starts_at)
         when = alert.resolved_at() or datetime.now(UTC)
         patch = {"status": {"alert": {"resolvedAt": when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")}}}
-        try:
-            await self._call(
-                lambda: self.kube.patch(
-                    "Remediation", name, patch, namespace, subresource="status", api_version=API_VERSION
+        for namespace in self.possible_namespaces(alert):
+            try:
+                await self._call(
+                    lambda namespace=namespace: self.kube.patch(  # type: ignore[misc]
+                        "Remediation", name, patch, namespace, subresource="status", api_version=API_VERSION
+                    )
                 )
-            )
-        except ApiError as exc:
-            if exc.not_found:
-                summary.resolved_unknown += 1
-                metrics.ALERTS_RECEIVED.labels("resolved", "unknown").inc()
-                return
-            raise RetryLater(f"could not record a resolution: {exc.status} {exc.reason}") from None
-        self._count(summary.resolved, name, "resolved", "recorded")
+            except ApiError as exc:
+                if exc.not_found:
+                    continue
+                raise RetryLater(f"could not record a resolution: {exc.status} {exc.reason}") from None
+            self._count(summary.resolved, name, "resolved", "recorded")
+            return
+        summary.resolved_unknown += 1
+        metrics.ALERTS_RECEIVED.labels("resolved", "unknown").inc()
 
     # -- bookkeeping --------------------------------------------------------------------------
 

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
+from suture.actions import load_registry
 from suture.api import WorkflowTemplateSpec
-from suture.engine import Engine, RecordingSink, RunRequest, StepProgress
+from suture.engine import Engine, RecordingSink, RunRequest, StepProgress, open_checkpointer
 from suture.engine.journal import MemoryJournal, idempotency_key
 from suture.engine.progress import BestEffortSink
+from suture.prometheus import PrometheusError
+from tests.fakes.kubeapi import FakeKubeApi
+from tests.fakes.objects import deployment
 from tests.unit.engine.fakes import FakeTemplates, Ledger, rec, template
 
 
@@ -152,3 +157,35 @@ async def test_a_sink_that_never_answers_does_not_strand_the_run(engine: Engine,
     outcome = await engine.start(request=RunRequest(run_id="sk2", template=template(rec("a"))))
     assert outcome.phase == "Succeeded"
     assert ledger.done() == ["a"]
+
+
+class _PrometheusDown:
+    async def query(self, *, query: str) -> float | None:
+        raise PrometheusError("Prometheus at http://127.0.0.1:9 did not answer: connection refused")
+
+
+async def test_a_rollout_whose_gate_cannot_be_read_still_gets_its_waves_undone(tmp_path: Path) -> None:
+    api = FakeKubeApi()
+    for name in ("a", "b"):
+        obj = deployment(name, replicas=1)
+        obj["metadata"]["labels"]["tier"] = "web"
+        api.add(obj)
+    spec = template(
+        {
+            "name": "roll",
+            "onFailure": "rollback",
+            "rollout": {
+                "targets": {"kind": "Deployment", "namespace": "shop", "selector": {"matchLabels": {"tier": "web"}}},
+                "waves": [50, 100],
+                "action": {"name": "scale_deployment", "params": {"replicas": "${{ item.spec.replicas + 1 }}"}},
+                "healthGate": {"check": {"promql": {"query": "up", "operator": ">", "threshold": 0}}},
+            },
+        }
+    )
+    async with open_checkpointer(location=str(tmp_path / "runs.sqlite")) as saver:
+        engine = Engine(registry=load_registry(), kube=api.client(), checkpointer=saver, promql=_PrometheusDown())
+        outcome = await engine.start(request=RunRequest(run_id="g1", template=spec, namespace="shop"))
+    assert outcome.phase == "RolledBack", outcome.message
+    assert api.get("Deployment", "a", "shop")["spec"]["replicas"] == 1  # wave 1 was applied, then undone
+    scaled = [(w.name, w.body) for w in api.writes(kind="Deployment", persisted=True)]
+    assert scaled == [("a", {"spec": {"replicas": 2}}), ("a", {"spec": {"replicas": 1}})]

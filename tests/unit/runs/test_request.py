@@ -130,7 +130,9 @@ async def test_the_templates_safety_rules_deny_namespaces(
 
 async def test_a_cluster_template_may_target_any_namespace_but_kube_system(api: FakeKubeApi, kube: KubeClient) -> None:
     seed_pod_chain(api, namespace="kube-system")
-    api.add(namespace("kube-system"), template(namespace=None, target=POD_TARGET))
+    cluster_template = template(namespace=None, target=POD_TARGET)
+    cluster_template["spec"]["allowedRemediationNamespaces"] = ["shop"]
+    api.add(namespace("kube-system"), cluster_template)
     (rem,) = api.add(remediation(template_kind="ClusterWorkflowTemplate", labels={"namespace": "kube-system"}))
     refused = await refusal(rem, kube)
     assert refused.reason == "NamespaceDenied"
@@ -187,3 +189,62 @@ async def test_names_that_are_no_object_names_are_refused_not_sent(api: FakeKube
     assert (await refusal(bad_target, kube)).message.startswith("target: name 'a/../b'")
     assert (await refusal(bad_template, kube)).reason == "InvalidRemediation"
     assert all("/../" not in r.path for r in api.requests)
+
+
+async def test_a_cluster_template_runs_only_from_the_namespaces_it_allows(api: FakeKubeApi, kube: KubeClient) -> None:
+    seed_pod_chain(api)
+    api.add(template(namespace=None, target=POD_TARGET))
+    (rem,) = api.add(remediation(template_kind="ClusterWorkflowTemplate"))
+    refused = await refusal(rem, kube)
+    assert refused.reason == "NamespaceDenied"
+    assert "may not be run from namespace 'shop'" in refused.message
+    # The operator's own namespace (where its receiver creates Remediations) is allowed by default.
+    request, _ = await build_run_request(rem, kube=kube, now=NOW, home_namespace="shop")
+    assert request.target is not None
+
+
+async def test_a_remediation_cannot_swap_the_kind_of_target_or_a_locked_variable(
+    api: FakeKubeApi, kube: KubeClient
+) -> None:
+    _, _, pod = seed_pod_chain(api)
+    api.add(template(target={**POD_TARGET, "owner": "Deployment"}, safety={"lockedVariables": ["cap"]}))
+    ref = {"apiVersion": "v1", "kind": "Pod", "namespace": "shop", "name": pod["metadata"]["name"]}
+    (swapped,) = api.add(remediation(target=ref))
+    refused = await refusal(swapped, kube)
+    assert refused.reason == "TargetKindMismatch"
+    assert "acts on Deployment" in refused.message
+    (greedy,) = api.add(remediation("greedy", variables={"cap": "64Gi"}))
+    refused = await refusal(greedy, kube)
+    assert (refused.reason, refused.message) == (
+        "LockedVariable",
+        "template 'restart' does not let a Remediation override cap",
+    )
+
+
+async def test_a_template_the_operator_found_invalid_never_starts(api: FakeKubeApi, kube: KubeClient) -> None:
+    seed_pod_chain(api)
+    invalid = template(target=POD_TARGET)
+    invalid["metadata"]["generation"] = 3
+    invalid["status"] = {
+        "conditions": [
+            {"type": "Valid", "status": "False", "observedGeneration": 3, "message": "unknown action 'scale_deploymnt'"}
+        ]
+    }
+    api.add(invalid)
+    (rem,) = api.add(remediation())
+    refused = await refusal(rem, kube)
+    assert refused.reason == "InvalidTemplate"
+    assert "unknown action 'scale_deploymnt'" in refused.message
+
+
+async def test_the_cooldown_sees_runs_whose_target_was_resolved_from_their_alert(
+    api: FakeKubeApi, kube: KubeClient
+) -> None:
+    _, _, p = seed_pod_chain(api)
+    api.add(template(target=POD_TARGET, safety={"cooldown": "30m"}))
+    earlier = earlier_run("from-an-alert", started=NOW - timedelta(minutes=10), target_uid=None)
+    earlier["status"]["target"] = {"apiVersion": "v1", "kind": "Pod", "name": "x", "uid": p["metadata"]["uid"]}
+    api.add(earlier)
+    (rem,) = api.add(remediation())
+    refused = await refusal(rem, kube)
+    assert refused.reason == "Cooldown"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -103,7 +104,7 @@ async def test_a_finished_remediation_is_left_alone(
 
 
 async def test_an_approval_written_to_the_spec_lets_the_run_go_on(
-    api: FakeKubeApi, make_service: Callable[[], RemediationService], ledger: Ledger
+    api: FakeKubeApi, kube: KubeClient, make_service: Callable[[], RemediationService], ledger: Ledger
 ) -> None:
     api.add(template(steps=ASK))
     (rem,) = api.add(remediation())
@@ -114,20 +115,86 @@ async def test_an_approval_written_to_the_spec_lets_the_run_go_on(
     assert stored(api)["status"]["phase"] == "WaitingApproval"
     assert ledger.events == []
     await service.approval_changed(rem)  # no decision yet: nothing to pass on
-    answered = {**rem, "spec": {**rem["spec"], "approval": {"decision": "Approved", "by": "alice"}}}
-    await service.approval_changed(answered)
+    assert stored(api)["status"]["approval"] == {
+        **stored(api)["status"]["approval"],
+        "decision": "Pending",
+        "step": "ask",
+    }
+    answer = {"decision": "Approved", "by": "alice", "step": "ask"}
+    await kube.patch("Remediation", "crashloop-1", {"spec": {"approval": answer}}, "shop", api_version=API)
+    await service.approval_changed(stored(api))
+    await settle(service, uid)
     status = stored(api)["status"]
     assert status["phase"] == "Succeeded"
     assert status["approval"]["by"] == "alice"
     assert ledger.done() == ["one"]
-    await service.approval_changed(answered)  # answering again is ignored: nothing is pending
+    await service.approval_changed(stored(api))  # answering again is ignored: nothing is pending
+    assert service.tasks == {}
+
+
+async def test_an_answer_naming_another_approval_never_passes_this_one(
+    api: FakeKubeApi, kube: KubeClient, make_service: Callable[[], RemediationService], ledger: Ledger
+) -> None:
+    two = {"name": "two", "action": {"name": "record", "params": {"name": "two"}}}
+    steps = [*ASK, {"name": "again", "approval": {"message": "sure?"}}, two]
+    api.add(template(steps=steps))
+    (rem,) = api.add(remediation())
+    uid = rem["metadata"]["uid"]
+    service = make_service()
+    await service.start(rem)
+    await settle(service, uid)
+    # An early answer for the second approval, and a stale-looking one naming nothing: neither passes "ask".
+    for answer in ({"decision": "Approved", "step": "again"}, {"decision": "Approved"}):
+        await kube.patch("Remediation", "crashloop-1", {"spec": {"approval": answer}}, "shop", api_version=API)
+        await service.approval_changed(stored(api))
+        await settle(service, uid)
+        assert stored(api)["status"]["phase"] == "WaitingApproval"
+        assert ledger.done() == []
+    # Answering "ask" lets the run go on to "again", which only an answer naming it passes.
+    await kube.patch(
+        "Remediation",
+        "crashloop-1",
+        {"spec": {"approval": {"decision": "Approved", "step": "ask"}}},
+        "shop",
+        api_version=API,
+    )
+    await service.approval_changed(stored(api))
+    await settle(service, uid)
+    assert ledger.done() == ["one"]
+    assert stored(api)["status"]["approval"]["step"] == "again"
+    await kube.patch(
+        "Remediation",
+        "crashloop-1",
+        {"spec": {"approval": {"decision": "Approved", "step": "again"}}},
+        "shop",
+        api_version=API,
+    )
+    await service.approval_changed(stored(api))
+    await settle(service, uid)
+    assert ledger.done() == ["one", "two"]
+    assert stored(api)["status"]["phase"] == "Succeeded"
+
+
+async def test_an_answer_waiting_for_the_run_does_not_hold_up_a_cancel(
+    api: FakeKubeApi, kube: KubeClient, make_service: Callable[[], RemediationService], ledger: Ledger
+) -> None:
+    api.add(template(steps=ASK))
+    (rem,) = api.add(remediation())
+    uid = rem["metadata"]["uid"]
+    service = make_service()
+    await service.start(rem)  # the run is on its way to its approval in a task
+    await service.approval_changed({**rem, "spec": {**rem["spec"], "approval": {"decision": "Approved", "step": "x"}}})
+    await service.cancel(rem)  # returns once the run stopped; the answer held nothing up
+    await settle(service, uid)
+    assert stored(api)["status"]["phase"] == "Cancelled"
+    assert ledger.done() == []
 
 
 async def test_an_answer_already_in_the_spec_is_given_when_the_run_pauses(
     api: FakeKubeApi, make_service: Callable[[], RemediationService], ledger: Ledger
 ) -> None:
     api.add(template(steps=ASK))
-    (rem,) = api.add(remediation(approval={"decision": "Rejected", "reason": "not now"}))
+    (rem,) = api.add(remediation(approval={"decision": "Rejected", "reason": "not now", "step": "ask"}))
     service = make_service()
     await service.start(rem)
     await settle(service, rem["metadata"]["uid"])
@@ -167,8 +234,11 @@ async def test_a_restarted_operator_resumes_from_the_checkpoint_and_honours_a_ca
     await settle(second, rem["metadata"]["uid"])
     assert stored(api)["status"]["phase"] == "Cancelled"
     # Resuming re-reads nothing to resolve: the only reads are the template for rollbackOnCancel.
-    gets = [r.path for r in api.requests[reads_before:] if r.method == "GET"]
-    assert gets == [f"/apis/{API}/namespaces/shop/workflowtemplates/restart"]
+    gets = {r.path for r in api.requests[reads_before:] if r.method == "GET"}
+    # (and the Remediation itself, read for a stored answer once the run is found waiting)
+    template_path = f"/apis/{API}/namespaces/shop/workflowtemplates/restart"
+    assert template_path in gets
+    assert gets <= {template_path, f"/apis/{API}/namespaces/shop/remediations/crashloop-1"}
     assert ledger.done() == []
 
 
@@ -206,11 +276,26 @@ async def test_status_writes_that_fail_for_a_while_neither_fail_nor_strand_the_r
 ) -> None:
     api.add(template())
     (rem,) = api.add(remediation())
-    # The API server throttles status writes for a while (429, then 500): best effort, retried.
+    service = make_service()
+    await service.start(rem)  # accepted; the run's own task has not taken a step yet
+    # The API server throttles the run's status writes for a while (429, then 500): best effort, retried.
     api.fail(method="PATCH", path_has="/remediations/crashloop-1/status", status=429, times=2)
     api.fail(method="PATCH", path_has="/remediations/crashloop-1/status", status=500, times=1)
-    service = make_service()
-    await service.start(rem)
     await settle(service, rem["metadata"]["uid"])
     assert service.tasks == {}
     assert stored(api)["status"]["phase"] == "Succeeded"
+
+
+async def test_a_burst_of_remediations_cannot_slip_past_the_hourly_budget(
+    api: FakeKubeApi, make_service: Callable[[], RemediationService]
+) -> None:
+    api.add(template(steps=ASK, safety={"maxRunsPerHour": 2, "cooldown": "0s"}))
+    burst = api.add(*(remediation(f"burst-{i}") for i in range(5)))
+    service = make_service()
+    await asyncio.gather(*(service.start(body) for body in burst))
+    for body in burst:
+        await settle(service, body["metadata"]["uid"])
+    phases = sorted(stored(api, f"burst-{i}")["status"]["phase"] for i in range(5))
+    assert phases == ["Failed", "Failed", "Failed", "WaitingApproval", "WaitingApproval"]
+    refused = [stored(api, f"burst-{i}")["status"]["message"] for i in range(5)]
+    assert sum(m.startswith("RateLimited") for m in refused) == 3

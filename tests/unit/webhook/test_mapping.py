@@ -316,3 +316,17 @@ async def test_a_lost_recommendation_write_is_completed_by_alertmanagers_retry(
     assert again.existing == [rem["metadata"]["name"]]
     (rem,) = kube.remediations()
     assert rem["status"]["recommendation"]["template"] == "restart-pod"
+
+
+async def test_a_cluster_templates_remediation_lives_in_the_home_namespace_and_is_found_there(
+    kube: ReceiverApi,
+) -> None:
+    catalog = StaticCatalog([template("cluster-wide", namespace=None)])
+    intake = Intake(kube=kube.client, catalog=catalog, ranker=_ranker(), home_namespace=HOME)
+    first = await intake.receive(_parse(payload(alert())))
+    (rem,) = kube.remediations()
+    assert rem["metadata"]["namespace"] == HOME  # suture.runs lets cluster templates run from there
+    again = await intake.receive(_parse(payload(alert())))
+    assert again.existing == first.created
+    resolved = await intake.receive(_parse(payload(alert(status="resolved", ends_at="2026-11-29T06:05:00Z"))))
+    assert resolved.resolved == first.created
