@@ -18,9 +18,11 @@ from suture.actions import (
     ActionSpec,
     ApiError,
     ErrorCategory,
+    InvalidReference,
     LabelSelector,
     RbacRule,
     Risk,
+    UnknownKind,
     action,
 )
 from suture_actions._common import (
@@ -148,7 +150,7 @@ async def _owner_chain(ctx: ActionContext, obj: Mapping[str, Any]) -> list[dict[
             owner = await ctx.kube.get(
                 ref["kind"], ref["name"], namespace if info.namespaced else None, api_version=ref.get("apiVersion")
             )
-        except (ApiError, ValueError) as exc:
+        except ApiError as exc:  # InvalidReference and UnknownKind are ApiErrors too
             entry["error"] = _error(exc)
             break
         if owner["metadata"].get("uid") != ref.get("uid"):
@@ -305,7 +307,7 @@ async def collect_diagnostics(ctx: ActionContext, params: DiagnosticsParams) -> 
     check_namespace(ctx, params.namespace, act)  # where the bundle is written
     try:
         info = await ctx.kube.resolve(params.kind, params.api_version)  # discovery for kinds outside the table
-    except ValueError as exc:
+    except (InvalidReference, UnknownKind) as exc:
         raise ActionError(str(exc), category=ErrorCategory.INVALID) from None
     refuse_secrets(info, act)
     obj_ns = params.namespace if info.namespaced else None

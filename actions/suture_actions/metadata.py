@@ -14,9 +14,11 @@ from suture.actions import (
     ActionResult,
     ActionSpec,
     ErrorCategory,
+    InvalidReference,
     RbacRule,
     ResourceInfo,
     Risk,
+    UnknownKind,
     action,
     resource_info,
 )
@@ -62,7 +64,7 @@ def _resolve(kind: str, api_version: str | None, namespace: str | None, act: str
     """Where the object lives; the namespace is dropped for cluster-scoped kinds."""
     try:
         info = resource_info(kind, api_version)
-    except ValueError as exc:
+    except (InvalidReference, UnknownKind) as exc:
         raise ActionError(str(exc), category=ErrorCategory.INVALID, action=act) from None
     group = info.api_version.split("/")[0] if "/" in info.api_version else ""
     if (group, info.plural) not in _ALLOWED:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import os
 import socket
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import aiohttp
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from suture.actions import (
     ActionContext,
@@ -74,7 +76,18 @@ def _scrub(text: str, url: str) -> str:
 class NotifyParams(ActionParams):
     """A message for a Slack-compatible incoming webhook."""
 
-    url: str = Field(min_length=1, max_length=2048, description="Webhook URL (http or https); may embed a token.")
+    url: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=2048,
+        description="Webhook URL (http or https). Prefer urlFrom: a URL here is stored in the template and the run.",
+    )
+    url_from: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9._-]{1,253}$",
+        description="Key of the mounted notification Secret holding the URL (a file in SUTURE_NOTIFY_SECRETS_DIR, "
+        "default /etc/suture/notify): the token never appears in templates, status or history.",
+    )
     text: str = Field(min_length=1, max_length=40000, description="The message text.")
     title: str | None = Field(default=None, max_length=250, description="Attachment title.")
     severity: str | None = Field(
@@ -83,18 +96,55 @@ class NotifyParams(ActionParams):
     fields: dict[str, str] = Field(default_factory=dict, description="Attachment fields, name to value.")
     timeout_seconds: float = Field(default=10.0, gt=0, le=120, description="Give up after this many seconds.")
 
+    @model_validator(mode="after")
+    def _one_url(self) -> NotifyParams:
+        if (self.url is None) == (self.url_from is None):
+            raise ValueError("give exactly one of url and urlFrom")
+        return self
+
     @field_validator("url")
     @classmethod
-    def _http_url(cls, value: str) -> str:
-        # The messages here never repeat the URL: it may hold a token.
-        parts = urlsplit(value)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError("must be an http or https URL with a host")
-        try:
-            parts.port  # noqa: B018 - parsing the port is the check
-        except ValueError:
-            raise ValueError("has an invalid port") from None
-        return value
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return _checked_url(value)
+
+
+def _checked_url(value: str) -> str:
+    """``value`` when it is an http(s) URL with a host; a ValueError that never repeats it otherwise."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http or https URL with a host")
+    try:
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError:
+        raise ValueError("has an invalid port") from None
+    return value
+
+
+SECRETS_DIR_ENV = "SUTURE_NOTIFY_SECRETS_DIR"
+DEFAULT_SECRETS_DIR = "/etc/suture/notify"
+
+
+def _url_of(params: NotifyParams) -> str:
+    """The webhook URL: given, or read from the mounted notification Secret (re-read at every call: rotation)."""
+    if params.url is not None:
+        return params.url
+    directory = Path(os.environ.get(SECRETS_DIR_ENV, DEFAULT_SECRETS_DIR))
+    path = directory / str(params.url_from)
+    try:
+        text = path.read_text(encoding="utf-8").strip()
+    except OSError:
+        raise ActionError(
+            f"urlFrom {params.url_from!r}: no such key in the notification Secret mounted at {directory}",
+            category=ErrorCategory.INVALID,
+        ) from None
+    try:
+        return _checked_url(text)
+    except ValueError as exc:
+        raise ActionError(
+            f"urlFrom {params.url_from!r}: the URL it holds {exc}", category=ErrorCategory.INVALID
+        ) from None
 
 
 def payload(params: NotifyParams) -> dict[str, Any]:
@@ -155,10 +205,11 @@ async def notify(ctx: ActionContext, params: NotifyParams) -> ActionResult:
     the message cannot be bounced to another host. 5xx and 429 answers are
     transient; 404 and 410 mean the webhook does not exist; other answers fail.
     """
-    safe = redact(params.url)
+    url = _url_of(params)
+    safe = redact(url)
     body = payload(params)
     output: dict[str, Any] = {"url": safe, "sent": False}
-    await _refuse_metadata_endpoints(params.url, safe)
+    await _refuse_metadata_endpoints(url, safe)
     if ctx.dry_run:
         return ActionResult(
             changed=False, message=would(ctx, f"post a message to {safe}"), output={**output, "payload": body}
@@ -166,7 +217,7 @@ async def notify(ctx: ActionContext, params: NotifyParams) -> ActionResult:
     try:
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=params.timeout_seconds)) as session,
-            session.post(params.url, json=body, allow_redirects=False, headers=_headers(ctx)) as response,
+            session.post(url, json=body, allow_redirects=False, headers=_headers(ctx)) as response,
         ):
             status, reason = response.status, response.reason or ""
             answer = (await response.text(errors="replace"))[:200]
@@ -185,9 +236,9 @@ async def notify(ctx: ActionContext, params: NotifyParams) -> ActionResult:
             category = ErrorCategory.NOT_FOUND
         else:
             category = ErrorCategory.FAILED
-        detail = _scrub(answer.strip(), params.url)
+        detail = _scrub(answer.strip(), url)
         raise ActionError(
-            f"{safe} answered {status} {_scrub(reason, params.url)}" + (f": {detail}" if detail else ""),
+            f"{safe} answered {status} {_scrub(reason, url)}" + (f": {detail}" if detail else ""),
             category=category,
         )
     return ActionResult(

@@ -17,8 +17,10 @@ from suture.actions import (
     ActionSpec,
     Duration,
     ErrorCategory,
+    InvalidReference,
     RbacRule,
     Risk,
+    UnknownKind,
     action,
     format_duration,
     parse_duration,
@@ -285,7 +287,7 @@ async def get_resource(ctx: ActionContext, params: GetResourceParams) -> ActionR
     act = "get_resource"
     try:
         info = await ctx.kube.resolve(params.kind, params.api_version)  # discovery for kinds outside the table
-    except ValueError as exc:
+    except (InvalidReference, UnknownKind) as exc:
         raise ActionError(str(exc), category=ErrorCategory.INVALID) from None
     refuse_secrets(info, act)
     if info.namespaced and not params.namespace:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from suture.api import API_VERSION
+from suture.errors import ConflictError
 from suture.kube import KubeClient
 
 Answer = Literal["Approved", "Rejected"]
@@ -25,7 +26,7 @@ async def whoami(kube: KubeClient) -> str:
     return str(review.get("status", {}).get("userInfo", {}).get("username", ""))
 
 
-class NoPendingApproval(Exception):
+class NoPendingApproval(ConflictError):
     """The Remediation waits for no approval, and the caller did not name one."""
 
 

@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from suture.errors import UnknownAction
 from suture.explain import CliError, explain
 from suture.kubeconfig import ClusterTarget, KubeconfigError, resolve_cluster
 from suture.table import render_table
@@ -99,8 +100,8 @@ def cmd_actions_show(args: argparse.Namespace) -> int:
     assert isinstance(registry, Registry)
     try:
         spec = registry.get(args.name)
-    except KeyError as exc:
-        print(f"error: {exc.args[0]}", file=sys.stderr)
+    except UnknownAction as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     d = spec.describe()
     if args.output == "json":
@@ -386,8 +387,8 @@ def cmd_rbac(args: argparse.Namespace) -> int:
     actions = [a for a in args.actions.split(",") if a] if args.actions else None
     try:
         role = cluster_role(registry, actions=actions, peering=args.peering)
-    except KeyError as exc:
-        print(f"error: {exc.args[0]}", file=sys.stderr)
+    except UnknownAction as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     docs = [role, cluster_role_binding(namespace=args.namespace, service_account=args.service_account)]
     sys.stdout.write(yaml.safe_dump_all(docs, sort_keys=False))

@@ -7,6 +7,7 @@ unauthorized); failures to get any answer name the server's URL.
 
 from __future__ import annotations
 
+from suture.errors import SutureError
 from suture.kubeconfig import ClusterTarget
 
 
@@ -37,6 +38,8 @@ def explain(exc: BaseException, target: ClusterTarget | None) -> str:
     if isinstance(exc, ConfigException):
         where = f"kubeconfig {target.kubeconfig}" if target and target.kubeconfig else "the in-cluster configuration"
         return f"{where} cannot be used: {exc}"
+    if isinstance(exc, SutureError):
+        return str(exc)  # Suture's own errors are already one plain sentence
     return f"{type(exc).__name__}: {exc}"
 
 

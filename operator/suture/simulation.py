@@ -27,7 +27,7 @@ from typing import Any
 
 from langgraph.checkpoint.memory import InMemorySaver
 
-from suture.actions import ActionContext, ActionError, ActionResult, Registry, Risk
+from suture.actions import ActionContext, ActionResult, Registry, Risk
 from suture.api import AnyTemplate, Check, ClusterWorkflowTemplate, WorkflowTemplateSpec
 from suture.engine import (
     ApprovalDecision,
@@ -43,8 +43,9 @@ from suture.engine import (
     compile_graph,
     initial_state,
 )
+from suture.errors import SutureError, TargetError
 from suture.kube import KubeClient, KubeRequest, KubeResponse
-from suture.targets import TargetError, resolve_target
+from suture.targets import resolve_target
 
 RUN_ID = "simulate"
 ASSUMED_BY = "assumed by suture simulate"
@@ -119,7 +120,7 @@ class PlanEffects:
             return ActionResult(changed=False, message="would run (no cluster to dry-run against)", dry_run=True)
         try:
             result = await registry.invoke(name, params, ctx)
-        except ActionError as exc:
+        except SutureError as exc:
             if registry.get(name).risk != Risk.READ_ONLY:
                 self.calls[label] = _Call(
                     name, dict(params), "would-fail", {"error": exc.message, "category": str(exc.category)}

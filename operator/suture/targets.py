@@ -4,6 +4,11 @@ The name and namespace are literals or ``${{ }}`` lookups into the alert; an
 ``owner`` walks up from there: a Pod's ReplicaSet's Deployment, a Job's
 CronJob, or the Node a Pod runs on. The result pins the object's UID so every
 step acts on exactly the object that was resolved.
+
+Failures are :class:`~suture.errors.TargetError`s whose class says why:
+TargetNotFound, InvalidTarget (a name that is no name, a Pod without a Node),
+TargetForbidden (outside the template's namespace), TargetChanged (an owner
+replaced while walking the chain; resolving again can succeed).
 """
 
 from __future__ import annotations
@@ -13,14 +18,21 @@ from dataclasses import dataclass
 from typing import Any
 
 from suture.api import CLUSTER_SCOPED_KINDS, TARGET_KINDS, ObjectRef, TargetSpec
-from suture.expr import ExpressionError, resolve_value
-from suture.kube import InvalidReference, KubeClient
+from suture.errors import (
+    ExpressionError,
+    InvalidReference,
+    InvalidTarget,
+    TargetChanged,
+    TargetError,
+    TargetForbidden,
+    TargetNotFound,
+)
+from suture.expr import resolve_value
+from suture.kube import KubeClient
+
+__all__ = ["MAX_OWNER_DEPTH", "ResolvedTarget", "TargetError", "resolve_target"]
 
 MAX_OWNER_DEPTH = 5  # Pod -> ReplicaSet -> Deployment is 2; leave room for operators' own chains
-
-
-class TargetError(Exception):
-    """The target cannot be resolved; the message says which part and why."""
 
 
 @dataclass(frozen=True)
@@ -38,9 +50,9 @@ def _text(value: str | None, context: Mapping[str, Any], field: str) -> str | No
     try:
         resolved = resolve_value(value, context)
     except ExpressionError as exc:
-        raise TargetError(f"target.{field}: {exc}") from None
+        raise InvalidTarget(f"target.{field}: {exc}") from None
     if not isinstance(resolved, str) or not resolved:
-        raise TargetError(f"target.{field}: resolved to {resolved!r}, expected a non-empty name")
+        raise InvalidTarget(f"target.{field}: resolved to {resolved!r}, expected a non-empty name")
     return resolved
 
 
@@ -61,9 +73,9 @@ async def _fetch(kube: KubeClient, kind: str, name: str, namespace: str | None) 
     try:
         obj = await kube.get_or_none(kind, name, namespace, api_version=api_version)
     except InvalidReference as exc:  # alert text that is no object name: nothing to look up
-        raise TargetError(f"{kind} {name!r}{where}: {exc.message}") from None
+        raise InvalidTarget(f"{kind} {name!r}{where}: {exc.message}") from None
     if obj is None:
-        raise TargetError(f"{kind} {name!r}{where} not found")
+        raise TargetNotFound(f"{kind} {name!r}{where} not found")
     result: dict[str, Any] = obj
     result.setdefault("apiVersion", api_version)
     result.setdefault("kind", kind)
@@ -77,7 +89,7 @@ async def _walk_to_owner(kube: KubeClient, start: dict[str, Any], owner_kind: st
     if owner_kind == "Node":
         node = (current.get("spec") or {}).get("nodeName")
         if current.get("kind") != "Pod" or not node:
-            raise TargetError(f"{_ref(current).display()} is not a scheduled Pod, so it has no Node")
+            raise InvalidTarget(f"{_ref(current).display()} is not a scheduled Pod, so it has no Node")
         chain.append(await _fetch(kube, "Node", node, None))
         return chain
     for _ in range(MAX_OWNER_DEPTH):
@@ -90,12 +102,12 @@ async def _walk_to_owner(kube: KubeClient, start: dict[str, Any], owner_kind: st
         namespace = (current.get("metadata") or {}).get("namespace")
         parent = await _fetch(kube, ref["kind"], ref["name"], namespace)
         if (parent.get("metadata") or {}).get("uid") != ref.get("uid"):
-            raise TargetError(f"owner {ref['kind']}/{ref['name']} was replaced while resolving; try again")
+            raise TargetChanged(f"owner {ref['kind']}/{ref['name']} was replaced while resolving; try again")
         chain.append(parent)
         current = parent
     if current.get("kind") != owner_kind:
         path = " -> ".join(_ref(o).display() for o in chain)
-        raise TargetError(f"no {owner_kind} owns {_ref(start).display()} (owner chain: {path})")
+        raise TargetNotFound(f"no {owner_kind} owns {_ref(start).display()} (owner chain: {path})")
     return chain
 
 
@@ -105,9 +117,10 @@ async def resolve_target(
     """Resolve ``target`` for ``alert`` against the cluster.
 
     ``confine_to`` is the namespace of a namespaced template: a target outside
-    it is refused (TargetError) before anything is read. A name or namespace
-    that is not a valid object name is a TargetError too; API failures other
-    than 404 propagate as ApiError.
+    it is refused (TargetForbidden) before anything is read. A name or
+    namespace that is not a valid object name is InvalidTarget, a missing
+    object or owner TargetNotFound, an owner replaced meanwhile TargetChanged;
+    API failures other than 404 propagate as ApiError.
     """
     context = {"alert": dict(alert)}
     name = _text(target.name, context, "name")
@@ -116,12 +129,12 @@ async def resolve_target(
     if target.kind not in CLUSTER_SCOPED_KINDS and namespace is None:
         namespace = confine_to
         if namespace is None:
-            raise TargetError(f"target.namespace: a {target.kind} needs a namespace")
+            raise InvalidTarget(f"target.namespace: a {target.kind} needs a namespace")
     if confine_to is not None:
         if target.kind in CLUSTER_SCOPED_KINDS or target.owner == "Node":
-            raise TargetError(f"a namespaced template cannot act on {target.owner or target.kind} objects")
+            raise TargetForbidden(f"a namespaced template cannot act on {target.owner or target.kind} objects")
         if namespace != confine_to:
-            raise TargetError(f"target namespace {namespace!r} is outside the template's namespace {confine_to!r}")
+            raise TargetForbidden(f"target namespace {namespace!r} is outside the template's namespace {confine_to!r}")
     start = await _fetch(kube, target.kind, name, namespace)
     chain = await _walk_to_owner(kube, start, target.owner) if target.owner else [start]
     final = chain[-1]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
+from aiohttp import web
 
 from suture.actions import ActionContext, ActionError, ErrorCategory, load_registry
 from tests.fakes.kubeapi import FakeKubeApi
@@ -96,3 +98,34 @@ async def test_notify_never_posts_to_link_local_or_metadata_addresses(url: str) 
         assert caught.value.category is ErrorCategory.FORBIDDEN
         assert "link-local or cloud metadata" in str(caught.value)
         assert "meta-data" not in str(caught.value)  # the path stays redacted
+
+
+async def test_notify_reads_its_url_from_the_mounted_secret_and_never_shows_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    received: list[str] = []
+
+    async def hook(request: web.Request) -> web.Response:
+        received.append(request.path)
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/{rest:.*}", hook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    host, port = runner.addresses[0][:2]
+    try:
+        (tmp_path / "sre-channel").write_text(f"http://{host}:{port}/services/T0SECRET/xoxb-token\n")
+        monkeypatch.setenv("SUTURE_NOTIFY_SECRETS_DIR", str(tmp_path))
+        ctx = ActionContext(kube=FakeKubeApi().client())
+        result = await registry.invoke("notify", {"urlFrom": "sre-channel", "text": "fixed"}, ctx)
+        assert received == ["/services/T0SECRET/xoxb-token"]
+        assert "T0SECRET" not in f"{result.message} {result.output}"
+        with pytest.raises(ActionError, match="no such key in the notification Secret"):
+            await registry.invoke("notify", {"urlFrom": "missing", "text": "x"}, ctx)
+        with pytest.raises(ActionError, match="exactly one of url and urlFrom"):
+            await registry.invoke("notify", {"text": "x"}, ctx)
+    finally:
+        await runner.cleanup()

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from suture.errors import PathError
 from suture.expr import ExpressionError, evaluate_bool, referenced_roots, resolve_value
-from suture.expr.paths import PathError, get_path, parse_path
+from suture.expr.paths import get_path, parse_path
 
 CONTEXT = {
     "alert": {"labels": {"pod": "web-1", "namespace": "shop", "evil": "${{ 1 + 1 }}"}},

@@ -24,6 +24,7 @@ from suture.actions import (
     load_registry,
 )
 from suture.cli import main
+from suture.errors import UnknownAction
 
 
 class Nothing(BaseModel):
@@ -99,7 +100,7 @@ def test_pack_whose_register_raises_is_named(fake_packs: types.ModuleType) -> No
 def test_unknown_action_lists_the_known_ones() -> None:
     registry = Registry()
     registry.add(noop)
-    with pytest.raises(KeyError, match="unknown action 'nope'; known actions: noop"):
+    with pytest.raises(UnknownAction, match="unknown action 'nope'; known actions: noop"):
         registry.get("nope")
 
 
@@ -147,6 +148,7 @@ def test_the_plugin_surface_exports_exactly_what_a_pack_needs() -> None:
         "ApiError",
         "Duration",
         "ErrorCategory",
+        "InvalidReference",
         "KubeClient",
         "LabelSelector",
         "RbacRule",
@@ -154,6 +156,7 @@ def test_the_plugin_surface_exports_exactly_what_a_pack_needs() -> None:
         "RegistryError",
         "ResourceInfo",
         "Risk",
+        "UnknownKind",
         "action",
         "format_duration",
         "load_registry",

@@ -7,9 +7,16 @@ change between releases without breaking a pack.
 - Declaring an action: :func:`action` (or :class:`ActionSpec`), its parameter
   base :class:`ActionParams`, :class:`Risk`, :class:`RbacRule`; running it:
   :class:`ActionContext` in, :class:`ActionResult` out.
-- Errors: :class:`ActionError` with an :class:`ErrorCategory`;
-  :class:`ApiError` is what the Kubernetes client (:class:`KubeClient`, in the
-  context) raises when the API server refuses; :class:`RegistryError`.
+- Errors (from :mod:`suture.errors`, one tree): raise
+  ``ActionError(message, category=ErrorCategory.X, action=...)``; it returns
+  the ActionError subclass of that category (``ActionInvalid``, ...), so the
+  category is the class's; the engine retries transient, conflict and
+  timeout. :class:`ApiError` is what the Kubernetes client
+  (:class:`KubeClient`, in the context) raises when the API server refuses,
+  as the subclass of its status (404 not-found, 409 conflict, 429/5xx and no
+  answer transient, ...); a kind or name that cannot be looked up is
+  :class:`InvalidReference` or :class:`UnknownKind` (never sent to the
+  server); :class:`RegistryError`.
 - Helpers: durations as templates write them (:data:`Duration`,
   :func:`parse_duration`, :func:`format_duration`), label selectors as data
   (:class:`LabelSelector`, never concatenated strings), and where a kind
@@ -20,12 +27,12 @@ change between releases without breaking a pack.
   never imports a pack by name and loads them all with :func:`load_registry`.
 """
 
-from suture.actions.errors import ActionError, ErrorCategory, RegistryError
 from suture.actions.params import ActionParams
 from suture.actions.registry import Registry, load_registry
 from suture.actions.spec import ActionContext, ActionResult, ActionSpec, RbacRule, Risk, action
 from suture.api import Duration, LabelSelector, format_duration, parse_duration
-from suture.kube import ApiError, KubeClient, ResourceInfo, resource_info
+from suture.errors import ActionError, ApiError, ErrorCategory, InvalidReference, RegistryError, UnknownKind
+from suture.kube import KubeClient, ResourceInfo, resource_info
 
 __all__ = [
     "ActionContext",
@@ -36,6 +43,7 @@ __all__ = [
     "ApiError",
     "Duration",
     "ErrorCategory",
+    "InvalidReference",
     "KubeClient",
     "LabelSelector",
     "RbacRule",
@@ -43,6 +51,7 @@ __all__ = [
     "RegistryError",
     "ResourceInfo",
     "Risk",
+    "UnknownKind",
     "action",
     "format_duration",
     "load_registry",

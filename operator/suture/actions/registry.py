@@ -14,9 +14,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from suture.actions.errors import ActionError, ErrorCategory, RegistryError
 from suture.actions.spec import ActionContext, ActionResult, ActionSpec
-from suture.kube import ApiError
+from suture.errors import ActionError, ApiError, ErrorCategory, RegistryError, SutureError, UnknownAction
 
 ENTRY_POINT_GROUP = "suture.actions"
 
@@ -64,11 +63,12 @@ class Registry:
                 self._loading = ""
 
     def get(self, name: str) -> ActionSpec[Any]:
-        """The action called ``name``; KeyError lists what exists."""
+        """The action called ``name``; UnknownAction (invalid) lists what exists."""
         try:
             return self._actions[name]
         except KeyError:
-            raise KeyError(f"unknown action {name!r}; known actions: {', '.join(sorted(self._actions))}") from None
+            known = ", ".join(sorted(self._actions))
+            raise UnknownAction(f"unknown action {name!r}; known actions: {known}") from None
 
     def __contains__(self, name: object) -> bool:
         return name in self._actions
@@ -91,7 +91,14 @@ class Registry:
             raise ActionError(f"invalid parameters: {problems}", category=ErrorCategory.INVALID, action=name) from None
 
     async def invoke(self, name: str, raw_params: Mapping[str, Any], ctx: ActionContext) -> ActionResult:
-        """Validate parameters and run the action; every failure becomes an ActionError."""
+        """Validate parameters and run the action.
+
+        Raises UnknownAction for a name no pack registers, ActionError for
+        everything the action reports (an ApiError becomes the ActionError of
+        its category), and any other SutureError the action raised with
+        ``action`` filled in. Other exceptions are the action's bugs and pass
+        through unchanged.
+        """
         spec = self.get(name)
         params = self.parse_params(name, raw_params)
         if ctx.dry_run and not spec.supports_dry_run:
@@ -103,45 +110,32 @@ class Registry:
             )
         try:
             result = await spec.run(ctx, params)
-        except ActionError as exc:
-            exc.action = exc.action or name
-            raise
         except ApiError as exc:
             raise api_error_to_action_error(exc, name) from exc
+        except SutureError as exc:
+            exc.action = exc.action or name
+            raise
         result.dry_run = ctx.dry_run
         return result
 
     async def undo(self, name: str, data: Mapping[str, Any], ctx: ActionContext) -> ActionResult:
-        """Run the undo of a completed action with the data its run returned."""
+        """Run the undo of a completed action with the data its run returned; raises as :meth:`invoke` does."""
         spec = self.get(name)
         if spec.undo is None:
             raise ActionError("this action cannot be undone", category=ErrorCategory.INVALID, action=name)
         try:
             return await spec.undo(ctx, data)
-        except ActionError as exc:
-            exc.action = exc.action or name
-            raise
         except ApiError as exc:
             raise api_error_to_action_error(exc, name) from exc
+        except SutureError as exc:
+            exc.action = exc.action or name
+            raise
 
 
 def api_error_to_action_error(exc: ApiError, action: str) -> ActionError:
-    """Map an API refusal to a step failure with the right category."""
-    if exc.status == 404:
-        category = ErrorCategory.NOT_FOUND
-    elif exc.status in (401, 403):
-        category = ErrorCategory.FORBIDDEN
-    elif exc.status == 409:
-        category = ErrorCategory.CONFLICT
-    elif exc.status in (400, 422):
-        category = ErrorCategory.INVALID
-    elif exc.transient:  # 429, 5xx, or no answer at all (ApiUnavailable)
-        category = ErrorCategory.TRANSIENT
-    else:
-        category = ErrorCategory.FAILED
-    return ActionError(
-        f"the API server answered {exc.status} {exc.reason}: {exc.message}", category=category, action=action
-    )
+    """The action's failure for an API refusal, of the ApiError's own category (its class decided it, once)."""
+    answer = f"answered {exc.status} {exc.reason}" if exc.status else "did not answer"
+    return ActionError(f"the API server {answer}: {exc.message}", category=exc.category, action=action)
 
 
 def load_registry() -> Registry:

@@ -15,8 +15,9 @@ from suture.engine.limiter import FifoLimiter
 from suture.engine.progress import ApprovalDecision, NullSink, ProgressSink, RecordingSink, StepProgress
 from suture.engine.retry import backoff_delays
 from suture.engine.rollout import wave_sizes
-from suture.engine.runner import ApprovalNotPending, Engine, PendingApproval, RunOutcome, RunRequest, initial_state
+from suture.engine.runner import Engine, PendingApproval, RunOutcome, RunRequest, initial_state
 from suture.engine.scope import RunDeps, TemplateSource
+from suture.errors import ApprovalNotPending
 
 __all__ = [
     "ApprovalDecision",

@@ -3,7 +3,9 @@
 Every evaluation returns ``(holds, detail)``; ``detail`` is a plain-words
 sentence for the step's message. Problems that a retry cannot fix (a bad
 expression, a missing PromQL client) raise ``ActionError`` with category
-``invalid``; an API failure raises the category the API status maps to.
+``invalid``; an API failure raises the category of its ApiError class, and
+the PromQL client's own errors (PrometheusUnavailable, transient;
+InvalidQuery, invalid) pass through as they are.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from suture.actions import ActionError, ErrorCategory
 from suture.actions.registry import api_error_to_action_error
 from suture.api import Check, PromQLCheck, ResourceCheck, TimeWindow, parse_duration
+from suture.errors import InvalidReference, UnknownKind
 from suture.expr import ExpressionError, evaluate_bool, expressions_in, is_expression, resolve_value
 from suture.expr.paths import get_path
 from suture.kube import ApiError, KubeClient
@@ -28,7 +31,11 @@ class PromQLClient(Protocol):
     """Answers instant PromQL queries; the operator provides one bound to its Prometheus."""
 
     async def query(self, *, query: str) -> float | None:
-        """The value of the first sample of ``query`` now, or None when the result is empty."""
+        """The value of the first sample of ``query`` now, or None when the result is empty.
+
+        Raises PrometheusUnavailable (transient) when Prometheus cannot answer
+        and InvalidQuery when it refuses the query.
+        """
 
 
 Clock = Callable[[], datetime]
@@ -126,8 +133,8 @@ async def _confine(
     """
     try:
         info = await kube.resolve(kind, api_version)
-    except ValueError as exc:
-        raise ActionError(str(exc), category=ErrorCategory.INVALID) from None
+    except (InvalidReference, UnknownKind) as exc:  # a kind the check cannot name: a template problem
+        raise ActionError(exc.message, category=ErrorCategory.INVALID) from None
     except ApiError as exc:
         raise api_error_to_action_error(exc, "resource check") from exc
     if info.plural.lower() == "secrets" and info.api_version == "v1":

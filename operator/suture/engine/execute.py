@@ -12,7 +12,6 @@ from typing import Any
 
 from langgraph.errors import GraphBubbleUp
 
-from suture.actions import ActionError, ErrorCategory
 from suture.api import Check, Step, parse_duration
 from suture.api.steps import ApprovalStep, ConditionStep, WaitStep
 from suture.engine.actioncall import call_action
@@ -21,11 +20,12 @@ from suture.engine.effects import Verdict
 from suture.engine.fanout import run_foreach, run_parallel
 from suture.engine.outcome import CANCELLED_CATEGORY, StepResult
 from suture.engine.progress import ApprovalDecision
-from suture.engine.retry import RunCancelled, StepFailed, categorise, with_retry
+from suture.engine.retry import with_retry
 from suture.engine.rollout import run_rollout
 from suture.engine.scope import Scope
 from suture.engine.state import FAILED, RUNNING, SKIPPED, SUCCEEDED, now_iso, step_record
 from suture.engine.subflow import run_subflow
+from suture.errors import ErrorCategory, InvalidError, RunCancelled, StepFailed, SutureError, category_of, describe
 from suture.flow import build_flow, only_on_branch, successor
 
 
@@ -38,7 +38,7 @@ async def execute_step(step: Step, scope: Scope, *, name: str | None = None) -> 
         try:
             if not eval_guard(step.when, scope.context):
                 return await _finish(scope, key, record, StepResult(display, SKIPPED, f"skipped: {step.when} is false"))
-        except ActionError as exc:
+        except SutureError as exc:
             return await _finish(scope, key, record, StepResult(display, FAILED, str(exc), category=exc.category))
     await scope.report(record)
     scope.log.for_step(display).info("started (%s)", step.kind)
@@ -60,9 +60,8 @@ async def execute_step(step: Step, scope: Scope, *, name: str | None = None) -> 
         result = StepResult(display, FAILED, "cancelled while running", category=CANCELLED_CATEGORY)
     except StepFailed as exc:
         result = StepResult(display, FAILED, exc.message, attempts=exc.attempts, category=str(exc.category))
-    except Exception as exc:
-        category, message = categorise(exc)
-        result = StepResult(display, FAILED, message, category=str(category))
+    except Exception as exc:  # a SutureError has its category; anything else is a bug, reported as failed
+        result = StepResult(display, FAILED, describe(exc), category=str(category_of(exc)))
     result.attempts = max(result.attempts, record["attempts"], 1)
     return await _finish(scope, key, record, result)
 
@@ -115,7 +114,7 @@ async def _dispatch(step: Step, scope: Scope, display: str, on_attempt: Any) -> 
         return await run_rollout(step, step.rollout, scope, display, timeout=_timeout(step, scope))
     if step.subflow is not None:
         return await _bounded(step, run_subflow(step.subflow, scope, display, execute=execute_step))
-    raise ActionError(f"step {step.name} has no kind", category=ErrorCategory.INVALID)
+    raise InvalidError("the step has no kind", step=step.name)
 
 
 async def _bounded(step: Step, work: Any) -> StepResult:
@@ -208,10 +207,10 @@ async def _wait(step: Step, wait: WaitStep, scope: Scope, display: str) -> StepR
     async def look() -> tuple[bool, str]:
         try:
             return await _check(until, scope, interval)
-        except ActionError as exc:
-            if not exc.category.retryable:
+        except SutureError as exc:
+            if not exc.retryable:
                 raise
-            return False, str(exc)  # the API hiccuped: not holding yet, poll again
+            return False, str(exc)  # the API or Prometheus hiccuped: not holding yet, poll again
 
     watch = await effects.until(look, interval=interval, limit=limit, limit_text=limit_text, pause=scope.pause)
     if not watch.passed:

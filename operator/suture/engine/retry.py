@@ -1,8 +1,11 @@
-"""Attempts of a step: per-attempt timeout, capped exponential backoff, error categories.
+"""Attempts of a step: per-attempt timeout, capped exponential backoff.
 
-Only errors whose category is retryable (transient, conflict, timeout) are
-retried; anything else fails the step at once. A step without a retry policy
-gets one attempt.
+The category of a failure is its class's (:mod:`suture.errors`); nothing is
+guessed from Python types. Only retryable categories (transient, conflict,
+timeout) are retried, and an attempt that runs out of time counts as a
+timeout. An exception outside Suture's tree is a bug: category failed, not
+retried, its type named in the message. A step without a retry policy gets
+one attempt.
 """
 
 from __future__ import annotations
@@ -14,25 +17,12 @@ from typing import TypeVar
 
 from langgraph.errors import GraphBubbleUp
 
-from suture.actions import ActionError, ErrorCategory
 from suture.api import RetryPolicy, parse_duration
-from suture.expr import ExpressionError
+from suture.errors import ErrorCategory, RunCancelled, StepFailed, category_of, describe
+
+__all__ = ["RunCancelled", "StepFailed", "backoff_delays", "with_retry"]
 
 T = TypeVar("T")
-
-
-class StepFailed(Exception):
-    """A step gave up; ``category`` says why, ``attempts`` how often it tried."""
-
-    def __init__(self, message: str, *, category: ErrorCategory, attempts: int) -> None:
-        super().__init__(message)
-        self.message = message
-        self.category = category
-        self.attempts = attempts
-
-
-class RunCancelled(Exception):
-    """The run was cancelled while a step waited."""
 
 
 def backoff_delays(policy: RetryPolicy | None) -> list[float]:
@@ -41,20 +31,6 @@ def backoff_delays(policy: RetryPolicy | None) -> list[float]:
         return []
     first, cap = parse_duration(policy.backoff), parse_duration(policy.max_backoff)
     return [min(first * policy.factor**i, cap) for i in range(policy.limit)]
-
-
-def categorise(exc: Exception) -> tuple[ErrorCategory, str]:
-    """The category and plain-words message of any exception a step raised."""
-    if isinstance(exc, StepFailed):
-        return exc.category, exc.message
-    if isinstance(exc, ActionError):
-        return exc.category, str(exc)
-    if isinstance(exc, TimeoutError):
-        return ErrorCategory.TIMEOUT, "timed out"
-    if isinstance(exc, ExpressionError | KeyError | ValueError | TypeError):
-        text = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-        return ErrorCategory.INVALID, str(text)
-    return ErrorCategory.FAILED, f"{type(exc).__name__}: {exc}"
 
 
 async def with_retry(
@@ -69,8 +45,10 @@ async def with_retry(
     """Run ``attempt`` until it succeeds; return (result, attempts made).
 
     Each attempt is bounded by ``timeout`` seconds (a timeout counts as a
-    retryable failure). Raises :class:`StepFailed` with the last error when the
-    error is not retryable or the retries are used up. LangGraph interrupts and
+    retryable failure). A :class:`~suture.errors.SutureError` is retried when
+    its category is retryable; anything else is not. Raises
+    :class:`StepFailed` of the last error's category when the error is not
+    retryable or the retries are used up. LangGraph interrupts and
     :class:`RunCancelled` pass through untouched.
     """
     delays = backoff_delays(policy)
@@ -88,8 +66,10 @@ async def with_retry(
             raise
         except TimeoutError:
             category, message = ErrorCategory.TIMEOUT, f"attempt {number} timed out after {timeout:g}s"
+        except StepFailed as exc:  # a nested step's verdict, already in words
+            category, message = exc.category, exc.message
         except Exception as exc:
-            category, message = categorise(exc)
+            category, message = category_of(exc), describe(exc)
         if not category.retryable or number > len(delays):
             raise StepFailed(message, category=category, attempts=number)
         if log is not None:

@@ -15,19 +15,25 @@ import math
 import time
 from typing import Any
 
-from suture.actions import ActionError, ErrorCategory
 from suture.api import Step, parse_duration
 from suture.api.steps import HealthGate, RolloutStep
 from suture.engine.actioncall import call_action
 from suture.engine.conditions import evaluate_check, target_ref
 from suture.engine.journal import idempotency_key
 from suture.engine.outcome import StepResult
-from suture.engine.retry import StepFailed
 from suture.engine.rollback import undo_entries
 from suture.engine.scope import Scope
 from suture.engine.state import FAILED, SUCCEEDED
-from suture.expr import ExpressionError, resolve_value
-from suture.kube import ApiError
+from suture.errors import (
+    ApiError,
+    ErrorCategory,
+    ExpressionError,
+    InvalidReference,
+    StepFailed,
+    SutureError,
+    UnknownKind,
+)
+from suture.expr import resolve_value
 
 
 def wave_sizes(total: int, waves: list[int]) -> list[int]:
@@ -49,10 +55,10 @@ async def _select(rollout: RolloutStep, scope: Scope) -> list[dict[str, Any]]:
         raise StepFailed(str(exc), category=ErrorCategory.INVALID, attempts=1) from None
     try:
         namespaced = (await scope.deps.kube.resolve(targets.kind, targets.api_version)).namespaced
-    except ValueError as exc:
-        raise StepFailed(str(exc), category=ErrorCategory.INVALID, attempts=1) from None
+    except (InvalidReference, UnknownKind) as exc:  # a kind the template cannot name
+        raise StepFailed(exc.message, category=ErrorCategory.INVALID, attempts=1) from None
     except ApiError as exc:
-        raise StepFailed(f"listing {targets.kind}: {exc}", category=ErrorCategory.TRANSIENT, attempts=1) from None
+        raise StepFailed(f"listing {targets.kind}: {exc}", category=exc.category, attempts=1) from None
     # As for actions, a namespaced template's own namespace is the default.
     namespace = (namespace or scope.run.get("namespace")) if namespaced else None
     ctx = scope.action_context()
@@ -64,7 +70,7 @@ async def _select(rollout: RolloutStep, scope: Scope) -> list[dict[str, Any]]:
             targets.kind, namespace, api_version=targets.api_version, label_selector=targets.selector.to_query()
         )
     except ApiError as exc:
-        raise StepFailed(f"listing {targets.kind}: {exc}", category=ErrorCategory.TRANSIENT, attempts=1) from None
+        raise StepFailed(f"listing {targets.kind}: {exc}", category=exc.category, attempts=1) from None
     # A cluster template listing every namespace still skips the ones its safety rules deny.
     allowed = [o for o in objects if ctx.namespace_refusal(o["metadata"].get("namespace")) is None]
     return sorted(allowed, key=lambda o: (o["metadata"].get("namespace", ""), o["metadata"]["name"]))
@@ -106,7 +112,7 @@ async def _hold(gate: HealthGate, scope: Scope, context: dict[str, Any]) -> tupl
                 interval=interval,
                 refusal=scope.action_context().namespace_refusal,
             )
-        except ActionError as exc:
+        except SutureError as exc:  # an API or Prometheus failure fails the gate: the rollout then undoes its waves
             return False, str(exc)
 
     watch = await deps.effects.hold(

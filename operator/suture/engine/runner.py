@@ -33,6 +33,7 @@ from suture.engine.progress import ApprovalDecision, BestEffortSink, NullSink, P
 from suture.engine.scope import RunDeps, TemplateSource
 from suture.engine.state import RUNNING, TERMINAL, WAITING_APPROVAL, RunState, now_iso
 from suture.engine.subflow import snapshot_subflows
+from suture.errors import ApprovalNotPending, InvalidError
 from suture.kube import KubeClient
 
 DECISIONS = ("Approved", "Rejected")
@@ -78,10 +79,6 @@ class RunOutcome:
     def finished(self) -> bool:
         """True once the run reached a terminal phase."""
         return self.phase in TERMINAL
-
-
-class ApprovalNotPending(ValueError):
-    """approve() was called for a run that is not waiting for approval."""
 
 
 def initial_state(request: RunRequest, *, global_dry_run: bool = False) -> RunState:
@@ -194,9 +191,11 @@ class Engine:
 
         With ``approval_id`` the answer is for that question only: ApprovalNotPending
         when the run waits for another one (a stale answer never passes a later gate).
+        Raises InvalidError for any other decision, ApprovalNotPending when the
+        run is not waiting for an approval.
         """
         if decision not in DECISIONS:
-            raise ValueError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
+            raise InvalidError(f"decision must be one of {', '.join(DECISIONS)}, not {decision!r}")
         return await self._answer(run_id, {"decision": decision, "by": by, "reason": reason}, approval_id=approval_id)
 
     async def cancel(self, *, run_id: str, rollback: bool = False) -> RunOutcome | None:

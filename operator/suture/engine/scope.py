@@ -34,7 +34,7 @@ class TemplateSource(Protocol):
     """Loads the template a ``subflow`` step names."""
 
     async def load(self, *, name: str, kind: TemplateKind, namespace: str | None) -> WorkflowTemplateSpec:
-        """The spec of template ``name``; raise KeyError (or ActionError not-found) when it does not exist."""
+        """The spec of template ``name``; TemplateNotFound when it does not exist, InvalidTemplate when invalid."""
 
 
 @dataclass(frozen=True)

@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from suture.actions import ErrorCategory
 from suture.api import END, WorkflowTemplateSpec
 from suture.api.steps import SubflowStep
 from suture.engine.outcome import Executor, StepResult
-from suture.engine.retry import StepFailed
 from suture.engine.scope import MAX_SUBFLOW_DEPTH, Scope, TemplateSource
 from suture.engine.state import FAILED, SUCCEEDED
-from suture.expr import ExpressionError, resolve_value
+from suture.errors import ErrorCategory, ExpressionError, StepFailed, SutureError, TemplateError, TemplateNotFound
+from suture.expr import resolve_value
 from suture.flow import build_flow, first_step, stops_run, successor
 
 
@@ -69,10 +68,10 @@ async def snapshot_subflows(
             where = namespace if step.subflow.kind == "WorkflowTemplate" else None
             try:
                 child = await source.load(name=step.subflow.template, kind=step.subflow.kind, namespace=where)
-            except KeyError:
+            except TemplateNotFound:
                 found[key] = None
                 continue
-            except Exception:
+            except SutureError:  # invalid, or the API hiccuped: the step loads it (and says why) when it runs
                 continue
             found[key] = child.model_dump(mode="json", by_alias=True, exclude_none=True)
             pending.append((child, depth + 1))
@@ -97,13 +96,14 @@ async def run_subflow(subflow: SubflowStep, scope: Scope, display: str, *, execu
         if snapshots is not None and key in snapshots:
             # The run keeps the subflows it started with (checkpointed), whatever was edited since.
             if snapshots[key] is None:
-                raise KeyError(key)
+                raise TemplateNotFound("not found", template=key)
             spec = WorkflowTemplateSpec.model_validate(snapshots[key])
         else:
             spec = await source.load(name=subflow.template, kind=subflow.kind, namespace=namespace)
-    except KeyError:
+    except TemplateError as exc:
+        # Not found or invalid: the step fails with the template's own category, unretried.
         raise StepFailed(
-            f"{subflow.kind} {subflow.template!r} not found", category=ErrorCategory.NOT_FOUND, attempts=1
+            f"{subflow.kind} {subflow.template!r} {exc.message}", category=exc.category, attempts=1
         ) from None
     try:
         overrides = resolve_value(subflow.variables, scope.context)

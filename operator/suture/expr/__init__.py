@@ -11,9 +11,9 @@ never parsed as an expression or a template, so a label containing ``${{`` is
 inserted literally.
 """
 
+from suture.errors import ExpressionError
 from suture.expr.values import (
     CONTEXT_ROOTS,
-    ExpressionError,
     compile_expression,
     evaluate,
     evaluate_bool,

@@ -9,16 +9,14 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from suture.errors import PathError
+
 _SEGMENT = re.compile(r"([^.\[\]]+)|\[(\d+)\]|\[([A-Za-z0-9_.-]+)=([^\]]*)\]")
 _MISSING = object()
 
 
-class PathError(ValueError):
-    """A path that cannot be parsed."""
-
-
 def parse_path(path: str) -> list[str | int | tuple[str, str]]:
-    """Split a path into keys, list indices and (field, value) filters."""
+    """Split a path into keys, list indices and (field, value) filters; PathError when it does not parse."""
     parts: list[str | int | tuple[str, str]] = []
     pos = 0
     text = path.strip()

@@ -1,4 +1,9 @@
-"""Compile and evaluate ``${{ }}`` values with the CEL library."""
+"""Compile and evaluate ``${{ }}`` values with the CEL library.
+
+The CEL library's own exceptions (ValueError when compiling; KeyError,
+RuntimeError, TypeError, ValueError when evaluating) are mapped here, once,
+to :class:`~suture.errors.ExpressionError` (invalid).
+"""
 
 from __future__ import annotations
 
@@ -9,20 +14,13 @@ from typing import Any
 
 import cel
 
+from suture.errors import ExpressionError
+
 # Names an expression may start from. `item` exists inside foreach/rollout.
 CONTEXT_ROOTS = frozenset({"alert", "target", "vars", "steps", "item", "run"})
 
 _EXPR = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
 _MACRO_VAR = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,")
-
-
-class ExpressionError(ValueError):
-    """An expression that does not compile or cannot be evaluated; the message names it."""
-
-    def __init__(self, expression: str, problem: str) -> None:
-        super().__init__(f"{problem} in expression {expression!r}")
-        self.expression = expression
-        self.problem = problem
 
 
 def is_expression(value: Any) -> bool:

@@ -1,7 +1,7 @@
 """Suture's seam to the Kubernetes API: plain dicts in, plain dicts out, through a swappable transport."""
 
+from suture.errors import ApiError, ApiUnavailable, InvalidReference, UnknownKind
 from suture.kube.client import KubeClient, connect, raise_for_status
-from suture.kube.errors import ApiError, ApiUnavailable, InvalidReference, UnknownKind
 from suture.kube.resources import (
     KINDS,
     ResourceInfo,

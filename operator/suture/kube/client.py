@@ -8,8 +8,11 @@ in-memory API server. Actions read and write the same JSON a user sees in
 
 Every answer is decoded in one place, :func:`raise_for_status`: a status of
 400 or more becomes an :class:`ApiError` carrying the HTTP status and the
-server's own message. Every failure to get an answer is caught in one place,
-:meth:`KubeClient.request`, and becomes :class:`ApiUnavailable`.
+server's own message, of the class of that status in :mod:`suture.errors`
+(404 ApiNotFound, 409 ApiConflict, 429 and 5xx ApiTransient, ...). Every
+failure to get an answer (TransportError, OSError such as a connection reset,
+TimeoutError) is caught in one place, :meth:`KubeClient.request`, and becomes
+:class:`ApiUnavailable`, which is transient: a step with ``retry`` tries again.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ import json
 from collections.abc import Mapping
 from typing import Any, Literal
 
-from suture.kube.errors import ApiError, ApiUnavailable, UnknownKind
+from suture.errors import ApiError, ApiUnavailable, UnknownKind
 from suture.kube.resources import KINDS, ResourceInfo, ResourceTable, check_api_version, check_kind
 from suture.kube.transport import KubeRequest, KubeResponse, Transport, TransportError
 

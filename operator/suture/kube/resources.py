@@ -8,8 +8,8 @@ lower-casing a kind: an unknown kind is an :class:`UnknownKind` error.
 Every name, namespace, kind and apiVersion is checked before it becomes part
 of a path; text that could add or climb path segments (``/``, ``..``, ``%``,
 ``?``) is an :class:`InvalidReference`. Both errors are ApiErrors (400 and
-404, as the server would answer such a path) and ValueErrors, so every
-existing caller's handling keeps working (see :mod:`suture.kube.errors`).
+404, as the server would answer such a path) in :mod:`suture.errors`: an
+InvalidReference is ``invalid``, an UnknownKind ``not-found``.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from suture.kube.errors import InvalidReference, UnknownKind
+from suture.errors import InvalidReference, UnknownKind
 
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _GROUP = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
@@ -91,11 +91,11 @@ class ResourceInfo:
     def object_path(self, name: str, namespace: str | None, *, subresource: str | None = None) -> str:
         """URL path of one object (or its subresource).
 
-        Raises ValueError when a namespaced kind has no namespace, and
-        InvalidReference on a bad name, namespace or subresource.
+        Raises InvalidReference when a namespaced kind has no namespace, or on
+        a bad name, namespace or subresource.
         """
         if self.namespaced and not namespace:
-            raise ValueError(f"{self.kind} {name!r} is namespaced: a namespace is required")
+            raise InvalidReference(f"{self.kind} {name!r} is namespaced: a namespace is required")
         path = f"{self.collection_path(namespace)}/{check_name(name)}"
         if subresource is not None:
             if not _PLURAL.match(subresource):

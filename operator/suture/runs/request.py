@@ -2,7 +2,9 @@
 
 Refusals happen before any action runs: an unknown or invalid template, a
 target outside what the template may touch, a cooldown or rate limit still in
-force. Each carries a CamelCase reason for the status and the Event.
+force. Each is a :class:`~suture.errors.RunRefused` carrying a CamelCase
+reason for the status and the Event; its class is of the reason's category
+(TemplateNotFound is not-found, NamespaceDenied forbidden, ...).
 """
 
 from __future__ import annotations
@@ -24,18 +26,12 @@ from suture.api import (
     parse_duration,
 )
 from suture.engine import RunRequest
-from suture.kube import InvalidReference, KubeClient
-from suture.targets import TargetError, resolve_target
+from suture.errors import InvalidReference, RunRefused, TargetError
+from suture.kube import KubeClient
+from suture.targets import resolve_target
 from suture.validation import validate_object
 
-
-class RunRefused(Exception):
-    """A Remediation that must not run; ``reason`` is one CamelCase word."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
+__all__ = ["RunRefused", "build_run_request", "check_rate", "load_template"]
 
 
 def _parse_time(text: str | None) -> datetime | None:

@@ -23,8 +23,9 @@ from suture.api import (
     parse_duration,
 )
 from suture.api.checks import Check
+from suture.errors import PathError
 from suture.expr import CONTEXT_ROOTS, ExpressionError, expressions_in, is_expression, referenced_roots
-from suture.expr.paths import PathError, parse_path
+from suture.expr.paths import parse_path
 from suture.expr.values import walk_strings
 from suture.flow import build_flow, ownership_cycle
 from suture.validation.problems import Problem, join_path

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 from suture.actions import ActionContext, ActionError, ActionResult, ErrorCategory, RbacRule, Registry, Risk, action
 from suture.api import WorkflowTemplateSpec
+from suture.errors import TemplateNotFound
 
 NO_RBAC: tuple[RbacRule, ...] = ()
 
@@ -124,6 +125,8 @@ class FakeTemplates:
         self.templates = {k: WorkflowTemplateSpec.model_validate(v) for k, v in templates.items()}
 
     async def load(self, *, name: str, kind: str, namespace: str | None) -> WorkflowTemplateSpec:
+        if name not in self.templates:
+            raise TemplateNotFound("not found", template=f"{kind} {name}")
         return self.templates[name]
 
 

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from suture.engine import ApprovalNotPending, Engine, RecordingSink, RunRequest
+from suture.errors import InvalidError
 from tests.unit.engine.fakes import Ledger, rec, template
 
 
@@ -87,7 +88,7 @@ async def test_approve_needs_a_pending_approval(engine: Engine) -> None:
     await engine.start(request=RunRequest(run_id="a7", template=template(rec("x"))))
     with pytest.raises(ApprovalNotPending):
         await engine.approve(run_id="a7", decision="Approved")
-    with pytest.raises(ValueError, match="decision must be"):
+    with pytest.raises(InvalidError, match="decision must be"):
         await engine.approve(run_id="a7", decision="Maybe")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from suture.errors import ErrorCategory
 from suture.kube import (
     ApiError,
     ApiUnavailable,
@@ -81,6 +82,8 @@ async def test_no_answer_becomes_one_transient_api_unavailable(api: FakeKubeApi,
     with pytest.raises(ApiUnavailable) as caught:
         await kube.get("Pod", "p", "shop")
     assert caught.value.transient
+    assert caught.value.retryable
+    assert type(caught.value).category is ErrorCategory.TRANSIENT
     assert caught.value.status == 0
     assert "GET /api/v1/namespaces/shop/pods/p" in str(caught.value)
     assert await kube.get_or_none("Pod", "p", "shop") is None  # the fault fired once
@@ -103,7 +106,7 @@ async def test_names_that_would_change_the_path_are_refused_before_sending(
 ) -> None:
     with pytest.raises(InvalidReference):
         await kube.get("Pod", name, namespace)
-    with pytest.raises(ValueError, match="not a valid"):
+    with pytest.raises(InvalidReference, match="not a valid"):
         await kube.delete("Pod", name, namespace)
     assert api.requests == []
 

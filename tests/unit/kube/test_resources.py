@@ -24,7 +24,7 @@ def test_every_kind_the_actions_use_is_in_the_table() -> None:
 
 
 def test_a_namespaced_kind_without_a_namespace_is_refused() -> None:
-    with pytest.raises(ValueError, match="namespaced"):
+    with pytest.raises(InvalidReference, match="namespaced"):
         resource_info("Pod").object_path("p", None)
 
 
