@@ -133,8 +133,11 @@ show kubectl apply -f examples/templates/
 # ---------------------------------------------------------------------------
 log "4/7 operator: suture run --namespace $ns (log: $oplog)"
 : >"$oplog"
-# SUTURE_METRICS_PORT=0: no listening socket at all, loopback or otherwise.
-KUBECONFIG="$KUBECONFIG" SUTURE_DATA_DIR="$data_dir" SUTURE_METRICS_PORT=0 \
+# The receiver listens on loopback only, behind a random token (the demo posts no webhooks).
+mkdir -p "$data_dir"
+head -c 24 /dev/urandom | base64 >"$data_dir/webhook-token"
+KUBECONFIG="$KUBECONFIG" SUTURE_DATA_DIR="$data_dir" SUTURE_LISTEN_ADDRESS=127.0.0.1 \
+  SUTURE_PORT="${SUTURE_DEMO_PORT:-18080}" SUTURE_WEBHOOK_TOKEN_FILE="$data_dir/webhook-token" \
   nohup "$suture" run --namespace "$ns" >>"$oplog" 2>&1 &
 operator_pid=$!
 echo "$operator_pid" >"$pidfile"

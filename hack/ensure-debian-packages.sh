@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite needs, when they are missing:
 # PostgreSQL 15 (the engine's production checkpointer is tested against a real
-# server). Idempotent: with everything present it only looks and returns.
+# server) and Alertmanager 0.25 (the receiver's end-to-end tests post through a
+# real one). Idempotent: with everything present it only looks and returns.
 set -euo pipefail
 
 need=()
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
+[ -x /usr/bin/prometheus-alertmanager ] || need+=(prometheus-alertmanager)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
@@ -15,5 +17,5 @@ sudo_=""
 [ "$(id -u)" -eq 0 ] || sudo_="sudo"
 export DEBIAN_FRONTEND=noninteractive
 $sudo_ apt-get update -qq >&2
-# The package's own service does not start in these containers; tests run their own server.
+# The packages' own services do not start in these containers; tests run their own servers.
 $sudo_ apt-get install -y -qq --no-install-recommends "${need[@]}" >&2

@@ -13,7 +13,7 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -131,6 +131,56 @@ def cmd_actions_show(args: argparse.Namespace) -> int:
     return 0
 
 
+# `suture run` flags and the environment variables they override: one table, so --help and the
+# settings cannot disagree. (flag, env var, default shown in --help, help text)
+_RUN_FLAGS: list[tuple[str, str, str, str]] = [
+    ("--port", "SUTURE_PORT", "8080", "port of the webhook, /healthz, /readyz and /metrics"),
+    ("--listen-address", "SUTURE_LISTEN_ADDRESS", "0.0.0.0", "address the HTTP server binds"),
+    ("--webhook-token-file", "SUTURE_WEBHOOK_TOKEN_FILE", "none", "file with the bearer token Alertmanager sends"),
+    ("--webhook-basic-auth-file", "SUTURE_WEBHOOK_BASIC_AUTH_FILE", "none", "file with one user:password line"),
+    ("--tls-cert-file", "SUTURE_TLS_CERT_FILE", "none", "PEM certificate to serve HTTPS"),
+    ("--tls-key-file", "SUTURE_TLS_KEY_FILE", "none", "PEM key of the certificate"),
+    ("--webhook-max-body", "SUTURE_WEBHOOK_MAX_BODY", "1048576", "largest webhook body in bytes (larger: 413)"),
+    (
+        "--home-namespace",
+        "SUTURE_HOME_NAMESPACE",
+        "$POD_NAMESPACE, else default",
+        "the operator's own namespace: the global pause, and Remediations of ClusterWorkflowTemplates",
+    ),
+    ("--api-timeout", "SUTURE_WEBHOOK_API_TIMEOUT", "5", "seconds per API call before the webhook answers 503"),
+]
+
+
+def _run_environment(args: argparse.Namespace) -> dict[str, str]:
+    """The environment variables ``suture run``'s flags stand for; flags win over the environment."""
+    overrides = {}
+    for flag, env, _, _ in _RUN_FLAGS:
+        value = getattr(args, flag.lstrip("-").replace("-", "_"))
+        if value is not None:
+            overrides[env] = str(value)
+    if args.insecure_webhook:
+        overrides["SUTURE_INSECURE_WEBHOOK"] = "1"
+    if args.namespace:
+        overrides["SUTURE_NAMESPACES"] = ",".join(args.namespace)
+    return overrides
+
+
+def _settings_with(overrides: Mapping[str, str]) -> Any:
+    """Settings as the environment plus ``overrides`` would give them, leaving the environment as it was."""
+    from suture.config import load_settings
+
+    saved = {key: os.environ.get(key) for key in overrides}
+    os.environ.update(overrides)
+    try:
+        return load_settings()
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the operator until interrupted.
 
@@ -138,15 +188,27 @@ def cmd_run(args: argparse.Namespace) -> int:
     kopf starts: kopf would otherwise retry an unusable configuration forever.
     A Deployment restarts a pod that exits, so failing fast loses nothing.
     """
+    from suture.webhook import CredentialError, require_authenticator
+
+    overrides = _run_environment(args)
+    settings = _settings_with(overrides)
+    try:  # before the API server: a missing credential is a mistake in the manifest, not a transient
+        require_authenticator(
+            token_file=settings.webhook_token_file,
+            basic_auth_file=settings.webhook_basic_auth_file,
+            insecure=settings.insecure_webhook,
+        )
+    except CredentialError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     _kube_call(args, lambda kube: kube.request("GET", "/version", timeout=10.0))
     if args.kubeconfig:
         os.environ["KUBECONFIG"] = args.kubeconfig
+    os.environ.update(overrides)  # the handlers read their settings from the environment, in this process
     import kopf
 
     import suture.handlers  # noqa: F401  (registers the handlers)
-    from suture.config import load_settings
 
-    settings = load_settings()
     namespaces = list(args.namespace or settings.namespaces)
     kopf.configure(verbose=args.verbose)
     kopf.run(
@@ -197,6 +259,16 @@ def cmd_decide(args: argparse.Namespace) -> int:
         f"remediation {args.namespace}/{args.name}: {approval.get('decision')} {approval.get('step')} "
         f"by {approval.get('by') or '?'}"
     )
+    return 0
+
+
+def cmd_pause(args: argparse.Namespace) -> int:
+    """Pause or resume remediation of every alert, for every replica (a ConfigMap in the home namespace)."""
+    from suture.webhook import set_pause
+
+    paused = args.command == "pause"
+    _kube_call(args, lambda kube: set_pause(kube, namespace=args.home_namespace, paused=paused, reason=args.reason))
+    print(f"remediation {'paused' if paused else 'resumed'} for all alerts")
     return 0
 
 
@@ -339,10 +411,41 @@ def build_parser() -> argparse.ArgumentParser:
     validate.set_defaults(func=cmd_validate)
 
     run = sub.add_parser("run", help="run the operator")
-    run.add_argument("--kubeconfig", help="kubeconfig of the cluster (default: in-cluster, then $KUBECONFIG)")
-    run.add_argument("--namespace", "-n", action="append", help="watch only this namespace (repeatable)")
-    run.add_argument("--liveness", default=None, help="liveness endpoint, e.g. http://0.0.0.0:8080/healthz")
+    run.add_argument(
+        "--kubeconfig", help="kubeconfig of the cluster (env KUBECONFIG; default: in-cluster, then $KUBECONFIG)"
+    )
+    run.add_argument(
+        "--namespace",
+        "-n",
+        action="append",
+        help="watch only this namespace, repeatable (env SUTURE_NAMESPACES, comma-separated; default all)",
+    )
+    run.add_argument(
+        "--liveness",
+        default=None,
+        help="kopf's own liveness endpoint, e.g. http://127.0.0.1:8081/healthz; the receiver's port already "
+        "serves /healthz (no environment variable; default none)",
+    )
+    for flag, env, default, text in _RUN_FLAGS:
+        run.add_argument(flag, default=None, help=f"{text} (env {env}, default {default})")
+    run.add_argument(
+        "--insecure-webhook",
+        action="store_true",
+        help="accept webhooks without credentials (env SUTURE_INSECURE_WEBHOOK, default off)",
+    )
     run.set_defaults(func=cmd_run)
+
+    for verb, text in (("pause", "stop starting remediations for new alerts"), ("resume", "start them again")):
+        p = sub.add_parser(verb, help=text)
+        p.add_argument("--all", action="store_true", required=True, help="every alert (the only scope so far)")
+        p.add_argument(
+            "--home-namespace",
+            default=os.environ.get("SUTURE_HOME_NAMESPACE") or os.environ.get("POD_NAMESPACE") or "default",
+            help="the operator's home namespace (env SUTURE_HOME_NAMESPACE, default $POD_NAMESPACE, else default)",
+        )
+        p.add_argument("--reason", default="", help="why, shown in every suppressed alert's summary")
+        p.add_argument("--kubeconfig", help="kubeconfig (default: $KUBECONFIG)")
+        p.set_defaults(func=cmd_pause)
 
     for verb, text in (
         ("approve", "approve a Remediation waiting for approval"),

@@ -12,6 +12,12 @@ def _flag(name: str, default: bool) -> bool:
     return default if raw is None else raw.strip().lower() in ("1", "true", "yes", "on")
 
 
+def _port() -> int:
+    """SUTURE_PORT, or the older SUTURE_METRICS_PORT (an alias now: one server serves both), or 8080."""
+    raw = os.environ.get("SUTURE_PORT") or os.environ.get("SUTURE_METRICS_PORT", "")
+    return int(raw) if raw and raw != "0" else 8080
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the operator process can be told."""
@@ -45,8 +51,32 @@ class Settings:
     prometheus_url: str = field(default_factory=lambda: os.environ.get("SUTURE_PROMETHEUS_URL", ""))
     """Prometheus base URL for PromQL conditions and health gates; empty disables them."""
 
-    metrics_port: int = field(default_factory=lambda: int(os.environ.get("SUTURE_METRICS_PORT", "0")))
-    """Port of the /metrics endpoint; 0 serves none."""
+    port: int = field(default_factory=lambda: _port())
+    """Port of the one HTTP server: the Alertmanager webhook, /healthz, /readyz and /metrics."""
+
+    listen_address: str = field(default_factory=lambda: os.environ.get("SUTURE_LISTEN_ADDRESS", "0.0.0.0"))
+    """Address the HTTP server binds; 0.0.0.0 in a pod, 127.0.0.1 on a laptop or in tests."""
+
+    webhook_token_file: str = field(default_factory=lambda: os.environ.get("SUTURE_WEBHOOK_TOKEN_FILE", ""))
+    """File holding the bearer token Alertmanager must send; re-read when it changes."""
+
+    webhook_basic_auth_file: str = field(default_factory=lambda: os.environ.get("SUTURE_WEBHOOK_BASIC_AUTH_FILE", ""))
+    """File holding one ``user:password`` line for HTTP basic auth; re-read when it changes."""
+
+    insecure_webhook: bool = field(default_factory=lambda: _flag("SUTURE_INSECURE_WEBHOOK", False))
+    """Accept unauthenticated webhooks; without it, no credential file means no start."""
+
+    tls_cert_file: str = field(default_factory=lambda: os.environ.get("SUTURE_TLS_CERT_FILE", ""))
+    """PEM certificate (chain) to serve HTTPS; empty serves plain HTTP."""
+
+    tls_key_file: str = field(default_factory=lambda: os.environ.get("SUTURE_TLS_KEY_FILE", ""))
+    """PEM private key of the certificate."""
+
+    webhook_max_body: int = field(default_factory=lambda: int(os.environ.get("SUTURE_WEBHOOK_MAX_BODY", "1048576")))
+    """Largest webhook body accepted, in bytes; larger ones get 413."""
+
+    api_timeout: float = field(default_factory=lambda: float(os.environ.get("SUTURE_WEBHOOK_API_TIMEOUT", "5")))
+    """Seconds the receiver waits for the API server per call before answering 503."""
 
     peering: str = field(default_factory=lambda: os.environ.get("SUTURE_PEERING", ""))
     """kopf peering name for high availability; empty runs standalone (one replica)."""

@@ -5,13 +5,14 @@ Run with ``suture run`` (or ``kopf run -m suture.handlers``).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 from typing import Any
 
 import kopf
-from prometheus_client import start_http_server
 
+from suture import metrics
 from suture.actions import Registry, load_registry
 from suture.admission import approval_stamp_problem
 from suture.api import GROUP, VERSION
@@ -23,8 +24,22 @@ from suture.runs import KubeStatusSink, RemediationService
 from suture.runs.templates import KubeTemplateSource
 from suture.store import SqlJournal, open_database
 from suture.validation.condition import template_status_patch
+from suture.webhook import (
+    IndexCatalog,
+    IndexedTemplate,
+    Intake,
+    PriorityRanker,
+    ReceiverReadiness,
+    build_app,
+    index_entry,
+    require_authenticator,
+    serve,
+    tls_context,
+    wait_until_indexed,
+)
 
 _registry: Registry | None = None
+DEFAULT_HOME_NAMESPACE = "default"  # outside a pod, with no SUTURE_HOME_NAMESPACE
 
 
 def registry() -> Registry:
@@ -87,8 +102,12 @@ async def start_engine(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     memo["service"] = RemediationService(
         engine=engine, kube=kube, sink=sink, registry=registry(), home_namespace=ours.home_namespace or None
     )
-    if ours.metrics_port:
-        start_http_server(ours.metrics_port)
+    metrics.RUNS_ACTIVE.set_function(lambda: engine.limiter.active)
+    metrics.RUNS_QUEUED.set_function(lambda: engine.limiter.queued)
+    # Standalone, this replica executes every run. With kopf peering, leadership is not tracked yet
+    # (0): the gauge must never claim it.
+    metrics.LEADER.set(0 if ours.peering else 1)
+    memo["kube"] = kube
     logger.info(
         "engine ready: checkpoints in %s, at most %d runs at once%s",
         ours.checkpoint_location(),
@@ -97,9 +116,66 @@ async def start_engine(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     )
 
 
+@kopf.index(GROUP, VERSION, "workflowtemplates")
+def template_index(body: kopf.Body, **_: Any) -> dict[str, IndexedTemplate]:
+    """Every WorkflowTemplate the operator watches, for the receiver's candidate search."""
+    return {"all": index_entry(dict(body))}
+
+
+@kopf.index(GROUP, VERSION, "clusterworkflowtemplates")
+def cluster_template_index(body: kopf.Body, **_: Any) -> dict[str, IndexedTemplate]:
+    """Every ClusterWorkflowTemplate, for the receiver's candidate search."""
+    return {"all": index_entry(dict(body))}
+
+
+@kopf.on.startup()  # type: ignore[arg-type]  # kopf passes indexes by name; its ActivityFn type does not know
+async def start_receiver(
+    memo: kopf.Memo,
+    logger: kopf.Logger,
+    template_index: kopf.Index[str, IndexedTemplate],
+    cluster_template_index: kopf.Index[str, IndexedTemplate],
+    **_: Any,
+) -> None:
+    """Serve the webhook, /healthz, /readyz and /metrics in this process and event loop."""
+    ours = load_settings()
+    authenticator = require_authenticator(
+        token_file=ours.webhook_token_file,
+        basic_auth_file=ours.webhook_basic_auth_file,
+        insecure=ours.insecure_webhook,
+    )
+    kube = memo["kube"]
+    catalog = IndexCatalog([template_index, cluster_template_index])
+    intake = Intake(
+        kube=kube,
+        catalog=catalog,
+        ranker=PriorityRanker(),
+        home_namespace=ours.home_namespace or DEFAULT_HOME_NAMESPACE,
+        watched_namespaces=ours.namespaces,
+        api_timeout=ours.api_timeout,
+    )
+    readiness = ReceiverReadiness(kube=kube, catalog=catalog)
+    app = build_app(intake=intake, authenticator=authenticator, readiness=readiness, max_body=ours.webhook_max_body)
+    tls = tls_context(cert_file=ours.tls_cert_file, key_file=ours.tls_key_file) if ours.tls_cert_file else None
+    runner = await serve(app, host=ours.listen_address, port=ours.port, tls=tls)
+    memo["stack"].push_async_callback(runner.cleanup)
+    memo["readiness"] = readiness
+    sync = asyncio.create_task(wait_until_indexed(kube=kube, catalog=catalog, namespaces=ours.namespaces))
+    memo["stack"].callback(sync.cancel)
+    logger.info(
+        "receiver listening on %s://%s:%d%s",
+        "https" if tls else "http",
+        ours.listen_address,
+        ours.port,
+        "" if not authenticator.open else " WITHOUT authentication (--insecure-webhook)",
+    )
+
+
 @kopf.on.cleanup()
 async def stop_engine(memo: kopf.Memo, **_: Any) -> None:
-    """Stop the runs, then close the engine; unfinished runs stay checkpointed and resume at the next start."""
+    """Stop accepting alerts and runs, then close the engine; unfinished runs stay checkpointed."""
+    readiness = memo.get("readiness")
+    if readiness is not None:
+        readiness.stopping = True
     service = memo.get("service")
     if service is not None:
         await service.aclose()  # before the clients close under them

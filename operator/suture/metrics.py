@@ -25,3 +25,28 @@ STEP_DURATION = Histogram(
 )
 RUNS_WAITING_APPROVAL = Gauge("suture_runs_waiting_approval", "Runs paused for a person's decision.")
 RUNS_REFUSED = Counter("suture_runs_refused_total", "Remediations refused before running, by reason.", ["reason"])
+
+# The receiver and the operator around it.
+ALERTS_RECEIVED = Counter(
+    "suture_alerts_received_total",
+    "Alerts received from Alertmanager, by alert status and what became of them.",
+    ["status", "outcome"],
+)
+WEBHOOK_DURATION = Histogram(
+    "suture_webhook_request_duration_seconds",
+    "Time to answer a webhook request, until every Remediation of it is stored.",
+    ["code"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+REMEDIATIONS_CREATED = Counter(
+    "suture_remediations_created_total", "Remediations the receiver created, by chosen template.", ["template"]
+)
+RECOMMENDATION_SCORE = Histogram(
+    "suture_recommendation_score",
+    "Ranking score of the template chosen for each created Remediation.",
+    ["template"],
+    buckets=(0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0),
+)
+RUNS_ACTIVE = Gauge("suture_runs_active", "Runs holding an execution slot.")
+RUNS_QUEUED = Gauge("suture_runs_queued", "Runs waiting for an execution slot.")
+LEADER = Gauge("suture_leader", "1 when this replica executes runs (always 1 when standalone), else 0.")

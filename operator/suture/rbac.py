@@ -21,7 +21,11 @@ ROLE_NAME = "suture-operator"
 OPERATOR_RULES: tuple[RbacRule, ...] = (
     RbacRule(GROUP, ("workflowtemplates", "clusterworkflowtemplates"), ("get", "list", "watch", "patch")),
     RbacRule(GROUP, ("workflowtemplates/status", "clusterworkflowtemplates/status"), ("get", "patch")),
-    RbacRule(GROUP, ("remediations",), ("get", "list", "watch", "patch", "update")),
+    # create: the Alertmanager receiver stores one Remediation per alert occurrence.
+    RbacRule(GROUP, ("remediations",), ("create", "get", "list", "watch", "patch", "update")),
+    # The receiver reads the global pause (ConfigMap suture-pause in its home namespace). A ClusterRole
+    # cannot name one object in one namespace; a chart can narrow this with a Role and resourceNames.
+    RbacRule("", ("configmaps",), ("get",)),
     RbacRule(GROUP, ("remediations/status",), ("get", "patch")),
     RbacRule("", ("events",), ("create", "patch")),
     RbacRule("events.k8s.io", ("events",), ("create", "patch")),

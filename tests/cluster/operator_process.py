@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import sys
 from pathlib import Path
@@ -15,20 +16,26 @@ class OperatorProcess:
     """`suture run` in a subprocess, with its own data directory."""
 
     def __init__(self, kubeconfig: str, data_dir: Path, namespace: str, **env: str) -> None:
-        self.extra_env = env
         self.kubeconfig = kubeconfig
         self.data_dir = data_dir
         self.namespace = namespace
+        self.extra_env = env
         self.proc: asyncio.subprocess.Process | None = None
         self.log = data_dir / "operator.log"
-        self.metrics_port = free_port()
+        self.port = free_port()  # the one HTTP server: webhook, /healthz, /readyz, /metrics
+        self.metrics_port = self.port
+        self.token = secrets.token_urlsafe(24)
+        self.token_file = data_dir / "webhook-token"
+        self.token_file.write_text(self.token + "\n")
 
     async def start(self) -> None:
         env = {
             **os.environ,
             "SUTURE_DATA_DIR": str(self.data_dir),
             "KUBECONFIG": self.kubeconfig,
-            "SUTURE_METRICS_PORT": str(self.metrics_port),
+            "SUTURE_PORT": str(self.port),
+            "SUTURE_LISTEN_ADDRESS": "127.0.0.1",
+            "SUTURE_WEBHOOK_TOKEN_FILE": str(self.token_file),
             **self.extra_env,
         }
         self.proc = await asyncio.create_subprocess_exec(

@@ -139,7 +139,7 @@ def test_verbose_adds_the_traceback_before_the_line(
 @pytest.mark.timeout(60)
 def test_run_without_a_usable_kubeconfig_exits_at_once(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     missing = tmp_path / "nowhere.yaml"
-    code, err = _run(capsys, ["run", "--kubeconfig", str(missing)])
+    code, err = _run(capsys, ["run", "--insecure-webhook", "--kubeconfig", str(missing)])
     assert code == 1
     assert "no kubeconfig found" in _one_line(err)
 
@@ -149,7 +149,7 @@ def test_run_against_an_unreachable_api_server_exits_at_once(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, closed_port: int
 ) -> None:
     config = _kubeconfig(tmp_path / "kubeconfig", f"https://127.0.0.1:{closed_port}")
-    code, err = _run(capsys, ["run", "--kubeconfig", str(config)])
+    code, err = _run(capsys, ["run", "--insecure-webhook", "--kubeconfig", str(config)])
     assert code == 1
     assert f"unreachable at https://127.0.0.1:{closed_port}" in _one_line(err)
 

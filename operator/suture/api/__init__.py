@@ -4,6 +4,7 @@ This package is a leaf: it imports nothing else from Suture, so every other
 layer (engine, webhook, CLI, handlers) can depend on it.
 """
 
+from suture.api.alertmanager import AlertmanagerAlert, AlertmanagerPayload
 from suture.api.base import (
     API_VERSION,
     GROUP,
@@ -20,7 +21,9 @@ from suture.api.checks import Check, PromQLCheck, ResourceCheck, TimeWindow
 from suture.api.remediation import (
     TERMINAL_PHASES,
     AlertInfo,
+    AlertStatus,
     ObjectRef,
+    RelatedAlert,
     Remediation,
     RemediationSpec,
     RemediationStatus,
@@ -56,6 +59,9 @@ __all__ = [
     "ActionCall",
     "AlertInfo",
     "AlertMatch",
+    "AlertStatus",
+    "AlertmanagerAlert",
+    "AlertmanagerPayload",
     "AnyTemplate",
     "Check",
     "ClusterWorkflowTemplate",
@@ -64,6 +70,7 @@ __all__ = [
     "LabelSelector",
     "ObjectRef",
     "PromQLCheck",
+    "RelatedAlert",
     "Remediation",
     "RemediationSpec",
     "RemediationStatus",

@@ -137,6 +137,22 @@ class ApprovalRecord(SutureModel):
     reason: str = Field(default="", description="Their reason.")
 
 
+class AlertStatus(SutureModel):
+    """What Alertmanager said about the alert after the Remediation was created."""
+
+    resolved_at: str | None = Field(default=None, description="When Alertmanager reported it resolved (RFC 3339).")
+
+
+class RelatedAlert(SutureModel):
+    """Another alert occurrence on the same target, recorded instead of starting a second run."""
+
+    name: str = Field(default="", max_length=253, description="Its alertname label.")
+    fingerprint: str = Field(default="", max_length=64, description="Alertmanager's fingerprint.")
+    starts_at: str | None = Field(default=None, description="When it started firing (RFC 3339).")
+    received_at: str | None = Field(default=None, description="When the receiver recorded it (RFC 3339).")
+    labels: dict[str, str] = Field(default_factory=dict, description="Its labels (untrusted input).")
+
+
 class RemediationStatus(SutureModel):
     """What the operator did and learned."""
 
@@ -152,6 +168,10 @@ class RemediationStatus(SutureModel):
     approval: ApprovalRecord | None = Field(default=None, description="The recorded approval decision.")
     undone: list[str] = Field(default_factory=list, description="Steps whose changes were rolled back, in order.")
     conditions: list[Condition] = Field(default_factory=list, description="Standard conditions.")
+    alert: AlertStatus | None = Field(default=None, description="The alert's later news (resolution).")
+    related_alerts: list[RelatedAlert] = Field(
+        default_factory=list, max_length=100, description="Other alerts on the same target while this one was active."
+    )
 
 
 class Remediation(SutureModel):

@@ -1,0 +1,181 @@
+"""Receiver throughput and latency: HTTP request in, Remediations stored, reply out.
+
+Run:
+  .venv/bin/python benchmarks/bench_webhook.py                 # the receiver alone, API server faked in memory
+  .venv/bin/python benchmarks/bench_webhook.py --kubeconfig K  # up to the stored Remediation on a real cluster
+                                                               # (Suture's CRDs installed: kubectl apply -f crds/)
+
+Prints alerts per second and per-request p50/p99 for 1-alert and 50-alert
+payloads, sequential (latency) and with 8 senders at once (throughput). Every
+alert is a new occurrence, so every one is a created Remediation. In cluster
+mode the Remediations go to a throwaway namespace, deleted at the end; no
+operator runs them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import copy
+import statistics
+import tempfile
+import time
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from aiohttp import ClientSession
+from aiohttp.test_utils import TestServer
+
+from suture.kube import ApiError, KubeClient, connect
+from suture.webhook import (
+    WEBHOOK_PATH,
+    Authenticator,
+    Intake,
+    PriorityRanker,
+    StaticCatalog,
+    authenticator_from_files,
+    build_app,
+    index_entry,
+)
+
+TOKEN = "bench-token"
+
+
+class MemoryApi:
+    """The calls the receiver makes on its hot path, answered from a dict."""
+
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str | None, str], dict[str, Any]] = {}
+
+    async def get_or_none(self, kind: str, name: str, namespace: str | None = None, **_: Any) -> Any:
+        return copy.deepcopy(self.objects.get((kind, namespace, name)))
+
+    async def create(self, kind: str, body: Mapping[str, Any], namespace: str | None = None, **_: Any) -> Any:
+        key = (kind, namespace, body["metadata"]["name"])
+        if key in self.objects:
+            raise ApiError(409, "AlreadyExists", "exists")
+        self.objects[key] = copy.deepcopy(dict(body))
+        return body
+
+    async def patch(self, kind: str, name: str, body: Any, namespace: str | None = None, **_: Any) -> Any:
+        found = self.objects.get((kind, namespace, name))
+        if found is None:
+            raise ApiError(404, "NotFound", "missing")
+        found.setdefault("status", {}).update(body.get("status") or {})
+        return found
+
+
+def _template(namespace: str) -> Any:
+    return index_entry(
+        {
+            "kind": "WorkflowTemplate",
+            "metadata": {"name": "bench", "namespace": namespace, "uid": "u", "generation": 1},
+            "spec": {
+                "match": {"alertNames": ["BenchAlert"]},
+                "steps": [{"name": "wait", "wait": {"duration": "1s"}}],
+            },
+            "status": {"conditions": [{"type": "Valid", "status": "True", "observedGeneration": 1}]},
+        }
+    )
+
+
+def _payload(namespace: str, size: int) -> dict[str, Any]:
+    alerts = [
+        {
+            "status": "firing",
+            "labels": {"alertname": "BenchAlert", "namespace": namespace, "pod": f"pod-{i}"},
+            "annotations": {"summary": "benchmark"},
+            "startsAt": "2026-11-29T06:00:00Z",
+            "endsAt": "0001-01-01T00:00:00Z",
+            "fingerprint": uuid.uuid4().hex[:16],
+        }
+        for i in range(size)
+    ]
+    return {"version": "4", "status": "firing", "receiver": "suture", "groupKey": "{}", "alerts": alerts}
+
+
+async def _measure(url: str, namespace: str, *, size: int, requests: int, senders: int) -> tuple[float, list[float]]:
+    latencies: list[float] = []
+    headers = {"Authorization": f"Bearer {TOKEN}"}
+    queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    for _ in range(requests):
+        queue.put_nowait(_payload(namespace, size))
+
+    async def sender(session: ClientSession) -> None:
+        while not queue.empty():
+            body = queue.get_nowait()
+            t0 = time.perf_counter()
+            async with session.post(url, json=body, headers=headers) as response:
+                answer = await response.json()
+                assert response.status == 200, answer
+                assert len(answer["created"]) == size, answer
+            latencies.append(time.perf_counter() - t0)
+
+    async with ClientSession() as session:
+        start = time.perf_counter()
+        await asyncio.gather(*(sender(session) for _ in range(senders)))
+        elapsed = time.perf_counter() - start
+    return requests * size / elapsed, sorted(latencies)
+
+
+def _p(samples: list[float], q: float) -> float:
+    return samples[max(0, int(len(samples) * q) - 1)] * 1000
+
+
+async def run(token_file: Path) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kubeconfig", help="measure against this cluster (default: API server faked)")
+    parser.add_argument("--requests", type=int, default=0, help="requests per case (default 400 faked, 100 real)")
+    args = parser.parse_args()
+    requests = args.requests or (100 if args.kubeconfig else 400)
+
+    kube: Any
+    namespace = f"bench-{uuid.uuid4().hex[:6]}"
+    real: KubeClient | None = None
+    if args.kubeconfig:
+        real = await connect(args.kubeconfig)
+        await real.create("Namespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
+        kube = real
+    else:
+        kube = MemoryApi()
+    authenticator: Authenticator = authenticator_from_files(token_file=str(token_file), basic_auth_file="")
+    intake = Intake(
+        kube=kube,
+        catalog=StaticCatalog([_template(namespace)]),
+        ranker=PriorityRanker(),
+        home_namespace=namespace,
+        watched_namespaces=(namespace,),
+    )
+    server = TestServer(build_app(intake=intake, authenticator=authenticator), host="127.0.0.1")
+    await server.start_server()
+    url = str(server.make_url(WEBHOOK_PATH))
+    mode = "real API server" if real else "API server faked in memory"
+    print(f"receiver benchmark ({mode}); each alert is a new occurrence, stored as a Remediation")
+    try:
+        await _measure(url, namespace, size=1, requests=20, senders=1)  # warm-up: connections, caches
+        for size in (1, 50):
+            for senders in (1, 8):
+                n = max(requests // (size // 10 + 1), 10)
+                rate, lat = await _measure(url, namespace, size=size, requests=n, senders=senders)
+                print(
+                    f"  {size:>2}-alert payloads, {senders} sender(s), {n} requests: {rate:8.0f} alerts/s  "
+                    f"p50 {statistics.median(lat) * 1000:7.1f} ms  p99 {_p(lat, 0.99):7.1f} ms"
+                )
+    finally:
+        await server.close()
+        if real is not None:
+            await real.delete("Namespace", namespace)
+            await real.close()
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory() as workdir:
+        token_file = Path(workdir) / "token"
+        token_file.write_text(TOKEN)
+        asyncio.run(run(token_file))
+
+
+if __name__ == "__main__":
+    main()

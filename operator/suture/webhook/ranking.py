@@ -1,0 +1,92 @@
+"""Ordering the candidate templates for an alert, behind one interface.
+
+The receiver calls ``ranker.rank(alert, candidates)`` and records the result
+in the Remediation. :class:`PriorityRanker` is the default until the learning
+recommender (``suture.recommend``) plugs in: anything with the same ``rank``
+signature returning :class:`Ranked` items, best first, can replace it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from suture.webhook.catalog import IndexedTemplate
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One candidate with its score and the reasons, in plain words."""
+
+    template: IndexedTemplate
+    score: float
+    reasons: tuple[str, ...] = field(default_factory=tuple)
+    confidence: float | None = None
+    """0..1, how much evidence stands behind the score; None when the ranker does not say."""
+
+
+class Ranker(Protocol):
+    """Orders candidates for an alert, best first; must return every candidate exactly once."""
+
+    def rank(self, alert: Mapping[str, Any], candidates: Sequence[IndexedTemplate]) -> Sequence[Ranked]:
+        """Best first. ``alert`` is the alert context (name, labels, annotations, fingerprint, startsAt)."""
+
+
+class PriorityRanker:
+    """The default: higher ``spec.priority`` first, then name; score is the priority scaled to 0..1."""
+
+    def rank(self, alert: Mapping[str, Any], candidates: Sequence[IndexedTemplate]) -> list[Ranked]:
+        """Deterministic, so every replica and every repeat choose the same template."""
+        del alert  # the default ignores the alert's content on purpose
+        ordered = sorted(candidates, key=lambda t: (-_priority(t), t.name, t.kind, t.namespace or ""))
+        return [
+            Ranked(
+                template=t,
+                score=round((_priority(t) + 100) / 200, 4),
+                reasons=(f"priority {_priority(t)}; ties broken by name",),
+            )
+            for t in ordered
+        ]
+
+
+def _priority(template: IndexedTemplate) -> int:
+    return template.spec.priority if template.spec is not None else 0
+
+
+class ByNameRanker:
+    """Plugs in a ranker that answers with template *names* (``suture.recommend.Recommender``).
+
+    The inner ranker gets the alert and the entries themselves (they carry
+    ``metadata`` and ``spec`` like a template object) and returns items with
+    ``.template`` (a name), ``.score``, ``.reasons`` and optionally
+    ``.confidence``. Names are mapped back to entries; as names alone cannot
+    tell a WorkflowTemplate from a ClusterWorkflowTemplate of the same name,
+    only the first entry of each name is offered (namespaced before cluster),
+    and a name the inner ranker invents is ignored.
+    """
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def rank(self, alert: Mapping[str, Any], candidates: Sequence[IndexedTemplate]) -> list[Ranked]:
+        """The inner ranking, best first, as :class:`Ranked` entries."""
+        by_name: dict[str, IndexedTemplate] = {}
+        for entry in sorted(candidates, key=lambda t: t.kind != "WorkflowTemplate"):
+            by_name.setdefault(entry.name, entry)
+        ranked = []
+        for item in self.inner.rank(alert, list(by_name.values())):
+            name = str(item.template)
+            if name not in by_name:
+                continue
+            entry = by_name.pop(name)
+            confidence = getattr(item, "confidence", None)
+            ranked.append(
+                Ranked(
+                    template=entry,
+                    score=float(item.score),
+                    reasons=tuple(str(r) for r in item.reasons),
+                    confidence=float(confidence) if confidence is not None else None,
+                )
+            )
+        return ranked
