@@ -148,6 +148,7 @@ _RUN_FLAGS: list[tuple[str, str, str, str]] = [
         "the operator's own namespace: the global pause, and Remediations of ClusterWorkflowTemplates",
     ),
     ("--api-timeout", "SUTURE_WEBHOOK_API_TIMEOUT", "5", "seconds per API call before the webhook answers 503"),
+    ("--log-format", "SUTURE_LOG_FORMAT", "text", "text, or json: one object per line with the run's fields"),
 ]
 
 
@@ -211,6 +212,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     namespaces = list(args.namespace or settings.namespaces)
     kopf.configure(verbose=args.verbose)
+    if settings.log_format == "json":
+        from suture.logs import use_json_lines
+
+        use_json_lines()
     kopf.run(
         clusterwide=not namespaces,
         namespaces=namespaces,

@@ -48,6 +48,9 @@ class Settings:
     """The operator's own namespace, where its receiver creates Remediations; ClusterWorkflowTemplates run
     from there without listing it in spec.allowedRemediationNamespaces. In a pod, the pod's namespace."""
 
+    log_format: str = field(default_factory=lambda: os.environ.get("SUTURE_LOG_FORMAT", "text"))
+    """``text`` or ``json`` (one object per line, with the Remediation, run id and step of run logs)."""
+
     prometheus_url: str = field(default_factory=lambda: os.environ.get("SUTURE_PROMETHEUS_URL", ""))
     """Prometheus base URL for PromQL conditions and health gates; empty disables them."""
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import sys
 from collections.abc import Mapping, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
@@ -65,16 +64,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
-def configure_logging(*, verbose: bool, json_format: bool) -> None:
-    """Set up the root logger for ``suture run``: INFO (DEBUG with ``verbose``), text or JSON lines on stderr."""
-    handler = logging.StreamHandler(sys.stderr)
-    if json_format:
+def use_json_lines() -> None:
+    """Switch every handler of the root logger (kopf sets them up) to JSON lines."""
+    for handler in logging.getLogger().handlers:
         handler.setFormatter(JsonFormatter())
-    else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(logging.DEBUG if verbose else logging.INFO)
-    # The HTTP client libraries are chatty at DEBUG and may print URLs with credentials in them.
-    for noisy in ("aiohttp", "urllib3", "kubernetes", "asyncio", "aiosqlite"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -60,3 +60,27 @@ def test_json_lines_carry_the_run_fields() -> None:
         "scale",
         "warning",
     )
+
+
+def test_suture_run_log_format_json_turns_every_line_into_an_object() -> None:
+    import io
+
+    from suture.logs import use_json_lines
+
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        use_json_lines()
+        run_logger({"id": "uid-2", "remediation": "shop/r2"}).warning("run Failed: boom")
+        logging.getLogger("kopf.objects").warning("Handler failed")
+    finally:
+        root.removeHandler(handler)
+    first, second = (json.loads(line) for line in stream.getvalue().splitlines())
+    assert (first["remediation"], first["run_id"], first["message"]) == (
+        "shop/r2",
+        "uid-2",
+        "[shop/r2] run Failed: boom",
+    )
+    assert (second["logger"], second["message"]) == ("kopf.objects", "Handler failed")
