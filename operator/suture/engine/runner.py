@@ -303,14 +303,15 @@ class Engine:
 
     async def _announce_wait(self, run_id: str, approval: PendingApproval) -> None:
         sink = self.deps.sink
+        # The question first: whoever sees the phase WaitingApproval finds which approval to answer.
+        asked = ApprovalDecision(step=approval.id, decision="Pending", reason=approval.message, at=now_iso())
+        await sink.approval(run_id=run_id, decision=asked)
         await sink.step(
             run_id=run_id, step=StepProgress(name=approval.step, phase=WAITING_APPROVAL, message=approval.message)
         )
         await sink.run_phase(
             run_id=run_id, phase=WAITING_APPROVAL, message=f"waiting for approval of {approval.id}", undone=[]
         )
-        asked = ApprovalDecision(step=approval.id, decision="Pending", reason=approval.message, at=now_iso())
-        await sink.approval(run_id=run_id, decision=asked)
         if run_id not in self._timers:
             self._timers[run_id] = asyncio.create_task(self._expire(run_id, approval.deadline))
 
