@@ -18,6 +18,7 @@ from suture.runs.request import RunRefused, build_run_request, load_template
 from suture.runs.sink import KubeStatusSink
 
 logger = logging.getLogger("suture.runs")
+REVIVE_DELAYS = (1.0, 5.0, 30.0)  # seconds before resuming a run whose task died, attempt by attempt
 
 
 def _ids(body: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -57,6 +58,8 @@ class RemediationService:
         self.home_namespace = home_namespace  # the operator's own namespace (see build_run_request)
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self._acceptance: dict[str, asyncio.Lock] = {}
+        self._revivals: dict[str, int] = {}  # how often a run's task died in a row
+        self._background: set[asyncio.Task[None]] = set()
 
     async def start(self, body: Mapping[str, Any]) -> None:
         """Start a new run, or resume one after a restart; a finished run is left alone."""
@@ -98,11 +101,36 @@ class RemediationService:
             else:
                 outcome = await self.engine.start(request=request)
             await self._answer_while_waiting(uid, body, outcome)
+            self._revivals.pop(uid, None)
         except Exception:
             logger.exception("run %s failed unexpectedly", uid)
+            self._revive_later(uid, body)
             raise
         finally:
             self.tasks.pop(uid, None)
+
+    def _revive_later(self, uid: str, body: Mapping[str, Any]) -> None:
+        """A run whose task died (a bug, a lost connection) is resumed from its checkpoint after a pause.
+
+        A few times, with growing pauses; then it is left for the next restart,
+        which resumes every unfinished run anyway.
+        """
+        count = self._revivals.get(uid, 0) + 1
+        if count > len(REVIVE_DELAYS):
+            logger.error("run %s died %d times; it resumes at the operator's next start", uid, count - 1)
+            return
+        self._revivals[uid] = count
+        namespace, name, _ = _ids(body)
+
+        async def revive() -> None:
+            await asyncio.sleep(REVIVE_DELAYS[count - 1])
+            fresh = await self.kube.get_or_none("Remediation", name, namespace, api_version=API_VERSION)
+            if fresh is not None and uid not in self.tasks:
+                logger.warning("[%s/%s] resuming run %s after its task died (attempt %d)", namespace, name, uid, count)
+                await self.start(fresh)
+
+        self._background.add(task := asyncio.create_task(revive(), name=f"suture-revive-{uid}"))
+        task.add_done_callback(self._background.discard)
 
     async def _answer_while_waiting(self, uid: str, body: Mapping[str, Any], outcome: RunOutcome) -> None:
         """Give a paused run the answer stored in its Remediation, for as long as one names its question.
@@ -182,7 +210,7 @@ class RemediationService:
         The effect journal has recorded any write a task was in the middle of,
         so stopping mid-step loses nothing a restart cannot finish exactly once.
         """
-        tasks = list(self.tasks.values())
+        tasks = [*self.tasks.values(), *self._background]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)

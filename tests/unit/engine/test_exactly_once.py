@@ -189,3 +189,17 @@ async def test_a_rollout_whose_gate_cannot_be_read_still_gets_its_waves_undone(t
     assert api.get("Deployment", "a", "shop")["spec"]["replicas"] == 1  # wave 1 was applied, then undone
     scaled = [(w.name, w.body) for w in api.writes(kind="Deployment", persisted=True)]
     assert scaled == [("a", {"spec": {"replicas": 2}}), ("a", {"spec": {"replicas": 1}})]
+
+
+async def test_an_approval_inside_a_subflow_works_and_the_steps_before_it_are_not_repeated(
+    make_engine: Callable[..., Engine], ledger: Ledger
+) -> None:
+    child = {"steps": [rec("before"), {"name": "ask", "approval": {"message": "go on?"}}, rec("after")]}
+    engine = make_engine(templates=FakeTemplates({"child": child}))
+    spec = template({"name": "call", "subflow": {"template": "child"}})
+    waiting = await engine.start(request=RunRequest(run_id="sa1", template=spec))
+    assert waiting.approval is not None
+    assert waiting.approval.id == "call/ask"
+    outcome = await engine.approve(run_id="sa1", decision="Approved", approval_id="call/ask")
+    assert outcome.phase == "Succeeded", outcome.message
+    assert ledger.done() == ["before", "after"]

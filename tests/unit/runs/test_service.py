@@ -13,6 +13,7 @@ from suture.actions import Registry
 from suture.engine import Engine
 from suture.kube import KubeClient
 from suture.runs import KubeStatusSink, RemediationService
+from tests.conftest import wait_for
 from tests.fakes.kubeapi import FakeKubeApi
 from tests.fakes.objects import remediation, seed_pod_chain, template
 from tests.unit.engine.fakes import Ledger
@@ -299,3 +300,34 @@ async def test_a_burst_of_remediations_cannot_slip_past_the_hourly_budget(
     assert phases == ["Failed", "Failed", "Failed", "WaitingApproval", "WaitingApproval"]
     refused = [stored(api, f"burst-{i}")["status"]["message"] for i in range(5)]
     assert sum(m.startswith("RateLimited") for m in refused) == 3
+
+
+async def test_a_run_whose_task_dies_is_resumed(
+    api: FakeKubeApi, make_service: Callable[[], RemediationService], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from suture.runs import service as service_module
+
+    monkeypatch.setattr(service_module, "REVIVE_DELAYS", (0.0, 0.0))
+    api.add(template(steps=ASK))
+    (rem,) = api.add(remediation())
+    service = make_service()
+    real_start = service.engine.start
+    calls = 0
+
+    async def dies_once(**kwargs: Any) -> Any:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            raise RuntimeError("the checkpointer's connection dropped")
+        return await real_start(**kwargs)
+
+    monkeypatch.setattr(service.engine, "start", dies_once)
+    await service.start(rem)
+    with pytest.raises(RuntimeError):
+        await settle(service, rem["metadata"]["uid"])
+
+    async def waiting() -> bool:
+        return (stored(api).get("status") or {}).get("phase") == "WaitingApproval"
+
+    await wait_for(waiting, timeout=10, what="the revived run to reach its approval")
+    assert calls == 2
