@@ -1,0 +1,175 @@
+"""The embedded vector index: one numpy matrix per (alert family, template), persisted as an append-only log.
+
+Why numpy and not ``qdrant_edge``: ranking filters to one family and one
+template before it compares vectors, so each search is one small matrix-vector
+product and an ``argpartition``; see ``benchmarks/bench_ranking.py`` for the
+figures and ``benchmarks/bench_index.py`` for the comparison.
+
+Persistence: each point is one line of JSON (sparse vector) followed by a tab
+and its CRC-32, appended and flushed (and fsynced when ``durable``) before
+``add`` returns. A SIGKILL can at worst leave a torn last line; loading drops a
+line whose checksum does not match and truncates the file there. One process
+per file: an exclusive ``flock`` is taken on open.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import numpy.typing as npt
+
+from suture.recommend.features import Vector
+from suture.recommend.index import Hit, Point
+
+
+class IndexLockedError(RuntimeError):
+    """Another process holds the index file open."""
+
+
+class _Segment:
+    """Points of one (family, template): a growable matrix and parallel arrays."""
+
+    def __init__(self, dim: int) -> None:
+        self.matrix: npt.NDArray[np.float32] = np.zeros((16, dim), dtype=np.float32)
+        self.points: list[Point] = []
+
+    def append(self, point: Point) -> None:
+        n = len(self.points)
+        if n == self.matrix.shape[0]:
+            grown = np.zeros((2 * n, self.matrix.shape[1]), dtype=np.float32)
+            grown[:n] = self.matrix
+            self.matrix = grown
+        self.matrix[n] = point.vector
+        self.points.append(point)
+
+    def search(self, query: Vector, limit: int) -> list[Hit]:
+        n = len(self.points)
+        if n == 0 or limit <= 0:
+            return []
+        scores = self.matrix[:n] @ query
+        if n > limit:
+            top = np.argpartition(-scores, limit - 1)[:limit]
+        else:
+            top = np.arange(n)
+        # Best first; on equal scores the more recent point first (drift: recent evidence wins ties).
+        order = sorted(top.tolist(), key=lambda i: (-float(scores[i]), -i))
+        return [Hit(point=self.points[i], score=float(scores[i])) for i in order]
+
+
+def _encode(point: Point) -> str:
+    nz = np.flatnonzero(point.vector)
+    body = json.dumps(
+        {
+            "id": point.id,
+            "family": point.family,
+            "template": point.template,
+            "effective": point.effective,
+            "seq": point.seq,
+            "fingerprint": point.fingerprint,
+            "nz": nz.tolist(),
+            "v": [float(x) for x in point.vector[nz]],
+        },
+        separators=(",", ":"),
+    )
+    return f"{body}\t{zlib.crc32(body.encode()):08x}\n"
+
+
+def _decode(line: str, dim: int) -> Point | None:
+    body, sep, crc = line.rstrip("\n").rpartition("\t")
+    if not sep or f"{zlib.crc32(body.encode()):08x}" != crc:
+        return None
+    data = json.loads(body)
+    vector = np.zeros(dim, dtype=np.float32)
+    vector[np.asarray(data["nz"], dtype=np.int64)] = np.asarray(data["v"], dtype=np.float32)
+    return Point(
+        id=data["id"],
+        family=data["family"],
+        template=data["template"],
+        effective=bool(data["effective"]),
+        seq=int(data["seq"]),
+        vector=vector,
+        fingerprint=data.get("fingerprint", ""),
+    )
+
+
+class NumpyIndex:
+    """In memory when ``path`` is None; otherwise loaded from and appended to ``path``."""
+
+    def __init__(self, *, dim: int, path: Path | None = None, durable: bool = True) -> None:
+        self.dim = dim
+        self._segments: dict[tuple[str, str], _Segment] = {}
+        self._order: list[Point] = []
+        self._ids: set[str] = set()
+        self._durable = durable
+        self._file: IO[str] | None = None
+        if path is not None:
+            self._open(path)
+
+    def _open(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+", encoding="utf-8")  # noqa: SIM115 - held open for the index's lifetime
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise IndexLockedError(f"{path} is open in another process") from None
+        handle.seek(0)
+        good_bytes = 0
+        for line in handle:
+            point = _decode(line, self.dim) if line.endswith("\n") else None
+            if point is None:
+                break  # a torn tail (killed mid-write): everything after it is dropped
+            good_bytes += len(line.encode())
+            self._insert(point)
+        handle.truncate(good_bytes)
+        handle.seek(0, os.SEEK_END)
+        self._file = handle
+
+    def _insert(self, point: Point) -> None:
+        if point.id in self._ids:
+            return
+        self._ids.add(point.id)
+        key = (point.family, point.template)
+        segment = self._segments.get(key)
+        if segment is None:
+            segment = self._segments[key] = _Segment(self.dim)
+        segment.append(point)
+        self._order.append(point)
+
+    def add(self, point: Point) -> None:
+        """Store ``point``; with a file, written (and fsynced when durable) before returning."""
+        if point.vector.shape != (self.dim,):
+            raise ValueError(f"vector has shape {point.vector.shape}, the index holds {self.dim}-long vectors")
+        if point.id in self._ids:
+            return
+        if self._file is not None:
+            self._file.write(_encode(point))
+            self._file.flush()
+            if self._durable:
+                os.fsync(self._file.fileno())
+        self._insert(point)
+
+    def search(self, query: Vector, *, family: str, template: str, limit: int) -> list[Hit]:
+        """Top ``limit`` points of (family, template) by dot product."""
+        segment = self._segments.get((family, template))
+        return [] if segment is None else segment.search(query, limit)
+
+    def points(self) -> Iterator[Point]:
+        """Every point in recording order."""
+        return iter(list(self._order))
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    def close(self) -> None:
+        """Close the file (releasing the lock); idempotent."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None

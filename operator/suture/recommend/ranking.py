@@ -1,0 +1,171 @@
+"""Scoring candidates: effectiveness learned from similar past alerts, with a prior for cold start.
+
+For a candidate template and an alert of family F:
+
+1. Search F's past alerts where that template ran, with the query weighted by
+   :class:`~suture.recommend.weights.TokenWeights`. A neighbour's similarity is
+   the share of the query's weighted mass it also carries (0..1).
+2. Each of the ``neighbours`` nearest counts ``similarity ** sharpness`` as
+   evidence, Effective or Ineffective, on top of a Beta prior whose mean is 0.5
+   nudged by the template's ``priority`` and its words' overlap with the alert,
+   with ``prior_strength`` pseudo-counts.
+3. The score is the posterior mean (``choose="mean"``, deterministic), or a draw
+   from the posterior (``choose="thompson"``, seeded). The mean is the default:
+   on the learning benchmark it wins, and an untried template's optimistic 0.5
+   already gets it tried once others fail (see benchmarks/learning/README.md).
+
+Optionally (``pool=True``) a template with no evidence in F borrows its
+success rate from other families as one pseudo-count.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+
+from suture.recommend.alerts import Candidate
+from suture.recommend.features import Vector
+from suture.recommend.index import Hit
+from suture.recommend.weights import WeightMode
+
+Choose = Literal["mean", "thompson"]
+_WORD = re.compile(r"[a-z][a-z0-9]{2,}")
+
+
+@dataclass(frozen=True)
+class Policy:
+    """How ranking turns evidence into a score. The defaults are what the learning benchmark chose."""
+
+    choose: Choose = "mean"
+    """``mean``: posterior mean, deterministic. ``thompson``: a seeded draw from the posterior."""
+    neighbours: int = 20
+    """Past alerts per template that count as evidence."""
+    sharpness: float = 4.0
+    """Evidence of a neighbour = similarity ** sharpness: near-identical failures count, loose ones barely."""
+    prior_strength: float = 2.0
+    """Pseudo-counts of the prior: 2 with mean 0.5 is Beta(1,1), optimistic enough to try a new template."""
+    priority_weight: float = 0.1
+    """Prior mean shift at priority 100 (and the reverse at -100)."""
+    text_weight: float = 0.05
+    """Prior mean shift when every word of the template's description appears in the alert."""
+    pool: bool = False
+    """Borrow a template's rate from other families when this family has no evidence for it."""
+    weights: WeightMode = "idf-relevance"
+    """How dimensions are weighted (``uniform`` and ``idf`` exist to measure against)."""
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    """A past alert that counted as evidence."""
+
+    fingerprint: str
+    template: str
+    outcome: Literal["Effective", "Ineffective"]
+    similarity: float
+    """Share of this alert's weighted features the past alert shares (0..1)."""
+
+
+@dataclass(frozen=True)
+class Ranked:
+    """One candidate's place in a ranking, with why."""
+
+    template: str
+    score: float
+    """What the order was decided by (posterior mean, or the Thompson draw)."""
+    mean: float
+    """Posterior mean probability that this template resolves this alert."""
+    evidence: float
+    """Similarity-weighted count of past outcomes behind the mean (0 = prior only)."""
+    prior: float
+    """The prior mean (priority and own text) before any evidence."""
+    neighbours: tuple[Neighbour, ...] = ()
+    reasons: tuple[str, ...] = ()
+    features: tuple[tuple[str, float], ...] = ()
+    """The alert's features that weigh most in this family, with their weights."""
+
+    @property
+    def confidence(self) -> float:
+        """0..1: how much evidence (not how good): evidence / (evidence + 4)."""
+        return self.evidence / (self.evidence + 4.0)
+
+
+@dataclass
+class Evidence:
+    """Similarity-weighted outcomes for one template."""
+
+    wins: float = 0.0
+    losses: float = 0.0
+    neighbours: list[Neighbour] = field(default_factory=list)
+
+    @property
+    def total(self) -> float:
+        return self.wins + self.losses
+
+
+def gather(hits: list[Hit], *, query_mass: float, sharpness: float) -> Evidence:
+    """Turn index hits into weighted evidence; similarity is the hit's share of the query's mass."""
+    ev = Evidence()
+    if query_mass <= 0:
+        return ev
+    for hit in hits:
+        similarity = min(max(hit.score / query_mass, 0.0), 1.0)
+        weight = similarity**sharpness
+        if hit.point.effective:
+            ev.wins += weight
+        else:
+            ev.losses += weight
+        ev.neighbours.append(
+            Neighbour(
+                fingerprint=hit.point.fingerprint or hit.point.id,
+                template=hit.point.template,
+                outcome="Effective" if hit.point.effective else "Ineffective",
+                similarity=round(similarity, 4),
+            )
+        )
+    return ev
+
+
+def text_overlap(candidate: Candidate, alert_tokens: tuple[str, ...]) -> float:
+    """Share of the template's own words that appear among the alert's words (0..1)."""
+    words = set(_WORD.findall(candidate.text.lower()))
+    if not words:
+        return 0.0
+    alert_words = {t.split("=", 1)[-1].split(":", 1)[-1].lower() for t in alert_tokens}
+    alert_words |= {w for t in alert_tokens for w in _WORD.findall(t.lower())}
+    return len(words & alert_words) / len(words)
+
+
+def prior_mean(candidate: Candidate, alert_tokens: tuple[str, ...], policy: Policy) -> float:
+    """0.5 nudged by priority and by the template's words found in the alert; stays within 0.05..0.95."""
+    mean = 0.5 + policy.priority_weight * candidate.priority / 100.0
+    mean += policy.text_weight * text_overlap(candidate, alert_tokens)
+    return float(min(max(mean, 0.05), 0.95))
+
+
+def posterior(
+    *, prior: float, evidence: Evidence, pooled: tuple[float, float] | None, policy: Policy
+) -> tuple[float, float]:
+    """(alpha, beta) of the Beta posterior. ``pooled`` is (wins, runs) of this template in other families."""
+    alpha = policy.prior_strength * prior + evidence.wins
+    beta = policy.prior_strength * (1.0 - prior) + evidence.losses
+    if pooled is not None and evidence.total == 0 and pooled[1] > 0:
+        rate = pooled[0] / pooled[1]
+        alpha += rate
+        beta += 1.0 - rate
+    return alpha, beta
+
+
+def score(alpha: float, beta: float, *, policy: Policy, rng: np.random.Generator) -> float:
+    """The ranking score: posterior mean, or a posterior draw under Thompson sampling."""
+    if policy.choose == "thompson":
+        return float(rng.beta(alpha, beta))
+    return alpha / (alpha + beta)
+
+
+def weighted_query(vector: Vector, weights: Vector) -> tuple[Vector, float]:
+    """The query sent to the index and its mass (the largest dot product a stored vector can reach)."""
+    query = (vector * weights).astype(np.float32)
+    return query, float(query.sum())
