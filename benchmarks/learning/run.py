@@ -148,7 +148,7 @@ def policies(seed: int, settings: Settings, variants: bool) -> list[Chooser]:
             Suture("suture, thompson sampling", seed, Policy(choose="thompson")),
             Suture("suture, uniform token weights", seed, Policy(weights="uniform")),
             Suture("suture, idf weights only", seed, Policy(weights="idf")),
-            Suture("suture, pooled across families", seed, Policy(pool=True)),
+            Suture("suture, no pooling across families", seed, Policy(pool=False)),
             Suture("suture, 8 neighbours", seed, Policy(neighbours=8)),
             Suture("suture, sharpness 1", seed, Policy(sharpness=1.0)),
         ]

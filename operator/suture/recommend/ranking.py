@@ -14,8 +14,11 @@ For a candidate template and an alert of family F:
    on the learning benchmark it wins, and an untried template's optimistic 0.5
    already gets it tried once others fail (see benchmarks/learning/README.md).
 
-Optionally (``pool=True``) a template with no evidence in F borrows its
-success rate from other families as one pseudo-count.
+Pooling across families (``pool=True``, the default) happens only where F has
+no evidence for the template: it then borrows its success rate in other
+families as one pseudo-count. On the benchmark this lifted last-500 success by
+about 2 points; pooling more (empirical-Bayes priors) removes the optimism
+exploration relies on.
 """
 
 from __future__ import annotations
@@ -51,8 +54,8 @@ class Policy:
     """Prior mean shift at priority 100 (and the reverse at -100)."""
     text_weight: float = 0.05
     """Prior mean shift when every word of the template's description appears in the alert."""
-    pool: bool = False
-    """Borrow a template's rate from other families when this family has no evidence for it."""
+    pool: bool = True
+    """Borrow a template's rate from other families (one pseudo-count) when this family has no evidence for it."""
     weights: WeightMode = "idf-relevance"
     """How dimensions are weighted (``uniform`` and ``idf`` exist to measure against)."""
 

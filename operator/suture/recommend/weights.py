@@ -98,7 +98,9 @@ class TokenWeights:
         return fam.cached
 
     def _compute(self, fam: _Family) -> Array:
-        idf = np.log((fam.docs + 1.0) / (fam.df + 1.0)) + 1.0
+        # A dimension no stored alert of the family has cannot match anything; weighting it 0 keeps an
+        # alert's never-seen tokens (its own pod name) from diluting every similarity.
+        idf = np.where(fam.df > 0, np.log((fam.docs + 1.0) / (fam.df + 1.0)) + 1.0, 0.0)
         if self.mode == "idf":
             return idf
         # How far a template's success rate with the token present strays from its rate overall
