@@ -28,7 +28,7 @@ _NAMESPACE = uuid.UUID("6d1b1f4e-3c0a-4f7e-9d55-2a8c1b7e0c11")
 class QdrantIndex:
     """A :class:`~suture.recommend.index.VectorIndex` over a qdrant-client ``QdrantClient``."""
 
-    def __init__(self, client: Any, *, dim: int, collection: str = COLLECTION) -> None:
+    def __init__(self, client: Any, *, dim: int, collection: str = COLLECTION, payload_indexes: bool = True) -> None:
         from qdrant_client import models
 
         self._client = client
@@ -40,7 +40,8 @@ class QdrantIndex:
                 collection_name=collection,
                 vectors_config=models.VectorParams(size=dim, distance=models.Distance.DOT),
             )
-            for key in ("family", "template"):
+            # Local mode ignores payload indexes (and warns); a server filters with them before scoring.
+            for key in ("family", "template") if payload_indexes else ():
                 client.create_payload_index(
                     collection_name=collection, field_name=key, field_schema=models.PayloadSchemaType.KEYWORD
                 )
@@ -51,8 +52,9 @@ class QdrantIndex:
         """Connect to a Qdrant server at ``url`` (``:memory:`` for local mode)."""
         from qdrant_client import QdrantClient
 
-        client = QdrantClient(location=":memory:") if url == ":memory:" else QdrantClient(url=url, api_key=api_key)
-        return cls(client, dim=dim)
+        if url == ":memory:":
+            return cls(QdrantClient(location=":memory:"), dim=dim, payload_indexes=False)
+        return cls(QdrantClient(url=url, api_key=api_key), dim=dim)
 
     def add(self, point: Point) -> None:
         """Upsert (waiting for the server to apply it); the point id is a UUID derived from ``point.id``."""
