@@ -22,7 +22,6 @@ import argparse
 import statistics
 import sys
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,9 +29,9 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from world import Alert, Settings, ceiling_choice, make_alert  # noqa: E402
+from world import Alert, Settings, ceiling_choice, make_alert
 
-from suture.recommend import Policy, Recommender  # noqa: E402
+from suture.recommend import Policy, Recommender
 
 
 class Chooser:
@@ -118,7 +117,9 @@ class Result:
     seconds: float = 0.0
 
 
-def play(chooser: Chooser, alerts: list[Alert], draws: np.ndarray, best: list[str], settings: Settings) -> tuple[float, float]:
+def play(
+    chooser: Chooser, alerts: list[Alert], draws: np.ndarray, best: list[str], settings: Settings
+) -> tuple[float, float]:
     """(success over the last half, cumulative regret) of one policy on one seed."""
     expected: list[float] = []
     regret = 0.0
@@ -127,10 +128,7 @@ def play(chooser: Chooser, alerts: list[Alert], draws: np.ndarray, best: list[st
         p = alert.family.success[alert.cause][template]
         expected.append(p)
         regret += alert.family.success[alert.cause][top] - p
-        if u_unknown < settings.unknown_rate:
-            outcome = "Unknown"
-        else:
-            outcome = "Effective" if u_success < p else "Ineffective"
+        outcome = "Unknown" if u_unknown < settings.unknown_rate else "Effective" if u_success < p else "Ineffective"
         chooser.learn(alert, template, outcome)
     tail = expected[settings.drift_at :] if settings.drift_at < len(expected) else expected[len(expected) // 2 :]
     return float(np.mean(tail)), regret
@@ -180,27 +178,38 @@ def main(argv: list[str] | None = None) -> int:
             if chooser.name not in names:
                 names.append(chooser.name)
     ceiling = statistics.mean(results["information ceiling"].last)
-    print(f"{args.alerts} alerts per seed, seeds {args.first_seed}..{args.first_seed + args.seeds - 1}, "
-          f"cause mix drifts at alert {settings.drift_at}, {settings.context_rate:.0%} with live context, "
-          f"{settings.unknown_rate:.0%} Unknown outcomes")
-    header = f"{'policy':36} {'last-500 success':>17} {'% of ceiling':>13} {'regret mean':>12} {'regret min..max':>16} {'s/seed':>7}"
+    print(
+        f"{args.alerts} alerts per seed, seeds {args.first_seed}..{args.first_seed + args.seeds - 1}, "
+        f"cause mix drifts at alert {settings.drift_at}, {settings.context_rate:.0%} with live context, "
+        f"{settings.unknown_rate:.0%} Unknown outcomes"
+    )
+    header = (
+        f"{'policy':36} {'last-500 success':>17} {'% of ceiling':>13} {'regret mean':>12} "
+        f"{'regret min..max':>16} {'s/seed':>7}"
+    )
     print(header)
     print("-" * len(header))
     for name in names:
         res = results[name]
         mean = statistics.mean(res.last)
         sd = statistics.pstdev(res.last)
-        print(f"{name:36} {mean:>10.3f} ±{sd:.3f} {100 * mean / ceiling:>12.1f}% {statistics.mean(res.regret):>12.1f} "
-              f"{min(res.regret):>7.1f}..{max(res.regret):<7.1f} {res.seconds / args.seeds:>7.2f}")
+        print(
+            f"{name:36} {mean:>10.3f} ±{sd:.3f} {100 * mean / ceiling:>12.1f}% {statistics.mean(res.regret):>12.1f} "
+            f"{min(res.regret):>7.1f}..{max(res.regret):<7.1f} {res.seconds / args.seeds:>7.2f}"
+        )
     suture = results["suture (default)"]
     baselines = ["first matching template", "random candidate", "seed formula (rate x min(n/10,1))"]
     wins = sum(all(suture.regret[i] < results[b].regret[i] for b in baselines) for i in range(args.seeds))
     share = statistics.mean(suture.last) / ceiling
     print()
-    print(f"target 1: suture's last-500 success is {100 * share:.1f}% of the ceiling (target >= 85%): "
-          f"{'met' if share >= 0.85 else 'NOT met'}")
-    print(f"target 2: suture's regret is below every baseline on {wins} of {args.seeds} seeds: "
-          f"{'met' if wins == args.seeds else 'NOT met'}")
+    print(
+        f"target 1: suture's last-500 success is {100 * share:.1f}% of the ceiling (target >= 85%): "
+        f"{'met' if share >= 0.85 else 'NOT met'}"
+    )
+    print(
+        f"target 2: suture's regret is below every baseline on {wins} of {args.seeds} seeds: "
+        f"{'met' if wins == args.seeds else 'NOT met'}"
+    )
     return 0
 
 

@@ -59,14 +59,30 @@ FAMILIES: list[Family] = [
         templates=["restart-pod", "rollback-bad-rollout", "increase-memory-limit", "restart-dependency"],
         causes={"bad_rollout": (0.35, 0.15), "oom": (0.2, 0.35), "dependency": (0.25, 0.25), "transient": (0.2, 0.25)},
         success={
-            "bad_rollout": {"restart-pod": 0.1, "rollback-bad-rollout": 0.9, "increase-memory-limit": 0.05,
-                            "restart-dependency": 0.1},
-            "oom": {"restart-pod": 0.25, "rollback-bad-rollout": 0.15, "increase-memory-limit": 0.9,
-                    "restart-dependency": 0.05},
-            "dependency": {"restart-pod": 0.3, "rollback-bad-rollout": 0.1, "increase-memory-limit": 0.05,
-                           "restart-dependency": 0.85},
-            "transient": {"restart-pod": 0.85, "rollback-bad-rollout": 0.45, "increase-memory-limit": 0.35,
-                          "restart-dependency": 0.4},
+            "bad_rollout": {
+                "restart-pod": 0.1,
+                "rollback-bad-rollout": 0.9,
+                "increase-memory-limit": 0.05,
+                "restart-dependency": 0.1,
+            },
+            "oom": {
+                "restart-pod": 0.25,
+                "rollback-bad-rollout": 0.15,
+                "increase-memory-limit": 0.9,
+                "restart-dependency": 0.05,
+            },
+            "dependency": {
+                "restart-pod": 0.3,
+                "rollback-bad-rollout": 0.1,
+                "increase-memory-limit": 0.05,
+                "restart-dependency": 0.85,
+            },
+            "transient": {
+                "restart-pod": 0.85,
+                "rollback-bad-rollout": 0.45,
+                "increase-memory-limit": 0.35,
+                "restart-dependency": 0.4,
+            },
         },
         cues=[
             Cue("rollout", "recent", {"bad_rollout": 0.9}, 0.15),
@@ -82,12 +98,14 @@ FAMILIES: list[Family] = [
         templates=["restart-pod", "increase-memory-limit", "scale-out", "rollback-bad-rollout"],
         causes={"limit_too_low": (0.4, 0.25), "leak": (0.3, 0.25), "spike": (0.3, 0.5)},
         success={
-            "limit_too_low": {"restart-pod": 0.15, "increase-memory-limit": 0.9, "scale-out": 0.3,
-                              "rollback-bad-rollout": 0.1},
-            "leak": {"restart-pod": 0.55, "increase-memory-limit": 0.35, "scale-out": 0.2,
-                     "rollback-bad-rollout": 0.6},
-            "spike": {"restart-pod": 0.1, "increase-memory-limit": 0.4, "scale-out": 0.9,
-                      "rollback-bad-rollout": 0.05},
+            "limit_too_low": {
+                "restart-pod": 0.15,
+                "increase-memory-limit": 0.9,
+                "scale-out": 0.3,
+                "rollback-bad-rollout": 0.1,
+            },
+            "leak": {"restart-pod": 0.55, "increase-memory-limit": 0.35, "scale-out": 0.2, "rollback-bad-rollout": 0.6},
+            "spike": {"restart-pod": 0.1, "increase-memory-limit": 0.4, "scale-out": 0.9, "rollback-bad-rollout": 0.05},
         },
         cues=[
             Cue("word", "working set close to the limit", {"limit_too_low": 0.6}, 0.15),
@@ -103,14 +121,30 @@ FAMILIES: list[Family] = [
         templates=["restart-pod", "rollback-bad-rollout", "add-node-capacity", "refresh-image-pull-secret"],
         causes={"bad_rollout": (0.35, 0.2), "capacity": (0.3, 0.4), "image_pull": (0.2, 0.2), "stuck": (0.15, 0.2)},
         success={
-            "bad_rollout": {"restart-pod": 0.1, "rollback-bad-rollout": 0.9, "add-node-capacity": 0.1,
-                            "refresh-image-pull-secret": 0.05},
-            "capacity": {"restart-pod": 0.05, "rollback-bad-rollout": 0.1, "add-node-capacity": 0.85,
-                         "refresh-image-pull-secret": 0.05},
-            "image_pull": {"restart-pod": 0.1, "rollback-bad-rollout": 0.45, "add-node-capacity": 0.05,
-                           "refresh-image-pull-secret": 0.9},
-            "stuck": {"restart-pod": 0.85, "rollback-bad-rollout": 0.3, "add-node-capacity": 0.2,
-                      "refresh-image-pull-secret": 0.05},
+            "bad_rollout": {
+                "restart-pod": 0.1,
+                "rollback-bad-rollout": 0.9,
+                "add-node-capacity": 0.1,
+                "refresh-image-pull-secret": 0.05,
+            },
+            "capacity": {
+                "restart-pod": 0.05,
+                "rollback-bad-rollout": 0.1,
+                "add-node-capacity": 0.85,
+                "refresh-image-pull-secret": 0.05,
+            },
+            "image_pull": {
+                "restart-pod": 0.1,
+                "rollback-bad-rollout": 0.45,
+                "add-node-capacity": 0.05,
+                "refresh-image-pull-secret": 0.9,
+            },
+            "stuck": {
+                "restart-pod": 0.85,
+                "rollback-bad-rollout": 0.3,
+                "add-node-capacity": 0.2,
+                "refresh-image-pull-secret": 0.05,
+            },
         },
         cues=[
             Cue("rollout", "recent", {"bad_rollout": 0.85, "image_pull": 0.5}, 0.15),
@@ -118,7 +152,7 @@ FAMILIES: list[Family] = [
             Cue("word", "0/5 nodes are available: Insufficient cpu", {"capacity": 0.65}, 0.05),
             Cue("word", "ImagePullBackOff", {"image_pull": 0.7}, 0.03),
         ],
-        summary="Deployment {ns}/{workload} has not matched the expected number of replicas for longer than 15 minutes.",
+        summary="Deployment {ns}/{workload} has not matched the expected number of replicas for 15 minutes.",
         kind="deployment",
     ),
     Family(
@@ -163,8 +197,26 @@ FAMILIES: list[Family] = [
 
 FILLER = ["please", "check", "the", "runbook", "cluster", "team", "owner", "ticket", "paged", "oncall", "again"]
 NAMESPACES = ["shop", "payments", "search", "auth", "data", "web"]
-WORKLOADS = [f"{w}" for w in ("api", "cart", "checkout", "worker", "indexer", "gateway", "ledger", "auth",
-                              "frontend", "queue", "cache", "batch", "reports", "mailer", "images")]
+WORKLOADS = [
+    f"{w}"
+    for w in (
+        "api",
+        "cart",
+        "checkout",
+        "worker",
+        "indexer",
+        "gateway",
+        "ledger",
+        "auth",
+        "frontend",
+        "queue",
+        "cache",
+        "batch",
+        "reports",
+        "mailer",
+        "images",
+    )
+]
 NODES = [f"node-{i:02d}" for i in range(12)]
 
 
@@ -246,8 +298,9 @@ def make_alert(rng: np.random.Generator, index: int, settings: Settings) -> Aler
     if rng.random() < 0.5:
         words += list(rng.choice(FILLER, size=3, replace=False))
     rng.shuffle(words)
-    summary = family.summary.format(ns=ns, pod=pod, container="main", workload=workload, node=node,
-                                    pvc=labels.get("persistentvolumeclaim", ""))
+    summary = family.summary.format(
+        ns=ns, pod=pod, container="main", workload=workload, node=node, pvc=labels.get("persistentvolumeclaim", "")
+    )
     payload = {
         "status": "firing",
         "labels": labels,
@@ -282,8 +335,7 @@ def cause_posterior(alert: Alert, settings: Settings) -> dict[str, float]:
 def ceiling_choice(alert: Alert, settings: Settings) -> str:
     """The template with the highest expected success given what can be observed (the information ceiling)."""
     post = cause_posterior(alert, settings)
-    return max(alert.family.templates,
-               key=lambda t: sum(p * alert.family.success[c][t] for c, p in post.items()))
+    return max(alert.family.templates, key=lambda t: sum(p * alert.family.success[c][t] for c, p in post.items()))
 
 
 def outcome(rng: np.random.Generator, alert: Alert, template: str, settings: Settings) -> str:

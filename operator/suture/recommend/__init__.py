@@ -11,7 +11,7 @@ See :mod:`suture.recommend.ranking` for how scores are made and
 
 from suture.recommend.alerts import OUTCOMES, AlertView, Candidate, Context, Outcome
 from suture.recommend.explain import recommendation
-from suture.recommend.features import Featurizer, Features, HashingFeaturizer
+from suture.recommend.features import Features, Featurizer, HashingFeaturizer
 from suture.recommend.index import Hit, Point, VectorIndex
 from suture.recommend.numpy_index import IndexLockedError, NumpyIndex
 from suture.recommend.ranking import Neighbour, Policy, Ranked
@@ -22,8 +22,8 @@ __all__ = [
     "AlertView",
     "Candidate",
     "Context",
-    "Featurizer",
     "Features",
+    "Featurizer",
     "HashingFeaturizer",
     "Hit",
     "IndexLockedError",

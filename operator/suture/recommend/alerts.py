@@ -37,9 +37,7 @@ class AlertView:
         if not fingerprint:
             canonical = json.dumps(labels, sort_keys=True).encode()
             fingerprint = hashlib.sha256(canonical).hexdigest()[:16]
-        return cls(
-            name=labels.get("alertname", ""), labels=labels, annotations=annotations, fingerprint=fingerprint
-        )
+        return cls(name=labels.get("alertname", ""), labels=labels, annotations=annotations, fingerprint=fingerprint)
 
 
 @dataclass(frozen=True)

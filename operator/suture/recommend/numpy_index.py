@@ -54,10 +54,7 @@ class _Segment:
         if n == 0 or limit <= 0:
             return []
         scores = self.matrix[:n] @ query
-        if n > limit:
-            top = np.argpartition(-scores, limit - 1)[:limit]
-        else:
-            top = np.arange(n)
+        top = np.argpartition(-scores, limit - 1)[:limit] if n > limit else np.arange(n)
         # Best first; on equal scores the more recent point first (drift: recent evidence wins ties).
         order = sorted(top.tolist(), key=lambda i: (-float(scores[i]), -i))
         return [Hit(point=self.points[i], score=float(scores[i])) for i in order]

@@ -106,9 +106,7 @@ class Recommender:
             query, mass = weighted_query(features.vector, weights)
             top_features = self._top_features(features, weights)
             ranked = [self._score(view, cand, features, query, mass, top_features) for cand in cands]
-        order = sorted(
-            range(len(ranked)), key=lambda i: (-ranked[i].score, -cands[i].priority, i)
-        )
+        order = sorted(range(len(ranked)), key=lambda i: (-ranked[i].score, -cands[i].priority, i))
         return [ranked[i] for i in order]
 
     async def arank(
@@ -211,11 +209,10 @@ class Recommender:
             family=point.family, template=point.template, vector=point.vector, effective=point.effective
         )
         win = 1.0 if point.effective else 0.0
-        for key, table in (
-            (point.template, self._pooled),
-            ((point.family, point.template), self._pooled_by_family),
+        for counts in (
+            self._pooled.setdefault(point.template, [0.0, 0.0]),
+            self._pooled_by_family.setdefault((point.family, point.template), [0.0, 0.0]),
         ):
-            counts = table.setdefault(key, [0.0, 0.0])  # type: ignore[call-overload]
             counts[0] += win
             counts[1] += 1.0
 
