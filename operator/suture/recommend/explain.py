@@ -22,7 +22,7 @@ def reasons_for(
     if evidence.total > 0:
         out.append(
             f"learned: {evidence.wins:.2f} effective vs {evidence.losses:.2f} ineffective "
-            f"(similarity-weighted, {len(evidence.neighbours)} past alerts of this kind) -> {mean:.2f}"
+            f"(similarity-weighted, {evidence.count} past alerts of this kind) -> {mean:.2f}"
         )
         out.extend(f"nearest: {_neighbour(n)}" for n in evidence.neighbours[:3])
     else:

@@ -56,8 +56,9 @@ class _Segment:
         scores = self.matrix[:n] @ query
         top = np.argpartition(-scores, limit - 1)[:limit] if n > limit else np.arange(n)
         # Best first; on equal scores the more recent point first (drift: recent evidence wins ties).
-        order = sorted(top.tolist(), key=lambda i: (-float(scores[i]), -i))
-        return [Hit(point=self.points[i], score=float(scores[i])) for i in order]
+        order = top[np.lexsort((-top, -scores[top]))]
+        points = self.points
+        return [Hit(point=points[i], score=float(scores[i])) for i in order.tolist()]
 
 
 def _encode(point: Point) -> str:

@@ -36,6 +36,7 @@ from suture.recommend.weights import WeightMode
 
 Choose = Literal["mean", "thompson"]
 _WORD = re.compile(r"[a-z][a-z0-9]{2,}")
+SHOWN_NEIGHBOURS = 5
 
 
 @dataclass(frozen=True)
@@ -85,6 +86,7 @@ class Ranked:
     prior: float
     """The prior mean (priority and own text) before any evidence."""
     neighbours: tuple[Neighbour, ...] = ()
+    """The nearest past alerts that counted (at most five), nearest first."""
     reasons: tuple[str, ...] = ()
     features: tuple[tuple[str, float], ...] = ()
     """The alert's features that weigh most in this family, with their weights."""
@@ -102,6 +104,9 @@ class Evidence:
     wins: float = 0.0
     losses: float = 0.0
     neighbours: list[Neighbour] = field(default_factory=list)
+    """The nearest few, for explanations."""
+    count: int = 0
+    """How many past alerts counted."""
 
     @property
     def total(self) -> float:
@@ -113,21 +118,23 @@ def gather(hits: list[Hit], *, query_mass: float, sharpness: float) -> Evidence:
     ev = Evidence()
     if query_mass <= 0:
         return ev
-    for hit in hits:
+    for rank, hit in enumerate(hits):
         similarity = min(max(hit.score / query_mass, 0.0), 1.0)
         weight = similarity**sharpness
         if hit.point.effective:
             ev.wins += weight
         else:
             ev.losses += weight
-        ev.neighbours.append(
-            Neighbour(
-                fingerprint=hit.point.fingerprint or hit.point.id,
-                template=hit.point.template,
-                outcome="Effective" if hit.point.effective else "Ineffective",
-                similarity=round(similarity, 4),
+        if rank < SHOWN_NEIGHBOURS:  # explanations name a few; building all of them costs more than the search
+            ev.neighbours.append(
+                Neighbour(
+                    fingerprint=hit.point.fingerprint or hit.point.id,
+                    template=hit.point.template,
+                    outcome="Effective" if hit.point.effective else "Ineffective",
+                    similarity=round(similarity, 4),
+                )
             )
-        )
+    ev.count = len(hits)
     return ev
 
 
