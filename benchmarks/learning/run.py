@@ -148,6 +148,7 @@ def policies(seed: int, settings: Settings, variants: bool) -> list[Chooser]:
             Suture("suture, idf weights only", seed, Policy(weights="idf")),
             Suture("suture, no pooling across families", seed, Policy(pool=False)),
             Suture("suture, 8 neighbours", seed, Policy(neighbours=8)),
+            Suture("suture, weighted cosine similarity", seed, Policy(similarity="cosine")),
             Suture("suture, sharpness 1", seed, Policy(sharpness=1.0)),
         ]
     return [*out, Ceiling(settings)]

@@ -51,8 +51,15 @@ class VectorIndex(Protocol):
         """Store ``point``; durable when this returns if the index is persistent. Adding an id twice keeps one."""
         ...
 
-    def search(self, query: Vector, *, family: str, template: str, limit: int) -> list[Hit]:
-        """The ``limit`` points of ``family`` and ``template`` with the largest dot product, best first."""
+    def search(
+        self, query: Vector, *, family: str, template: str, limit: int, norms: Vector | None = None
+    ) -> list[Hit]:
+        """The ``limit`` points of ``family`` and ``template`` with the largest score, best first.
+
+        The score is the dot product with ``query``; with ``norms``, it is divided by
+        each stored vector's length under those squared weights, sqrt(x . norms),
+        which makes it a weighted cosine (times the query's length).
+        """
         ...
 
     def points(self) -> Iterator[Point]:

@@ -49,11 +49,14 @@ class _Segment:
         self.matrix[n] = point.vector
         self.points.append(point)
 
-    def search(self, query: Vector, limit: int) -> list[Hit]:
+    def search(self, query: Vector, limit: int, norms: Vector | None) -> list[Hit]:
         n = len(self.points)
         if n == 0 or limit <= 0:
             return []
-        scores = self.matrix[:n] @ query
+        rows = self.matrix[:n]
+        scores = rows @ query
+        if norms is not None:
+            scores = scores / np.sqrt(np.maximum(rows @ norms, 1e-12))
         top = np.argpartition(-scores, limit - 1)[:limit] if n > limit else np.arange(n)
         # Best first; on equal scores the more recent point first (drift: recent evidence wins ties).
         order = top[np.lexsort((-top, -scores[top]))]
@@ -154,10 +157,12 @@ class NumpyIndex:
                 os.fsync(self._file.fileno())
         self._insert(point)
 
-    def search(self, query: Vector, *, family: str, template: str, limit: int) -> list[Hit]:
-        """Top ``limit`` points of (family, template) by dot product."""
+    def search(
+        self, query: Vector, *, family: str, template: str, limit: int, norms: Vector | None = None
+    ) -> list[Hit]:
+        """Top ``limit`` points of (family, template); see :meth:`VectorIndex.search`."""
         segment = self._segments.get((family, template))
-        return [] if segment is None else segment.search(query, limit)
+        return [] if segment is None else segment.search(query, limit, norms)
 
     def points(self) -> Iterator[Point]:
         """Every point in recording order."""

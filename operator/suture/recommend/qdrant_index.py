@@ -83,8 +83,15 @@ class QdrantIndex:
         if not existed:
             self._count += 1
 
-    def search(self, query: Vector, *, family: str, template: str, limit: int) -> list[Hit]:
-        """Filtered top-``limit`` by dot product."""
+    def search(
+        self, query: Vector, *, family: str, template: str, limit: int, norms: Vector | None = None
+    ) -> list[Hit]:
+        """Filtered top-``limit``; with ``norms``, the server's top by dot product re-ranked here by cosine.
+
+        Qdrant cannot divide by a length that depends on weights chosen at query
+        time, so it returns four times ``limit`` candidates by dot product and
+        this re-ranks them (an approximation the embedded index does not need).
+        """
         m = self._models
         flt = m.Filter(
             must=[
@@ -96,11 +103,18 @@ class QdrantIndex:
             collection_name=self.collection,
             query=[float(x) for x in query],
             query_filter=flt,
-            limit=limit,
+            limit=limit if norms is None else 4 * limit,
             with_payload=True,
             with_vectors=True,
         )
-        return [Hit(point=self._point(p), score=float(p.score)) for p in response.points]
+        hits = [Hit(point=self._point(p), score=float(p.score)) for p in response.points]
+        if norms is None:
+            return hits
+        rescored = [
+            Hit(point=h.point, score=h.score / float(np.sqrt(max(float(h.point.vector @ norms), 1e-12)))) for h in hits
+        ]
+        rescored.sort(key=lambda h: (-h.score, -h.point.seq))
+        return rescored[:limit]
 
     def _point(self, record: Any) -> Point:
         payload = record.payload or {}

@@ -103,9 +103,9 @@ class Recommender:
         with self._lock:
             self._remember(view.fingerprint, features)
             weights = self._weights.weights(view.name)
-            query, mass = weighted_query(features.vector, weights)
+            query, norms, mass = weighted_query(features.vector, weights, self.policy.similarity)
             top_features = self._top_features(features, weights)
-            ranked = [self._score(view, cand, features, query, mass, top_features) for cand in cands]
+            ranked = [self._score(view, cand, features, query, norms, mass, top_features) for cand in cands]
         order = sorted(range(len(ranked)), key=lambda i: (-ranked[i].score, -cands[i].priority, i))
         return [ranked[i] for i in order]
 
@@ -121,11 +121,12 @@ class Recommender:
         cand: Candidate,
         features: Features,
         query: Any,
+        norms: Any,
         mass: float,
         top_features: tuple[tuple[str, float], ...],
     ) -> Ranked:
         policy = self.policy
-        hits = self._index.search(query, family=view.name, template=cand.name, limit=policy.neighbours)
+        hits = self._index.search(query, family=view.name, template=cand.name, limit=policy.neighbours, norms=norms)
         evidence = gather(hits, query_mass=mass, sharpness=policy.sharpness)
         prior = prior_mean(cand, features.tokens, policy)
         pooled = self._pooled_elsewhere(view.name, cand.name) if policy.pool else None

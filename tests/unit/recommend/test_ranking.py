@@ -178,3 +178,14 @@ async def test_async_ranking_runs_off_the_event_loop() -> None:
     assert names(ranked) == CANDIDATES
     assert seen
     assert all(ident != loop_thread for ident in seen)
+
+
+def test_cosine_similarity_counts_a_past_alerts_extra_tokens_against_it() -> None:
+    def nearest(similarity: str) -> float:
+        r = Recommender.in_memory(policy=Policy(similarity=similarity))  # type: ignore[arg-type]
+        r.record_outcome(
+            alert(pod="a", description="OOMKilled connection refused disk full"), "restart-pod", "Effective"
+        )
+        return r.rank(alert(pod="b", description="OOMKilled"), ["restart-pod"])[0].neighbours[0].similarity
+
+    assert nearest("containment") > nearest("cosine")
