@@ -226,7 +226,7 @@ class History:
         groups: dict[tuple[str, str], list[tuple[str | None, float | None]]] = {}
         for template, alert_name, outcome, resolved in rows:
             key = (str(template), str(alert_name))
-            seconds = None if resolved is None else float(resolved)
+            seconds = None if resolved is None else float(str(resolved))
             groups.setdefault(key, []).append((None if outcome is None else str(outcome), seconds))
         out = []
         for (template, alert_name), items in sorted(groups.items()):
