@@ -103,15 +103,29 @@ def _decode(line: str, dim: int) -> Point | None:
 class NumpyIndex:
     """In memory when ``path`` is None; otherwise loaded from and appended to ``path``."""
 
-    def __init__(self, *, dim: int, path: Path | None = None, durable: bool = True) -> None:
+    def __init__(self, *, dim: int, path: Path | None = None, durable: bool = True, read_only: bool = False) -> None:
         self.dim = dim
         self._segments: dict[tuple[str, str], _Segment] = {}
         self._order: list[Point] = []
         self._ids: set[str] = set()
         self._durable = durable
         self._file: IO[str] | None = None
-        if path is not None:
+        self._read_only = read_only
+        if path is not None and read_only:
+            self._read(path)
+        elif path is not None:
             self._open(path)
+
+    def _read(self, path: Path) -> None:
+        # A reader (``suture recommend`` beside a running operator) takes no lock and never truncates.
+        if not path.exists():
+            return
+        with path.open(encoding="utf-8") as handle:
+            for line in handle:
+                point = _decode(line, self.dim) if line.endswith("\n") else None
+                if point is None:
+                    break
+                self._insert(point)
 
     def _open(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -148,6 +162,8 @@ class NumpyIndex:
         """Store ``point``; with a file, written (and fsynced when durable) before returning."""
         if point.vector.shape != (self.dim,):
             raise ValueError(f"vector has shape {point.vector.shape}, the index holds {self.dim}-long vectors")
+        if self._read_only:
+            raise PermissionError("this index was opened read-only")
         if point.id in self._ids:
             return
         if self._file is not None:

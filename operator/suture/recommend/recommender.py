@@ -67,11 +67,13 @@ class Recommender:
         seed: int | None = None,
         policy: Policy | None = None,
         dim: int = 256,
+        read_only: bool = False,
     ) -> Recommender:
         """A recommender over ``data_dir/vectors.log`` (embedded), or a Qdrant server when ``qdrant_url`` is set.
 
         Raises :class:`~suture.recommend.numpy_index.IndexLockedError` if another
-        process has the embedded index open.
+        process has the embedded index open (unless ``read_only``: then it reads
+        what is there without locking, and ``record_outcome`` raises PermissionError).
         """
         index: VectorIndex
         if qdrant_url:
@@ -79,7 +81,7 @@ class Recommender:
 
             index = QdrantIndex.connect(url=qdrant_url, dim=dim)
         else:
-            index = NumpyIndex(dim=dim, path=Path(data_dir) / INDEX_FILE)
+            index = NumpyIndex(dim=dim, path=Path(data_dir) / INDEX_FILE, read_only=read_only)
         return cls(index=index, featurizer=HashingFeaturizer(dim=dim), policy=policy, seed=seed)
 
     def close(self) -> None:
@@ -104,7 +106,8 @@ class Recommender:
             self._remember(view.fingerprint, features)
             weights = self._weights.weights(view.name)
             query, norms, mass = weighted_query(features.vector, weights, self.policy.similarity)
-            top_features = self._top_features(features, weights)
+            # Before any outcome of this family every feature weighs the same: naming "the top ones" would mislead.
+            top_features = self._top_features(features, weights) if self._weights.knows(view.name) else ()
             ranked = [self._score(view, cand, features, query, norms, mass, top_features) for cand in cands]
         order = sorted(range(len(ranked)), key=lambda i: (-ranked[i].score, -cands[i].priority, i))
         return [ranked[i] for i in order]

@@ -113,6 +113,10 @@ class TokenWeights:
         weights: Array = idf * (self.floor + relevance)
         return weights
 
+    def knows(self, family: str) -> bool:
+        """True once an outcome of ``family`` has been counted."""
+        return family in self._families
+
     def relevance_of(self, family: str, dimension: int) -> float:
         """The weight of one dimension (for explanations)."""
         return float(self.weights(family)[dimension])
