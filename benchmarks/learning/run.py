@@ -150,6 +150,8 @@ def policies(seed: int, settings: Settings, variants: bool) -> list[Chooser]:
             Suture("suture, 8 neighbours", seed, Policy(neighbours=8)),
             Suture("suture, weighted cosine similarity", seed, Policy(similarity="cosine")),
             Suture("suture, sharpness 1", seed, Policy(sharpness=1.0)),
+            Suture("suture, Beta(1,1) prior", seed, Policy(prior_strength=2.0)),
+            Suture("suture, upper confidence bound", seed, Policy(choose="ucb")),
         ]
     return [*out, Ceiling(settings)]
 

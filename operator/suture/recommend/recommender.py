@@ -42,7 +42,9 @@ class Recommender:
         self.policy = policy or Policy()
         self.featurizer = featurizer
         self._index = index
-        self._weights = TokenWeights(dim=featurizer.dim, mode=self.policy.weights)
+        self._weights = TokenWeights(
+            dim=featurizer.dim, mode=self.policy.weights, floor=self.policy.floor, shrink=self.policy.shrink
+        )
         self._rng = np.random.default_rng(seed)
         self._lock = threading.RLock()
         # Features computed at ranking time, by fingerprint, so the outcome is learned on exactly what was ranked.
