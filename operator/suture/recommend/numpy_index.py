@@ -34,23 +34,50 @@ class IndexLockedError(RuntimeError):
 
 
 class _Segment:
-    """Points of one (family, template): a growable matrix and parallel arrays."""
+    """Points of one (family, template): a growable matrix, and per row the point's other fields.
 
-    def __init__(self, dim: int) -> None:
+    Vectors live only in the matrix (a Point is rebuilt, with a copy of its row,
+    when it is returned), so 100k points cost about their matrix and no more.
+    """
+
+    def __init__(self, family: str, template: str, dim: int) -> None:
+        self.family = family
+        self.template = template
         self.matrix: npt.NDArray[np.float32] = np.zeros((16, dim), dtype=np.float32)
-        self.points: list[Point] = []
+        self.ids: list[str] = []
+        self.effective: list[bool] = []
+        self.seqs: list[int] = []
+        self.fingerprints: list[str] = []
 
-    def append(self, point: Point) -> None:
-        n = len(self.points)
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def append(self, point: Point) -> int:
+        n = len(self.ids)
         if n == self.matrix.shape[0]:
             grown = np.zeros((2 * n, self.matrix.shape[1]), dtype=np.float32)
             grown[:n] = self.matrix
             self.matrix = grown
         self.matrix[n] = point.vector
-        self.points.append(point)
+        self.ids.append(point.id)
+        self.effective.append(point.effective)
+        self.seqs.append(point.seq)
+        self.fingerprints.append(point.fingerprint)
+        return n
+
+    def point(self, row: int) -> Point:
+        return Point(
+            id=self.ids[row],
+            family=self.family,
+            template=self.template,
+            effective=self.effective[row],
+            seq=self.seqs[row],
+            vector=self.matrix[row].copy(),
+            fingerprint=self.fingerprints[row],
+        )
 
     def search(self, query: Vector, limit: int, norms: Vector | None) -> list[Hit]:
-        n = len(self.points)
+        n = len(self.ids)
         if n == 0 or limit <= 0:
             return []
         rows = self.matrix[:n]
@@ -60,8 +87,7 @@ class _Segment:
         top = np.argpartition(-scores, limit - 1)[:limit] if n > limit else np.arange(n)
         # Best first; on equal scores the more recent point first (drift: recent evidence wins ties).
         order = top[np.lexsort((-top, -scores[top]))]
-        points = self.points
-        return [Hit(point=points[i], score=float(scores[i])) for i in order.tolist()]
+        return [Hit(point=self.point(i), score=float(scores[i])) for i in order.tolist()]
 
 
 def _encode(point: Point) -> str:
@@ -106,7 +132,7 @@ class NumpyIndex:
     def __init__(self, *, dim: int, path: Path | None = None, durable: bool = True, read_only: bool = False) -> None:
         self.dim = dim
         self._segments: dict[tuple[str, str], _Segment] = {}
-        self._order: list[Point] = []
+        self._order: list[tuple[_Segment, int]] = []
         self._ids: set[str] = set()
         self._durable = durable
         self._file: IO[str] | None = None
@@ -154,9 +180,8 @@ class NumpyIndex:
         key = (point.family, point.template)
         segment = self._segments.get(key)
         if segment is None:
-            segment = self._segments[key] = _Segment(self.dim)
-        segment.append(point)
-        self._order.append(point)
+            segment = self._segments[key] = _Segment(point.family, point.template, self.dim)
+        self._order.append((segment, segment.append(point)))
 
     def add(self, point: Point) -> None:
         """Store ``point``; with a file, written (and fsynced when durable) before returning."""
@@ -182,7 +207,7 @@ class NumpyIndex:
 
     def points(self) -> Iterator[Point]:
         """Every point in recording order."""
-        return iter(list(self._order))
+        return (segment.point(row) for segment, row in list(self._order))
 
     def __len__(self) -> int:
         return len(self._order)

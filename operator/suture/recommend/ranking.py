@@ -23,6 +23,7 @@ exploration relies on.
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 from typing import Literal
@@ -181,12 +182,12 @@ def posterior(
 
 
 def score(alpha: float, beta: float, *, policy: Policy, rng: np.random.Generator) -> float:
-    """The ranking score: posterior mean, or a posterior draw under Thompson sampling."""
+    """The ranking score: posterior mean, a posterior draw (Thompson), or mean + width x sd (UCB)."""
     mean = alpha / (alpha + beta)
     if policy.choose == "thompson":
         return float(rng.beta(alpha, beta))
     if policy.choose == "ucb":
-        sd = (mean * (1.0 - mean) / (alpha + beta + 1.0)) ** 0.5
+        sd = math.sqrt(mean * (1.0 - mean) / (alpha + beta + 1.0))
         return mean + policy.ucb_width * sd
     return mean
 
