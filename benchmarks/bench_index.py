@@ -66,6 +66,7 @@ def run_numpy(n: int, q: int, where: Path) -> dict[str, float]:
         idx.add(Point(id=str(i), family=family, template=template, effective=bool(i % 2), seq=i, vector=vectors[i]))
     insert = time.perf_counter() - t0
     idx.close()
+    del idx  # before the reload, so RSS holds one copy
     t0 = time.perf_counter()
     idx = NumpyIndex(dim=DIM, path=where / "vectors.log")
     reload = time.perf_counter() - t0
@@ -97,6 +98,7 @@ def run_edge(n: int, q: int, where: Path) -> dict[str, float]:
     shard.flush()
     insert = time.perf_counter() - t0
     shard.close()
+    del shard
     t0 = time.perf_counter()
     shard = qe.EdgeShard.load(str(where / "shard"))
     reload = time.perf_counter() - t0
