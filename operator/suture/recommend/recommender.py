@@ -11,7 +11,6 @@ import asyncio
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -225,7 +224,3 @@ class Recommender:
     def features_of(self, alert: Mapping[str, Any], *, context: Context | None = None) -> tuple[str, ...]:
         """The tokens ``alert`` is ranked on (stored with the run in history)."""
         return self.featurizer.tokens(AlertView.parse(alert), context)
-
-    def with_policy(self, policy: Policy) -> Recommender:
-        """A new in-memory recommender with ``policy`` and the same featurizer size (benchmarks)."""
-        return Recommender.in_memory(policy=replace(policy), dim=self.featurizer.dim)
