@@ -2,8 +2,12 @@
 
 Why numpy and not ``qdrant_edge``: ranking filters to one family and one
 template before it compares vectors, so each search is one small matrix-vector
-product and an ``argpartition``; see ``benchmarks/bench_ranking.py`` for the
-figures and ``benchmarks/bench_index.py`` for the comparison.
+product and an ``argpartition``. ``benchmarks/bench_index.py`` (100k points,
+filter keeping 1/20, top 20, on a loaded 2-core machine) measured numpy faster
+to search (p50 5.7 vs 8.1 ms; at 10k 0.08 vs 0.25 ms) with 8x less disk (35 vs
+291 MB) and no extra dependency; qdrant_edge reloads much faster (0.3 vs 10 s)
+and holds less in RAM (it maps segments from disk). Start-up replay of this
+log is the cost to watch (a binary snapshot would remove it).
 
 Persistence: each point is one line of JSON (sparse vector) followed by a tab
 and its CRC-32, appended and flushed (and fsynced when ``durable``) before
