@@ -2,7 +2,7 @@
 
 Why numpy and not ``qdrant_edge``: ranking filters to one family and one
 template before it compares vectors, so each search is one small matrix-vector
-product (sparse: hashed alerts set few dimensions) and an ``argpartition``. ``benchmarks/bench_index.py`` (100k points,
+product and an ``argpartition``. ``benchmarks/bench_index.py`` (100k points,
 filter keeping 1/20, top 20, on a loaded 2-core machine) measured numpy faster
 to search (p50 5.7 vs 8.1 ms; at 10k 0.08 vs 0.25 ms) with 8x less disk (35 vs
 291 MB) and no extra dependency; qdrant_edge reloads much faster (0.3 vs 10 s)
@@ -24,7 +24,7 @@ import os
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO
 
 import numpy as np
 import numpy.typing as npt
@@ -37,42 +37,17 @@ class IndexLockedError(RuntimeError):
     """Another process holds the index file open."""
 
 
-class _Growable:
-    """An append-only numpy array that doubles its capacity when full."""
-
-    def __init__(self, dtype: type[np.generic]) -> None:
-        self.array: npt.NDArray[Any] = np.zeros(64, dtype=dtype)
-        self.size = 0
-
-    def extend(self, values: npt.NDArray[Any]) -> None:
-        need = self.size + len(values)
-        if need > len(self.array):
-            grown = np.zeros(max(need, 2 * len(self.array)), dtype=self.array.dtype)
-            grown[: self.size] = self.array[: self.size]
-            self.array = grown
-        self.array[self.size : need] = values
-        self.size = need
-
-    def view(self) -> npt.NDArray[Any]:
-        return self.array[: self.size]
-
-
 class _Segment:
-    """Points of one (family, template) as a sparse (CSR) matrix, and per row the point's other fields.
+    """Points of one (family, template): a growable matrix, and per row the point's other fields.
 
-    Hashed alerts set about 30 of 256 dimensions, so scoring a row costs 30
-    multiply-adds, not 256, and 100k points take about 25 MB instead of 100.
-    A Point (with a dense copy of its vector) is rebuilt only when returned.
+    Vectors live only in the matrix (a Point is rebuilt, with a copy of its row,
+    when it is returned), so 100k points cost about their matrix and no more.
     """
 
     def __init__(self, family: str, template: str, dim: int) -> None:
         self.family = family
         self.template = template
-        self.dim = dim
-        self.indices = _Growable(np.int32)
-        self.values = _Growable(np.float32)
-        self.indptr = _Growable(np.int64)
-        self.indptr.extend(np.zeros(1, dtype=np.int64))
+        self.matrix: npt.NDArray[np.float32] = np.zeros((16, dim), dtype=np.float32)
         self.ids: list[str] = []
         self.effective: list[bool] = []
         self.seqs: list[int] = []
@@ -82,46 +57,37 @@ class _Segment:
         return len(self.ids)
 
     def append(self, point: Point) -> int:
-        nz = np.flatnonzero(point.vector)
-        self.indices.extend(nz.astype(np.int32))
-        self.values.extend(point.vector[nz].astype(np.float32))
-        self.indptr.extend(np.asarray([self.indices.size], dtype=np.int64))
+        n = len(self.ids)
+        if n == self.matrix.shape[0]:
+            grown = np.zeros((2 * n, self.matrix.shape[1]), dtype=np.float32)
+            grown[:n] = self.matrix
+            self.matrix = grown
+        self.matrix[n] = point.vector
         self.ids.append(point.id)
         self.effective.append(point.effective)
         self.seqs.append(point.seq)
         self.fingerprints.append(point.fingerprint)
-        return len(self.ids) - 1
+        return n
 
     def point(self, row: int) -> Point:
-        start, stop = self.indptr.array[row], self.indptr.array[row + 1]
-        vector = np.zeros(self.dim, dtype=np.float32)
-        vector[self.indices.array[start:stop]] = self.values.array[start:stop]
         return Point(
             id=self.ids[row],
             family=self.family,
             template=self.template,
             effective=self.effective[row],
             seq=self.seqs[row],
-            vector=vector,
+            vector=self.matrix[row].copy(),
             fingerprint=self.fingerprints[row],
         )
-
-    def _products(self, dense: Vector, *, squared: bool = False) -> npt.NDArray[np.float64]:
-        # Row sums of value x dense[index], from a running sum (empty rows give 0, unlike reduceat).
-        values = self.values.view()
-        contrib = dense[self.indices.view()] * (values * values if squared else values)
-        running = np.concatenate(([0.0], np.cumsum(contrib, dtype=np.float64)))
-        indptr = self.indptr.view()
-        products: npt.NDArray[np.float64] = running[indptr[1:]] - running[indptr[:-1]]
-        return products
 
     def search(self, query: Vector, limit: int, norms: Vector | None) -> list[Hit]:
         n = len(self.ids)
         if n == 0 or limit <= 0:
             return []
-        scores = self._products(query)
+        rows = self.matrix[:n]
+        scores = rows @ query
         if norms is not None:
-            scores = scores / np.sqrt(np.maximum(self._products(norms, squared=True), 1e-12))
+            scores = scores / np.sqrt(np.maximum(rows @ norms, 1e-12))
         top = np.argpartition(-scores, limit - 1)[:limit] if n > limit else np.arange(n)
         # Best first; on equal scores the more recent point first (drift: recent evidence wins ties).
         order = top[np.lexsort((-top, -scores[top]))]
