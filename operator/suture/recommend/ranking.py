@@ -17,7 +17,7 @@ For a candidate template and an alert of family F:
 Pooling across families (``pool=True``, the default) happens only where F has
 no evidence for the template: it then borrows its success rate in other
 families as one pseudo-count. On the benchmark this lifted last-500 success by
-about 2 points; pooling more (empirical-Bayes priors) removes the optimism
+1 to 2 points; pooling more (empirical-Bayes priors) removes the optimism
 exploration relies on.
 """
 
@@ -71,7 +71,7 @@ class Policy:
     """Outcomes a token needs before its learned relevance counts half."""
     similarity: Similarity = "containment"
     """``containment``: the share of this alert's weighted tokens the past alert has (blind to its extras).
-    ``cosine`` (weighted): a past alert's extra tokens count against it; 3 points worse on the benchmark."""
+    ``cosine`` (weighted): a past alert's extra tokens count against it; about 5 points worse on the benchmark."""
 
 
 @dataclass(frozen=True)
