@@ -400,6 +400,32 @@ def cmd_rbac(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recommend(args: argparse.Namespace) -> int:
+    """Rank the templates that match an alert, with the reasons (reads history, changes nothing)."""
+    import yaml
+
+    from suture.config import load_settings
+    from suture.recommend.report import (
+        RecommendInputError,
+        alert_from_document,
+        matching_templates,
+        recommend,
+        render_text,
+        to_json_text,
+    )
+
+    try:
+        alert = alert_from_document(yaml.safe_load(Path(args.alert).read_text()))
+        templates = matching_templates(args.templates or [], alert)
+        data_dir = None if args.no_history else Path(args.data_dir or load_settings().data_dir)
+        ranked = recommend(alert=alert, templates=templates, names=args.candidate or [], data_dir=data_dir)
+    except (OSError, yaml.YAMLError, RecommendInputError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(to_json_text(ranked) if args.output == "json" else render_text(ranked))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     parser = argparse.ArgumentParser(prog="suture", description="Remediate Prometheus alerts on Kubernetes.")
@@ -486,6 +512,15 @@ def build_parser() -> argparse.ArgumentParser:
     sim.add_argument("--var", action="append", help="override a template variable, NAME=VALUE (repeatable)")
     sim.add_argument("--output", choices=["text", "json"], default="text")
     sim.set_defaults(func=cmd_simulate)
+
+    rec = sub.add_parser("recommend", help="rank the templates that match an alert, with the reasons")
+    rec.add_argument("--alert", required=True, help="an alert, or an Alertmanager webhook body, as YAML/JSON")
+    rec.add_argument("--templates", action="append", help="template file or directory (repeatable)")
+    rec.add_argument("--candidate", action="append", help="a template name to rank as well (repeatable)")
+    rec.add_argument("--data-dir", help="data directory whose history to learn from (default: $SUTURE_DATA_DIR)")
+    rec.add_argument("--no-history", action="store_true", help="rank on the alert and templates alone")
+    rec.add_argument("--output", choices=["text", "json"], default="text")
+    rec.set_defaults(func=cmd_recommend)
 
     rbac = sub.add_parser("rbac", help="print the operator's least-privilege ClusterRole and binding")
     rbac.add_argument("--actions", help="comma-separated actions to allow (default: every registered action)")

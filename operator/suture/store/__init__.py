@@ -1,10 +1,12 @@
 """Suture's SQL store (SQLAlchemy): SQLite in the data directory by default, PostgreSQL by URL.
 
-Today it holds the effect journal that makes action calls exactly-once across
-crashes (:class:`SqlJournal`).
+It holds the effect journal that makes action calls exactly-once across
+crashes (:class:`SqlJournal`) and the remediation history (:class:`History`).
+The schema is created and upgraded by alembic migrations at start-up.
 """
 
 from suture.store.db import async_url, open_database
+from suture.store.history import History, RunRecord, StepRecord, TemplateStats
 from suture.store.journal import SqlJournal
 
-__all__ = ["SqlJournal", "async_url", "open_database"]
+__all__ = ["History", "RunRecord", "SqlJournal", "StepRecord", "TemplateStats", "async_url", "open_database"]

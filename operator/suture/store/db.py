@@ -41,14 +41,16 @@ def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry) -
 
 @asynccontextmanager
 async def open_database(*, location: str) -> AsyncIterator[AsyncEngine]:
-    """An async engine for ``location`` with Suture's tables created; disposed on exit."""
+    """An async engine for ``location`` with Suture's schema migrated to the newest revision; disposed on exit."""
     url = async_url(location)
     engine = create_async_engine(url, pool_pre_ping=True)
     if engine.dialect.name == "sqlite":
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     try:
+        from suture.store.migrate import upgrade
+
         async with engine.begin() as conn:
-            await conn.run_sync(metadata.create_all)
+            await conn.run_sync(upgrade)
         yield engine
     finally:
         await engine.dispose()

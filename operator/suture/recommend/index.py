@@ -1,0 +1,73 @@
+"""One interface over the stored vectors of past alerts, with the template run and its outcome.
+
+Ranking asks one question of an index: among past alerts of this family where
+this template ran, which ``limit`` have the largest dot product with this
+(weighted) query vector? Stored vectors are the featurizer's raw 0/1 vectors;
+the learned token weights go into the query, so weights can change without
+rewriting stored points, and the same query runs on a Qdrant server
+(``Distance.DOT`` with a payload filter).
+
+Only decided outcomes (Effective, Ineffective) are indexed: an Unknown teaches
+nothing and is kept in the SQL history only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Protocol
+
+from suture.recommend.features import Vector
+
+
+@dataclass(frozen=True)
+class Point:
+    """One past alert with the template that ran for it and whether it worked."""
+
+    id: str
+    """Unique and stable (the recorder derives it from the alert's fingerprint and a sequence number)."""
+    family: str
+    """The alert name."""
+    template: str
+    effective: bool
+    seq: int
+    """Order of recording: larger is more recent."""
+    vector: Vector
+    fingerprint: str = ""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A stored point and its dot product with the query."""
+
+    point: Point
+    score: float
+
+
+class VectorIndex(Protocol):
+    """Where past alerts live. Implementations: :class:`NumpyIndex` (embedded), :class:`QdrantIndex`."""
+
+    def add(self, point: Point) -> None:
+        """Store ``point``; durable when this returns if the index is persistent. Adding an id twice keeps one."""
+        ...
+
+    def search(
+        self, query: Vector, *, family: str, template: str, limit: int, norms: Vector | None = None
+    ) -> list[Hit]:
+        """The ``limit`` points of ``family`` and ``template`` with the largest score, best first.
+
+        The score is the dot product with ``query``; with ``norms``, it is divided by
+        each stored vector's length under those squared weights, sqrt(x . norms),
+        which makes it a weighted cosine (times the query's length).
+        """
+        ...
+
+    def points(self) -> Iterator[Point]:
+        """Every stored point, in recording order (replayed at start-up to rebuild token statistics)."""
+        ...
+
+    def __len__(self) -> int: ...
+
+    def close(self) -> None:
+        """Release files and connections; idempotent."""
+        ...

@@ -1,0 +1,245 @@
+"""Remediation history in SQL: runs, their steps, and their verified outcomes.
+
+What ranking, cooldowns, rate limits and ``suture stats`` read. One row per run
+(``suture_runs``: the alert's name, labels, annotations and fingerprint, the
+features ranking used, the template and target, timings), one per step
+(``suture_steps``) and one outcome per run (``suture_outcomes``: Effective,
+Ineffective or Unknown, and the time the alert took to resolve).
+
+Tables are declared here on the shared :data:`suture.store.db.metadata`; the
+schema itself is created by the alembic migrations in ``migrations/``.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Table,
+    Text,
+    select,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from suture.store.db import metadata
+
+runs = Table(
+    "suture_runs",
+    metadata,
+    Column("run_id", String(253), primary_key=True),
+    Column("alert_name", String(253), nullable=False, index=True),
+    Column("fingerprint", String(64), nullable=False, index=True),
+    Column("labels", Text, nullable=False),
+    Column("annotations", Text, nullable=False),
+    Column("features", Text, nullable=False),
+    Column("template", String(253), nullable=False, index=True),
+    Column("target", String(512), nullable=False, default=""),
+    Column("phase", String(32), nullable=False),
+    Column("score", Float, nullable=True),
+    Column("started_at", DateTime(timezone=True), nullable=False, index=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+)
+
+steps = Table(
+    "suture_steps",
+    metadata,
+    Column("run_id", String(253), ForeignKey("suture_runs.run_id", ondelete="CASCADE"), primary_key=True),
+    Column("step", String(253), primary_key=True),
+    Column("action", String(253), nullable=False, default=""),
+    Column("phase", String(32), nullable=False),
+    Column("attempts", Integer, nullable=False, default=1),
+    Column("started_at", DateTime(timezone=True), nullable=True),
+    Column("finished_at", DateTime(timezone=True), nullable=True),
+)
+
+outcomes = Table(
+    "suture_outcomes",
+    metadata,
+    Column("run_id", String(253), ForeignKey("suture_runs.run_id", ondelete="CASCADE"), primary_key=True),
+    Column("outcome", String(16), nullable=False),
+    Column("resolved_after_seconds", Float, nullable=True),
+    Column("decided_at", DateTime(timezone=True), nullable=False),
+    Column("message", Text, nullable=False, default=""),
+)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """A run as history keeps it."""
+
+    run_id: str
+    alert_name: str
+    fingerprint: str
+    template: str
+    phase: str
+    started_at: datetime
+    labels: Mapping[str, str] = field(default_factory=dict)
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    features: Sequence[str] = ()
+    """The tokens ranking used (so learning and explanations can be replayed)."""
+    target: str = ""
+    """``Kind/namespace/name`` of the object acted on."""
+    score: float | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    run_id: str
+    step: str
+    phase: str
+    action: str = ""
+    attempts: int = 1
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class TemplateStats:
+    """One (template, alert name) row of ``suture stats``."""
+
+    template: str
+    alert_name: str
+    runs: int
+    effective: int
+    ineffective: int
+    unknown: int
+    median_resolve_seconds: float | None
+
+
+def _upsert(engine: AsyncEngine, table: Table, values: dict[str, Any], keys: list[str]) -> Any:
+    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+    statement = insert(table).values(**values)
+    return statement.on_conflict_do_update(index_elements=keys, set_={k: v for k, v in values.items() if k not in keys})
+
+
+class History:
+    """Reads and writes the history tables. Every write is an upsert: replaying a record changes nothing."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+
+    async def record_run(self, run: RunRecord) -> None:
+        """Insert or update a run (the phase and finish time change as it goes)."""
+        values = {
+            "run_id": run.run_id,
+            "alert_name": run.alert_name,
+            "fingerprint": run.fingerprint,
+            "labels": json.dumps(dict(run.labels), sort_keys=True),
+            "annotations": json.dumps(dict(run.annotations), sort_keys=True),
+            "features": json.dumps(list(run.features)),
+            "template": run.template,
+            "target": run.target,
+            "phase": run.phase,
+            "score": run.score,
+            "started_at": run.started_at,
+            "finished_at": run.finished_at,
+        }
+        async with self._engine.begin() as conn:
+            await conn.execute(_upsert(self._engine, runs, values, ["run_id"]))
+
+    async def record_step(self, step: StepRecord) -> None:
+        """Insert or update one step of a run (the run must be recorded first)."""
+        values = {
+            "run_id": step.run_id,
+            "step": step.step,
+            "action": step.action,
+            "phase": step.phase,
+            "attempts": step.attempts,
+            "started_at": step.started_at,
+            "finished_at": step.finished_at,
+        }
+        async with self._engine.begin() as conn:
+            await conn.execute(_upsert(self._engine, steps, values, ["run_id", "step"]))
+
+    async def record_outcome(
+        self,
+        *,
+        run_id: str,
+        outcome: str,
+        decided_at: datetime,
+        resolved_after_seconds: float | None = None,
+        message: str = "",
+    ) -> None:
+        """Record (or correct) the verified outcome of a run. Raises ValueError for an unknown outcome word."""
+        if outcome not in ("Effective", "Ineffective", "Unknown"):
+            raise ValueError(f"outcome must be Effective, Ineffective or Unknown, not {outcome!r}")
+        values = {
+            "run_id": run_id,
+            "outcome": outcome,
+            "decided_at": decided_at,
+            "resolved_after_seconds": resolved_after_seconds,
+            "message": message,
+        }
+        async with self._engine.begin() as conn:
+            await conn.execute(_upsert(self._engine, outcomes, values, ["run_id"]))
+
+    async def run(self, run_id: str) -> dict[str, Any] | None:
+        """One run with its steps and outcome, JSON-ready; None if unknown."""
+        async with self._engine.connect() as conn:
+            row = (await conn.execute(select(runs).where(runs.c.run_id == run_id))).mappings().first()
+            if row is None:
+                return None
+            step_rows = (
+                (await conn.execute(select(steps).where(steps.c.run_id == run_id).order_by(steps.c.started_at)))
+                .mappings()
+                .all()
+            )
+            outcome = (await conn.execute(select(outcomes).where(outcomes.c.run_id == run_id))).mappings().first()
+        out = dict(row)
+        for key in ("labels", "annotations", "features"):
+            out[key] = json.loads(out[key])
+        out["steps"] = [dict(s) for s in step_rows]
+        out["outcome"] = dict(outcome) if outcome else None
+        return out
+
+    async def runs_since(self, *, since: datetime, template: str | None = None, target: str | None = None) -> int:
+        """How many runs started at or after ``since`` (for a template, a target, or both): rate limits, cooldowns."""
+        query = select(runs.c.run_id).where(runs.c.started_at >= since)
+        if template is not None:
+            query = query.where(runs.c.template == template)
+        if target is not None:
+            query = query.where(runs.c.target == target)
+        async with self._engine.connect() as conn:
+            return len((await conn.execute(query)).all())
+
+    async def stats(self) -> list[TemplateStats]:
+        """Per (template, alert name): runs, outcomes and the median time to resolve of effective runs."""
+        query = select(runs.c.template, runs.c.alert_name, outcomes.c.outcome, outcomes.c.resolved_after_seconds).join(
+            outcomes, outcomes.c.run_id == runs.c.run_id, isouter=True
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        groups: dict[tuple[str, str], list[tuple[str | None, float | None]]] = {}
+        for template, alert_name, outcome, resolved in rows:
+            key = (str(template), str(alert_name))
+            seconds = None if resolved is None else float(str(resolved))
+            groups.setdefault(key, []).append((None if outcome is None else str(outcome), seconds))
+        out = []
+        for (template, alert_name), items in sorted(groups.items()):
+            times = [t for o, t in items if o == "Effective" and t is not None]
+            out.append(
+                TemplateStats(
+                    template=template,
+                    alert_name=alert_name,
+                    runs=len(items),
+                    effective=sum(o == "Effective" for o, _ in items),
+                    ineffective=sum(o == "Ineffective" for o, _ in items),
+                    unknown=sum(o == "Unknown" for o, _ in items),
+                    median_resolve_seconds=statistics.median(times) if times else None,
+                )
+            )
+        return out

@@ -1,0 +1,162 @@
+"""SQL history and migrations against SQLite and a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import psycopg
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from suture.store import History, RunRecord, SqlJournal, StepRecord, async_url, open_database
+from suture.store.db import metadata
+from suture.store.journal import effects
+from suture.store.migrate import current_revision
+
+T0 = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def location(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database of each kind."""
+    if request.param == "sqlite":
+        return str(tmp_path / "suture.sqlite")
+    server: str = request.getfixturevalue("postgres_url")
+    name = f"t_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(server, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return server.rsplit("/", 1)[0] + f"/{name}"
+
+
+@pytest.fixture
+async def history(location: str) -> AsyncIterator[History]:
+    async with open_database(location=location) as engine:
+        yield History(engine)
+
+
+def run(run_id: str, *, template: str = "restart-pod", started: datetime = T0, **extra: object) -> RunRecord:
+    return RunRecord(
+        run_id=run_id,
+        alert_name="KubePodCrashLooping",
+        fingerprint="fp-" + run_id,
+        template=template,
+        phase="Succeeded",
+        started_at=started,
+        labels={"alertname": "KubePodCrashLooping", "pod": "web-1"},
+        annotations={"description": "crash looping"},
+        features=("alert=KubePodCrashLooping", "ctx:reason=OOMKilled"),
+        target="Deployment/shop/web",
+        **extra,  # type: ignore[arg-type]
+    )
+
+
+async def test_migrations_run_at_start_up_and_again_change_nothing(location: str) -> None:
+    for _ in range(2):
+        async with open_database(location=location) as engine, engine.connect() as conn:
+            assert await conn.run_sync(current_revision) == "0002"
+
+
+async def test_the_migrated_schema_matches_the_table_declarations(location: str) -> None:
+    def differences(conn: Connection) -> list[object]:
+        return list(compare_metadata(MigrationContext.configure(conn), metadata))
+
+    async with open_database(location=location) as engine, engine.connect() as conn:
+        assert await conn.run_sync(differences) == []
+
+
+async def test_a_database_made_before_migrations_keeps_its_journal(location: str) -> None:
+    # What open_database did before alembic: create_all of the journal's table.
+    engine = create_async_engine(async_url(location))
+    async with engine.begin() as conn:
+        await conn.run_sync(lambda c: effects.create(c))
+        await conn.execute(effects.insert().values(run_id="old-run", key="k", value='{"done": true}'))
+    await engine.dispose()
+    async with open_database(location=location) as migrated:
+        assert await SqlJournal(migrated).get(run_id="old-run", key="k") == {"done": True}
+        async with migrated.connect() as conn:
+            assert await conn.run_sync(current_revision) == "0002"
+            assert (await conn.execute(text("SELECT count(*) FROM suture_runs"))).scalar() == 0
+
+
+async def test_a_run_with_steps_and_outcome_reads_back(history: History) -> None:
+    await history.record_run(run("r1", score=0.81, finished_at=T0 + timedelta(seconds=40)))
+    await history.record_step(
+        StepRecord(run_id="r1", step="collect", phase="Succeeded", action="collect_diagnostics", started_at=T0)
+    )
+    await history.record_step(
+        StepRecord(
+            run_id="r1",
+            step="rollback",
+            phase="Succeeded",
+            action="rollout_undo",
+            attempts=2,
+            started_at=T0 + timedelta(seconds=1),
+        )
+    )
+    await history.record_outcome(
+        run_id="r1", outcome="Effective", decided_at=T0 + timedelta(minutes=3), resolved_after_seconds=95.0
+    )
+    stored = await history.run("r1")
+    assert stored is not None
+    assert stored["labels"] == {"alertname": "KubePodCrashLooping", "pod": "web-1"}
+    assert stored["features"] == ["alert=KubePodCrashLooping", "ctx:reason=OOMKilled"]
+    assert stored["score"] == pytest.approx(0.81)
+    assert [s["step"] for s in stored["steps"]] == ["collect", "rollback"]
+    assert stored["steps"][1]["attempts"] == 2
+    assert stored["outcome"]["outcome"] == "Effective"
+    assert stored["outcome"]["resolved_after_seconds"] == pytest.approx(95.0)
+    assert await history.run("nope") is None
+
+
+async def test_recording_twice_updates_rather_than_duplicates(history: History) -> None:
+    await history.record_run(run("r1", template="t"))
+    await history.record_run(RunRecord(**{**run("r1", template="t").__dict__, "phase": "Failed"}))
+    await history.record_outcome(run_id="r1", outcome="Unknown", decided_at=T0)
+    await history.record_outcome(run_id="r1", outcome="Ineffective", decided_at=T0)
+    stored = await history.run("r1")
+    assert stored is not None
+    assert stored["phase"] == "Failed"
+    assert stored["outcome"]["outcome"] == "Ineffective"
+    assert [(s.runs, s.ineffective) for s in await history.stats()] == [(1, 1)]
+
+
+async def test_stats_per_template_and_alert_name(history: History) -> None:
+    for i, (template, outcome, secs) in enumerate(
+        [
+            ("a", "Effective", 30.0),
+            ("a", "Effective", 90.0),
+            ("a", "Ineffective", None),
+            ("a", "Unknown", None),
+            ("b", "Effective", 10.0),
+        ]
+    ):
+        await history.record_run(run(f"r{i}", template=template))
+        await history.record_outcome(run_id=f"r{i}", outcome=outcome, decided_at=T0, resolved_after_seconds=secs)
+    await history.record_run(run("pending", template="b"))
+    rows = {s.template: s for s in await history.stats()}
+    assert (rows["a"].runs, rows["a"].effective, rows["a"].ineffective, rows["a"].unknown) == (4, 2, 1, 1)
+    assert rows["a"].median_resolve_seconds == pytest.approx(60.0)
+    assert (rows["b"].runs, rows["b"].effective) == (2, 1)
+
+
+async def test_runs_since_counts_by_template_and_target(history: History) -> None:
+    await history.record_run(run("old", started=T0 - timedelta(hours=2)))
+    await history.record_run(run("new1", started=T0))
+    await history.record_run(run("new2", template="other", started=T0 + timedelta(minutes=1)))
+    since = T0 - timedelta(hours=1)
+    assert await history.runs_since(since=since) == 2
+    assert await history.runs_since(since=since, template="restart-pod") == 1
+    assert await history.runs_since(since=since, target="Deployment/shop/web") == 2
+    assert await history.runs_since(since=since, target="Deployment/shop/other") == 0
+
+
+async def test_an_unknown_outcome_word_is_refused(history: History) -> None:
+    await history.record_run(run("r1"))
+    with pytest.raises(ValueError, match="outcome must be"):
+        await history.record_outcome(run_id="r1", outcome="Resolved", decided_at=T0)
