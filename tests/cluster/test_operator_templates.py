@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from kopf.testing import KopfRunner
 
 from suture.kube import KubeClient
-from tests.conftest import wait_for
+from tests.conftest import free_port, wait_for
 
 API = "suture.dev/v1alpha1"
 
 
 @pytest.fixture
-def operator(kubeconfig: str, monkeypatch: pytest.MonkeyPatch, suture_crds: list[str]) -> Iterator[KopfRunner]:
+def operator(
+    kubeconfig: str, monkeypatch: pytest.MonkeyPatch, suture_crds: list[str], tmp_path: Path
+) -> Iterator[KopfRunner]:
     """The Suture operator running in this process against the test cluster."""
     monkeypatch.setenv("KUBECONFIG", kubeconfig)
+    monkeypatch.setenv("SUTURE_DATA_DIR", str(tmp_path))
+    # Its receiver listens on a free loopback port; no alert is sent here, so no credential is needed.
+    monkeypatch.setenv("SUTURE_PORT", str(free_port()))
+    monkeypatch.setenv("SUTURE_LISTEN_ADDRESS", "127.0.0.1")
+    monkeypatch.setenv("SUTURE_INSECURE_WEBHOOK", "1")
     with KopfRunner(["run", "-A", "--standalone", "-m", "suture.handlers"], timeout=60) as runner:
         yield runner
     assert runner.exception is None, runner.output
