@@ -325,10 +325,9 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     from suture.api import ClusterWorkflowTemplate, WorkflowTemplate
     from suture.kube import connect
     from suture.planview import render_plan
-    from suture.runs.templates import KubeTemplateSource
+    from suture.runs import KubeTemplateSource
     from suture.simulation import simulate
-    from suture.validation import validate_object
-    from suture.validation.schema import parse_document
+    from suture.validation import parse_document, validate_object
 
     registry = _registry_or_exit()
     assert isinstance(registry, Registry)

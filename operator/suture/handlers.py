@@ -20,10 +20,9 @@ from suture.config import load_settings
 from suture.engine import Engine, open_checkpointer
 from suture.kube import connect
 from suture.prometheus import HttpPromQLClient
-from suture.runs import KubeStatusSink, RemediationService
-from suture.runs.templates import KubeTemplateSource
+from suture.runs import KubeStatusSink, KubeTemplateSource, RemediationService
 from suture.store import SqlJournal, open_database
-from suture.validation.condition import template_status_patch
+from suture.validation import template_status_patch
 from suture.webhook import (
     IndexCatalog,
     IndexedTemplate,

@@ -13,7 +13,7 @@ from typing import Any
 
 from suture.actions import RbacRule, Registry
 from suture.api import GROUP, TARGET_KINDS
-from suture.kube.resources import resource_info
+from suture.kube import resource_info
 
 ROLE_NAME = "suture-operator"
 

@@ -17,6 +17,7 @@ from suture.engine.retry import backoff_delays
 from suture.engine.rollout import wave_sizes
 from suture.engine.runner import Engine, PendingApproval, RunOutcome, RunRequest, initial_state
 from suture.engine.scope import RunDeps, TemplateSource
+from suture.engine.state import now_iso
 from suture.errors import ApprovalNotPending
 
 __all__ = [
@@ -44,6 +45,7 @@ __all__ = [
     "build_graph",
     "compile_graph",
     "initial_state",
+    "now_iso",
     "open_checkpointer",
     "wave_sizes",
 ]

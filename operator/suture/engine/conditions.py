@@ -20,8 +20,7 @@ from suture.actions import ActionError, ErrorCategory
 from suture.actions.registry import api_error_to_action_error
 from suture.api import Check, PromQLCheck, ResourceCheck, TimeWindow, parse_duration
 from suture.errors import InvalidReference, UnknownKind
-from suture.expr import ExpressionError, evaluate_bool, expressions_in, is_expression, resolve_value
-from suture.expr.paths import get_path
+from suture.expr import ExpressionError, evaluate_bool, expressions_in, get_path, is_expression, resolve_value
 from suture.kube import ApiError, KubeClient
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")

@@ -12,8 +12,7 @@ from typing import Any
 
 from langgraph.errors import GraphBubbleUp
 
-from suture.api import Check, Step, parse_duration
-from suture.api.steps import ApprovalStep, ConditionStep, WaitStep
+from suture.api import ApprovalStep, Check, ConditionStep, Step, WaitStep, parse_duration
 from suture.engine.actioncall import call_action
 from suture.engine.conditions import eval_guard, evaluate_check
 from suture.engine.effects import Verdict

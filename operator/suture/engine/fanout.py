@@ -14,8 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from suture.actions import ErrorCategory
-from suture.api import Step
-from suture.api.steps import ForeachStep, ParallelStep
+from suture.api import ForeachStep, ParallelStep, Step
 from suture.engine.outcome import Executor, StepResult
 from suture.engine.retry import StepFailed
 from suture.engine.scope import Scope

@@ -20,8 +20,7 @@ from langgraph.graph import END as GRAPH_END
 from langgraph.graph import START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
-from suture.api import END, Step, WorkflowTemplateSpec
-from suture.api.steps import ApprovalStep
+from suture.api import END, ApprovalStep, Step, WorkflowTemplateSpec
 from suture.engine.execute import ask_approval, execute_step
 from suture.engine.outcome import CANCELLED_CATEGORY, StepResult
 from suture.engine.rollback import undo_entries, unfinished_intents

@@ -15,8 +15,7 @@ import math
 import time
 from typing import Any
 
-from suture.api import Step, parse_duration
-from suture.api.steps import HealthGate, RolloutStep
+from suture.api import HealthGate, RolloutStep, Step, parse_duration
 from suture.engine.actioncall import call_action
 from suture.engine.conditions import evaluate_check, target_ref
 from suture.engine.journal import idempotency_key

@@ -12,8 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from suture.api import END, WorkflowTemplateSpec
-from suture.api.steps import SubflowStep
+from suture.api import END, SubflowStep, WorkflowTemplateSpec
 from suture.engine.outcome import Executor, StepResult
 from suture.engine.scope import MAX_SUBFLOW_DEPTH, Scope, TemplateSource
 from suture.engine.state import FAILED, SUCCEEDED

@@ -12,6 +12,7 @@ inserted literally.
 """
 
 from suture.errors import ExpressionError
+from suture.expr.paths import get_path, parse_path
 from suture.expr.values import (
     CONTEXT_ROOTS,
     compile_expression,
@@ -21,6 +22,7 @@ from suture.expr.values import (
     is_expression,
     referenced_roots,
     resolve_value,
+    walk_strings,
 )
 
 __all__ = [
@@ -30,7 +32,10 @@ __all__ = [
     "evaluate",
     "evaluate_bool",
     "expressions_in",
+    "get_path",
     "is_expression",
+    "parse_path",
     "referenced_roots",
     "resolve_value",
+    "walk_strings",
 ]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from suture.api.remediation import Alternative, Recommendation
+from suture.api import Alternative, Recommendation
 from suture.recommend.ranking import Evidence, Neighbour, Policy
 
 

@@ -28,8 +28,7 @@ def alert_from_document(doc: Any) -> dict[str, Any]:
 def matching_templates(paths: Sequence[str], alert: dict[str, Any]) -> list[Any]:
     """Templates under ``paths`` whose ``match`` admits the alert, in file order. Invalid documents are errors."""
     from suture.api import ClusterWorkflowTemplate, WorkflowTemplate
-    from suture.validation.documents import read_documents
-    from suture.validation.schema import parse_document
+    from suture.validation import parse_document, read_documents
 
     labels = {str(k): str(v) for k, v in alert["labels"].items()}
     found: list[Any] = []

@@ -7,5 +7,12 @@ async code over :class:`~suture.kube.KubeClient` and the engine.
 from suture.runs.request import RunRefused, build_run_request
 from suture.runs.service import RemediationService
 from suture.runs.sink import KubeStatusSink
+from suture.runs.templates import KubeTemplateSource
 
-__all__ = ["KubeStatusSink", "RemediationService", "RunRefused", "build_run_request"]
+__all__ = [
+    "KubeStatusSink",
+    "KubeTemplateSource",
+    "RemediationService",
+    "RunRefused",
+    "build_run_request",
+]

@@ -7,7 +7,7 @@ import uuid
 from typing import Any
 
 from suture.api import API_VERSION
-from suture.engine.state import now_iso
+from suture.engine import now_iso
 from suture.kube import ApiError, KubeClient
 
 logger = logging.getLogger("suture.events")

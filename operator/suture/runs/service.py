@@ -10,8 +10,7 @@ from typing import Any
 from suture import metrics
 from suture.actions import Registry
 from suture.api import API_VERSION, TERMINAL_PHASES
-from suture.engine import ApprovalNotPending, Engine, RunOutcome
-from suture.engine.state import now_iso
+from suture.engine import ApprovalNotPending, Engine, RunOutcome, now_iso
 from suture.kube import KubeClient
 from suture.runs.events import post_event
 from suture.runs.request import RunRefused, build_run_request, load_template

@@ -16,8 +16,7 @@ from typing import Any
 
 from suture import metrics
 from suture.api import API_VERSION, TERMINAL_PHASES
-from suture.engine import ApprovalDecision, StepProgress
-from suture.engine.state import now_iso
+from suture.engine import ApprovalDecision, StepProgress, now_iso
 from suture.kube import ApiError, KubeClient
 from suture.runs.events import post_event
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from suture.actions import Registry
 from suture.api import AnyTemplate, ClusterWorkflowTemplate, WorkflowTemplate
-from suture.validation.condition import valid_condition
+from suture.validation.condition import template_status_patch, valid_condition
 from suture.validation.documents import read_documents
 from suture.validation.problems import Problem
 from suture.validation.schema import parse_document
@@ -97,7 +97,10 @@ def validate_paths(paths: list[str], registry: Registry | None) -> Report:
 __all__ = [
     "Problem",
     "Report",
+    "parse_document",
     "parse_template",
+    "read_documents",
+    "template_status_patch",
     "valid_condition",
     "validate_object",
     "validate_paths",

@@ -18,15 +18,21 @@ from suture.api import (
     END,
     ActionCall,
     AnyTemplate,
+    Check,
     ClusterWorkflowTemplate,
     Step,
     parse_duration,
 )
-from suture.api.checks import Check
 from suture.errors import PathError
-from suture.expr import CONTEXT_ROOTS, ExpressionError, expressions_in, is_expression, referenced_roots
-from suture.expr.paths import parse_path
-from suture.expr.values import walk_strings
+from suture.expr import (
+    CONTEXT_ROOTS,
+    ExpressionError,
+    expressions_in,
+    is_expression,
+    parse_path,
+    referenced_roots,
+    walk_strings,
+)
 from suture.flow import build_flow, ownership_cycle
 from suture.validation.problems import Problem, join_path
 from suture.validation.schema import problems_from
