@@ -56,8 +56,8 @@ def test_schema_is_structural(filename: str) -> None:
 def test_remediation_printer_columns() -> None:
     crd = all_crds()["remediations.suture.dev.yaml"]
     names = [c["name"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]]
-    # No Outcome column: nothing writes status.verification.outcome yet, so it would always be empty.
-    assert names == ["Alert", "Template", "Target", "Phase", "Age"]
+    # Outcome: status.verification.outcome, written by suture.verify after a run succeeds.
+    assert names == ["Alert", "Template", "Target", "Phase", "Outcome", "Age"]
     assert crd["spec"]["names"]["categories"] == ["suture"]
     assert crd["spec"]["versions"][0]["subresources"] == {"status": {}}
 
