@@ -28,10 +28,13 @@ from suture.store import SqlJournal, open_database
 from suture.validation import template_status_patch
 from suture.verify import HttpAlertmanager, RecommenderLearner, Verifier
 from suture.webhook import (
+    ByNameRanker,
+    FallbackRanker,
     IndexCatalog,
     IndexedTemplate,
     Intake,
     PriorityRanker,
+    Ranker,
     ReceiverReadiness,
     build_app,
     index_entry,
@@ -159,6 +162,13 @@ def cluster_template_index(body: kopf.Body, **_: Any) -> dict[str, IndexedTempla
     return {"all": index_entry(dict(body))}
 
 
+def _ranker(recommender: Recommender | None) -> Ranker:
+    """The learned ranking with priority order as its fallback; priority alone without a recommender."""
+    if recommender is None:
+        return PriorityRanker()
+    return FallbackRanker(ByNameRanker(recommender), PriorityRanker())
+
+
 @kopf.on.startup()  # type: ignore[arg-type]  # kopf passes indexes by name; its ActivityFn type does not know
 async def start_receiver(
     memo: kopf.Memo,
@@ -179,7 +189,7 @@ async def start_receiver(
     intake = Intake(
         kube=kube,
         catalog=catalog,
-        ranker=PriorityRanker(),
+        ranker=_ranker(memo.get("recommender")),
         home_namespace=ours.home_namespace or DEFAULT_HOME_NAMESPACE,
         watched_namespaces=ours.namespaces,
         api_timeout=ours.api_timeout,
