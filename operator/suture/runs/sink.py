@@ -162,9 +162,10 @@ class KubeStatusSink:
             run.phase = phase
             await self._patch(run, status)
             if changed:
-                await self._event(
-                    run_id, run, f"Run{phase}", message or phase, warning=phase in ("Failed", "RolledBack")
-                )
+                # Entering Verifying is still the run's success (its steps are done): the Event says so.
+                reason = "RunSucceeded" if phase == VERIFYING else f"Run{phase}"
+                text = f"{message or 'Succeeded'}; verifying the alert resolves" if phase == VERIFYING else message
+                await self._event(run_id, run, reason, text or phase, warning=phase in ("Failed", "RolledBack"))
 
     async def step(self, *, run_id: str, step: StepProgress) -> None:
         """Write the whole steps list with this step's latest state; post an Event on a phase change."""
