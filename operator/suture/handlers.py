@@ -24,7 +24,7 @@ from suture.kube import connect
 from suture.prometheus import HttpPromQLClient
 from suture.recommend import Recommender
 from suture.runs import KubeStatusSink, KubeTemplateSource, RemediationService
-from suture.store import SqlJournal, open_database
+from suture.store import History, SqlJournal, open_database
 from suture.validation import template_status_patch
 from suture.verify import HttpAlertmanager, RecommenderLearner, Verifier
 from suture.webhook import (
@@ -124,6 +124,7 @@ async def start_engine(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
         kube=kube,
         learner=learner,
         alerts=HttpAlertmanager(ours.alertmanager_url) if ours.alertmanager_url else None,
+        history=History(database),
     )
     metrics.RUNS_ACTIVE.set_function(lambda: engine.limiter.active)
     metrics.RUNS_QUEUED.set_function(lambda: engine.limiter.queued)

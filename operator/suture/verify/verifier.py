@@ -18,6 +18,7 @@ from suture import metrics
 from suture.api import API_VERSION
 from suture.kube import ApiError, KubeClient
 from suture.runs import VERIFYING, Learner, alert_of, post_event
+from suture.store import History, RunRecord
 from suture.verify.alertmanager import AlertmanagerUnavailable, AlertSource
 
 logger = logging.getLogger("suture.verify")
@@ -62,12 +63,15 @@ class Verifier:
         learner: Learner | None = None,
         alerts: AlertSource | None = None,
         clock: Callable[[], datetime] = _now,
+        history: History | None = None,
     ) -> None:
-        """``alerts`` is Alertmanager's API (None when ``SUTURE_ALERTMANAGER_URL`` is unset)."""
+        """``alerts`` is Alertmanager's API (None when ``SUTURE_ALERTMANAGER_URL`` is unset); ``history``
+        is the SQL history that keeps the run and its outcome (None: not kept)."""
         self.kube = kube
         self.learner = learner
         self.alerts = alerts
         self.clock = clock
+        self.history = history
 
     async def check(self, body: Mapping[str, Any]) -> str | None:
         """Decide the outcome if it can be told now: record it with the learner, write it, return it.
@@ -93,7 +97,13 @@ class Verifier:
             except Exception:
                 metrics.LEARNING_FAILURES.inc()
                 logger.exception("[%s/%s] could not record the outcome %s", namespace, name, verdict.outcome)
-        await self._write(namespace, name, uid, status, verdict)
+        verification = await self._write(namespace, name, uid, status, verdict)
+        if self.history is not None and verification is not None:
+            try:
+                await self._keep(body, verdict, verification)
+            except Exception:  # the history is a record, not a gate: the outcome is already in the status
+                metrics.LEARNING_FAILURES.inc()
+                logger.exception("[%s/%s] could not keep the outcome in the history", namespace, name)
         metrics.VERIFICATIONS.labels(template, verdict.outcome).inc()
         logger.info("[%s/%s] verification: %s (%s)", namespace, name, verdict.outcome, verdict.message)
         return verdict.outcome
@@ -126,7 +136,40 @@ class Verifier:
         why = "Alertmanager could not be asked" if self.alerts is not None else "no Alertmanager is configured"
         return Verdict("Unknown", f"no resolved notification within the verify window and {why}")
 
-    async def _write(self, namespace: str, name: str, uid: str, status: Mapping[str, Any], verdict: Verdict) -> None:
+    async def _keep(self, body: Mapping[str, Any], verdict: Verdict, verification: Mapping[str, Any]) -> None:
+        """The run and its outcome in the SQL history (upserts: a repeat changes nothing)."""
+        assert self.history is not None
+        meta, status = body.get("metadata") or {}, body.get("status") or {}
+        alert, target = alert_of(body), status.get("target") or {}
+        recommendation = status.get("recommendation") or {}
+        started = _parse(status.get("startTime")) or self.clock()
+        await self.history.record_run(
+            RunRecord(
+                run_id=str(meta.get("uid", "")),
+                alert_name=str(alert["labels"].get("alertname", "")),
+                fingerprint=str(alert["fingerprint"]),
+                template=str(((body.get("spec") or {}).get("templateRef") or {}).get("name", "")),
+                phase="Succeeded",
+                started_at=started,
+                finished_at=_parse(status.get("completionTime")),
+                labels=alert["labels"],
+                annotations=alert["annotations"],
+                target="/".join(str(target[k]) for k in ("kind", "namespace", "name") if target.get(k)),
+                score=recommendation.get("score"),
+            )
+        )
+        await self.history.record_outcome(
+            run_id=str(meta.get("uid", "")),
+            outcome=verdict.outcome,
+            decided_at=self.clock(),
+            resolved_after_seconds=verification.get("timeToResolveSeconds"),
+            message=verdict.message,
+        )
+
+    async def _write(
+        self, namespace: str, name: str, uid: str, status: Mapping[str, Any], verdict: Verdict
+    ) -> dict[str, Any] | None:
+        """Write the outcome into the status; the verification written, or None when the object is gone."""
         now = self.clock()
         verification: dict[str, Any] = {
             "outcome": verdict.outcome,
@@ -146,7 +189,7 @@ class Verifier:
             await self.kube.patch("Remediation", name, patch, namespace, subresource="status", api_version=API_VERSION)
         except ApiError as exc:
             if exc.not_found:
-                return  # deleted meanwhile: nothing left to report on
+                return None  # deleted meanwhile: nothing left to report on
             raise
         await post_event(
             self.kube,
@@ -157,3 +200,4 @@ class Verifier:
             message=verdict.message,
             warning=verdict.outcome == "Ineffective",
         )
+        return verification

@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,6 +17,7 @@ from suture.engine import Engine
 from suture.kube import KubeClient
 from suture.recommend import Recommender
 from suture.runs import KubeStatusSink, RemediationService
+from suture.store import History, open_database
 from suture.verify import AlertmanagerUnavailable, RecommenderLearner, Verifier, matchers, quote_matcher_value
 from tests.fakes.kubeapi import FakeKubeApi
 from tests.fakes.objects import remediation, template
@@ -286,3 +288,30 @@ async def test_an_effective_outcome_makes_the_next_similar_alert_rank_that_templ
     after = recommender.rank(similar, ["aaa-first", "restart"])
     assert after[0].template == "restart"
     assert {r.template: r.score for r in after}["restart"] > before["restart"]
+
+
+async def test_the_outcome_is_kept_in_the_sql_history(
+    api: FakeKubeApi,
+    kube: KubeClient,
+    make_service: Callable[[], RemediationService],
+    learner: RecordingLearner,
+    tmp_path: Path,
+) -> None:
+    api.add(with_window("5m"))
+    (rem,) = api.add(alert_remediation())
+    await run_to_the_end(api, make_service(), rem)
+    await resolve(kube, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    async with open_database(location=str(tmp_path / "suture.sqlite")) as database:
+        history = History(database)
+        verifier = Verifier(kube=kube, learner=learner, clock=Clock(), history=history)
+        assert await verifier.check(stored(api)) == "Effective"
+        kept = await history.run(rem["metadata"]["uid"])
+        assert kept is not None
+        assert (kept["template"], kept["fingerprint"], kept["alert_name"]) == (
+            "restart",
+            FINGERPRINT,
+            "KubePodCrashLooping",
+        )
+        assert kept["outcome"]["outcome"] == "Effective"
+        (stats,) = await history.stats()
+        assert (stats.runs, stats.effective) == (1, 1)
