@@ -101,6 +101,7 @@ class Verifier:
         if self.history is not None and verification is not None:
             try:
                 await self._keep(body, verdict, verification)
+                await self._template_stats(body, verdict)
             except Exception:  # the history is a record, not a gate: the outcome is already in the status
                 metrics.LEARNING_FAILURES.inc()
                 logger.exception("[%s/%s] could not keep the outcome in the history", namespace, name)
@@ -165,6 +166,36 @@ class Verifier:
             resolved_after_seconds=verification.get("timeToResolveSeconds"),
             message=verdict.message,
         )
+
+    async def _template_stats(self, body: Mapping[str, Any], verdict: Verdict) -> None:
+        """Runs, effective rate and last outcome of the template, recomputed from the history (so a
+        repeated decision cannot count twice). Counted by template name across namespaces."""
+        assert self.history is not None
+        ref = (body.get("spec") or {}).get("templateRef") or {}
+        template = str(ref.get("name", ""))
+        rows = [row for row in await self.history.stats() if row.template == template]
+        effective = sum(row.effective for row in rows)
+        ineffective = sum(row.ineffective for row in rows)
+        stats: dict[str, Any] = {
+            "runs": sum(row.runs for row in rows),
+            "succeeded": effective,
+            "failed": ineffective,
+            "unknown": sum(row.unknown for row in rows),
+            "lastOutcome": verdict.outcome,
+            "lastRunTime": (body.get("status") or {}).get("startTime"),
+        }
+        if effective + ineffective:
+            stats["effectiveness"] = round(effective / (effective + ineffective), 4)
+        cluster = ref.get("kind") == "ClusterWorkflowTemplate"
+        kind = "ClusterWorkflowTemplate" if cluster else "WorkflowTemplate"
+        namespace = None if cluster else str((body.get("metadata") or {}).get("namespace", ""))
+        try:
+            await self.kube.patch(
+                kind, template, {"status": {"stats": stats}}, namespace, subresource="status", api_version=API_VERSION
+            )
+        except ApiError as exc:
+            if not exc.not_found:
+                raise
 
     async def _write(
         self, namespace: str, name: str, uid: str, status: Mapping[str, Any], verdict: Verdict

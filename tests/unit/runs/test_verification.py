@@ -315,3 +315,5 @@ async def test_the_outcome_is_kept_in_the_sql_history(
         assert kept["outcome"]["outcome"] == "Effective"
         (stats,) = await history.stats()
         assert (stats.runs, stats.effective) == (1, 1)
+    shown = api.get("WorkflowTemplate", "restart", "shop")["status"]["stats"]
+    assert (shown["runs"], shown["effectiveness"], shown["lastOutcome"]) == (1, 1.0, "Effective")
