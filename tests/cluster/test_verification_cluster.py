@@ -115,6 +115,9 @@ async def test_a_resolved_alert_is_effective_and_the_next_similar_alert_ranks_th
     done = await wait_for(_in_phase(kube, namespace, first, "Succeeded"), timeout=30, what="the verification")
     assert done["status"]["verification"]["outcome"] == "Effective", done["status"]
     assert done["status"]["verification"]["timeToResolveSeconds"] >= 0
+    fix_web = await kube.get("WorkflowTemplate", "fix-web", namespace, api_version=API_VERSION)
+    assert fix_web["status"]["stats"]["lastOutcome"] == "Effective"
+    assert fix_web["status"]["stats"]["effectiveness"] == 1.0
 
     status, summary = await _post(proc, [{**_alert(namespace, "f2"), "startsAt": "2026-11-29T07:00:00Z"}])
     (second,) = summary["created"]
