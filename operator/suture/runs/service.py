@@ -173,6 +173,10 @@ class RemediationService:
         """A failed or rolled-back run is Ineffective for its template; a learner failure is only logged."""
         if self.learner is None or outcome.phase not in INEFFECTIVE_PHASES:
             return
+        namespace, name, _ = _ids(body)
+        fresh = await self.kube.get_or_none("Remediation", name, namespace, api_version=API_VERSION)
+        if (((fresh or body).get("spec") or {}).get("approval") or {}).get("decision") == "Rejected":
+            return  # a person said no (the run rolled back or stopped): nothing about the template's worth
         template = str(((body.get("spec") or {}).get("templateRef") or {}).get("name", ""))
         try:
             await self.learner.record(alert=alert_of(body), template=template, outcome="Ineffective", run_id=uid)

@@ -317,3 +317,18 @@ async def test_the_outcome_is_kept_in_the_sql_history(
         assert (stats.runs, stats.effective) == (1, 1)
     shown = api.get("WorkflowTemplate", "restart", "shop")["status"]["stats"]
     assert (shown["runs"], shown["effectiveness"], shown["lastOutcome"]) == (1, 1.0, "Effective")
+
+
+async def test_a_rejected_approval_teaches_nothing_even_when_the_run_rolls_back(
+    api: FakeKubeApi, make_service: Callable[[], RemediationService], learner: RecordingLearner
+) -> None:
+    steps = [
+        {"name": "one", "action": {"name": "record", "params": {"name": "one"}}},
+        {"name": "ask", "approval": {"message": "go ahead?"}, "onFailure": "rollback"},
+    ]
+    api.add(template(steps=steps))
+    (rem,) = api.add(
+        remediation(alert={"name": "X", "fingerprint": FINGERPRINT}, approval={"decision": "Rejected", "step": "ask"})
+    )
+    assert (await run_to_the_end(api, make_service(), rem))["status"]["phase"] == "RolledBack"
+    assert learner.lessons == []
