@@ -115,7 +115,12 @@ async def test_a_resolved_alert_is_effective_and_the_next_similar_alert_ranks_th
     done = await wait_for(_in_phase(kube, namespace, first, "Succeeded"), timeout=30, what="the verification")
     assert done["status"]["verification"]["outcome"] == "Effective", done["status"]
     assert done["status"]["verification"]["timeToResolveSeconds"] >= 0
-    fix_web = await kube.get("WorkflowTemplate", "fix-web", namespace, api_version=API_VERSION)
+    async def stats_written() -> Any:
+        got = await kube.get("WorkflowTemplate", "fix-web", namespace, api_version=API_VERSION)
+        return got if ((got.get("status") or {}).get("stats") or {}).get("lastOutcome") else None
+
+    # The template's stats are written right after the outcome, by the same operator: poll, don't race.
+    fix_web = await wait_for(stats_written, timeout=30, what="the template's stats")
     assert fix_web["status"]["stats"]["lastOutcome"] == "Effective"
     assert fix_web["status"]["stats"]["effectiveness"] == 1.0
 
