@@ -194,3 +194,38 @@ def test_schema_is_valid_json_and_closed() -> None:
     assert schema["additionalProperties"] is False
     defaults = yaml.safe_load((CHART / "values.yaml").read_text())
     assert sorted(defaults) == sorted(schema["properties"])
+
+
+@pytest.mark.parametrize(
+    ("setting", "actions"),
+    [
+        ("actions.enabled={scale_deployment,notify}", ["notify", "scale_deployment"]),
+        ("actions.enabled={drain_node}", ["drain_node"]),
+        ("actions.enabled={collect_diagnostics,get_resource,label,annotate}", None),
+        ("actions.disabled={drain_node,run_job,apply_network_policy}", None),
+    ],
+)
+def test_enabled_actions_get_the_rules_suture_rbac_gives_them(setting: str, actions: list[str] | None) -> None:
+    (role,) = find(documents(template(None, setting)), "ClusterRole")
+    chosen = role["metadata"]["annotations"]["suture.dev/actions"].split(",")
+    if actions is not None:
+        assert chosen == actions
+    if "disabled" in setting:
+        assert "drain_node" not in chosen
+        assert len(chosen) == len(list(load_registry())) - 3
+    cli = _suture_rbac("--actions", ",".join(chosen))
+    assert role["rules"] == cli["rules"]
+    assert role["rules"] == cluster_role(load_registry(), actions=chosen)["rules"]
+
+
+def test_only_the_enabled_actions_write_what_they_need() -> None:
+    (role,) = find(documents(template(None, "actions.enabled={notify}")), "ClusterRole")
+    (full,) = find(documents(template()), "ClusterRole")
+    assert role["rules"] != full["rules"]
+    assert not any("pods/eviction" in rule["resources"] for rule in role["rules"])
+
+
+def test_an_unknown_action_fails_clearly() -> None:
+    proc = helm("template", "suture", str(CHART), "--set", "actions.enabled={scale_deployment,nope}", check=False)
+    assert proc.returncode != 0
+    assert 'unknown action "nope"; the built-in actions are: annotate,' in proc.stderr
