@@ -229,3 +229,16 @@ def test_an_unknown_action_fails_clearly() -> None:
     proc = helm("template", "suture", str(CHART), "--set", "actions.enabled={scale_deployment,nope}", check=False)
     assert proc.returncode != 0
     assert 'unknown action "nope"; the built-in actions are: annotate,' in proc.stderr
+
+
+def test_readme_values_table_matches_the_schema() -> None:
+    from tests.chart.values_table import render
+
+    readme = (REPO / "README.md").read_text()
+    section = readme.split("## Installing with Helm", 1)[1].split("\n## ", 1)[0]
+    table = section.split("### Values", 1)[1]
+    start = table.index("| value | type | default | meaning |")
+    lines = table[start:].splitlines()
+    end = next((i for i, line in enumerate(lines) if not line.startswith("|")), len(lines))
+    rows = "\n".join(lines[:end]) + "\n"
+    assert rows == render(), "regenerate with `.venv/bin/python -m tests.chart.values_table`"
