@@ -272,7 +272,7 @@ watch_phase 120 WaitingApproval
 show kubectl get remediation -n "$ns"
 note "the run waits for a person; approving as $(kubectl auth whoami -o jsonpath='{.status.userInfo.username}' 2>/dev/null || echo 'the kubeconfig user')"
 show "$suture" approve "$rem" -n "$ns" --reason "demo" --kubeconfig "$KUBECONFIG"
-watch_phase 360 Succeeded
+watch_phase 360 Verifying Succeeded  # Verifying: the steps are done, the alert's resolution is awaited
 
 # ---------------------------------------------------------------------------
 log "7/7 result"

@@ -84,6 +84,13 @@ class Settings:
     peering: str = field(default_factory=lambda: os.environ.get("SUTURE_PEERING", ""))
     """kopf peering name for high availability; empty runs standalone (one replica)."""
 
+    alertmanager_url: str = field(default_factory=lambda: os.environ.get("SUTURE_ALERTMANAGER_URL", ""))
+    """Alertmanager base URL the verifier asks (API v2) whether an alert still fires; empty: only the
+    resolved notifications recorded by the receiver count."""
+
+    verify_interval: float = field(default_factory=lambda: float(os.environ.get("SUTURE_VERIFY_INTERVAL", "5")))
+    """Seconds between checks of a Remediation in phase Verifying."""
+
     def database_location(self) -> str:
         """The SQL database location, defaulted into the data directory."""
         return self.database or str(self.data_dir / "suture.sqlite")

@@ -7,7 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
+from pathlib import Path
 from typing import Any
 
 import kopf
@@ -20,14 +22,19 @@ from suture.config import load_settings
 from suture.engine import Engine, open_checkpointer
 from suture.kube import connect
 from suture.prometheus import HttpPromQLClient
+from suture.recommend import Recommender
 from suture.runs import KubeStatusSink, KubeTemplateSource, RemediationService
-from suture.store import SqlJournal, open_database
+from suture.store import History, SqlJournal, open_database
 from suture.validation import template_status_patch
+from suture.verify import HttpAlertmanager, RecommenderLearner, Verifier
 from suture.webhook import (
+    ByNameRanker,
+    FallbackRanker,
     IndexCatalog,
     IndexedTemplate,
     Intake,
     PriorityRanker,
+    Ranker,
     ReceiverReadiness,
     build_app,
     index_entry,
@@ -38,6 +45,7 @@ from suture.webhook import (
 )
 
 _registry: Registry | None = None
+_log = logging.getLogger("suture.handlers")
 DEFAULT_HOME_NAMESPACE = "default"  # outside a pod, with no SUTURE_HOME_NAMESPACE
 
 
@@ -98,8 +106,25 @@ async def start_engine(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
             "approvers are NOT authenticated: %s; spec.approval.by records whatever the client writes", problem
         )
     memo["stack"] = stack
+    recommender = _open_recommender(ours.data_dir)
+    if recommender is not None:
+        stack.callback(recommender.close)
+    memo["recommender"] = recommender
+    learner = RecommenderLearner(recommender) if recommender is not None else None
     memo["service"] = RemediationService(
-        engine=engine, kube=kube, sink=sink, registry=registry(), home_namespace=ours.home_namespace or None
+        engine=engine,
+        kube=kube,
+        sink=sink,
+        registry=registry(),
+        home_namespace=ours.home_namespace or None,
+        learner=learner,
+        verify=not ours.dry_run,  # a globally dry-run operator changes nothing, so there is nothing to verify
+    )
+    memo["verifier"] = Verifier(
+        kube=kube,
+        learner=learner,
+        alerts=HttpAlertmanager(ours.alertmanager_url) if ours.alertmanager_url else None,
+        history=History(database),
     )
     metrics.RUNS_ACTIVE.set_function(lambda: engine.limiter.active)
     metrics.RUNS_QUEUED.set_function(lambda: engine.limiter.queued)
@@ -115,6 +140,17 @@ async def start_engine(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     )
 
 
+def _open_recommender(data_dir: Path) -> Recommender | None:
+    """The learning recommender over the data directory; None (ranking by priority, nothing learned) when it
+    cannot be opened, e.g. another process holds its index: learning is worth less than running."""
+    try:
+        return Recommender.open(data_dir=data_dir)
+    except Exception:
+        metrics.LEARNING_FAILURES.inc()
+        _log.exception("the recommender could not be opened in %s; ranking by priority, learning nothing", data_dir)
+        return None
+
+
 @kopf.index(GROUP, VERSION, "workflowtemplates")
 def template_index(body: kopf.Body, **_: Any) -> dict[str, IndexedTemplate]:
     """Every WorkflowTemplate the operator watches, for the receiver's candidate search."""
@@ -125,6 +161,13 @@ def template_index(body: kopf.Body, **_: Any) -> dict[str, IndexedTemplate]:
 def cluster_template_index(body: kopf.Body, **_: Any) -> dict[str, IndexedTemplate]:
     """Every ClusterWorkflowTemplate, for the receiver's candidate search."""
     return {"all": index_entry(dict(body))}
+
+
+def _ranker(recommender: Recommender | None) -> Ranker:
+    """The learned ranking with priority order as its fallback; priority alone without a recommender."""
+    if recommender is None:
+        return PriorityRanker()
+    return FallbackRanker(ByNameRanker(recommender), PriorityRanker())
 
 
 @kopf.on.startup()  # type: ignore[arg-type]  # kopf passes indexes by name; its ActivityFn type does not know
@@ -147,7 +190,7 @@ async def start_receiver(
     intake = Intake(
         kube=kube,
         catalog=catalog,
-        ranker=PriorityRanker(),
+        ranker=_ranker(memo.get("recommender")),
         home_namespace=ours.home_namespace or DEFAULT_HOME_NAMESPACE,
         watched_namespaces=ours.namespaces,
         api_timeout=ours.api_timeout,
@@ -193,6 +236,22 @@ def _service(memo: kopf.Memo) -> RemediationService:
 async def run_remediation(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Start (or, after a restart, resume) the run of a Remediation."""
     await _service(memo).start(dict(body))
+
+
+@kopf.timer(
+    GROUP,
+    VERSION,
+    "remediations",
+    field="status.phase",
+    value="Verifying",
+    interval=load_settings().verify_interval,
+    initial_delay=1.0,
+)
+async def verify_remediation(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Decide a succeeded run's outcome once the signals allow; the deadline lives in the status, so a
+    restarted operator picks every Verifying Remediation up again here."""
+    verifier: Verifier = memo["verifier"]
+    await verifier.check(dict(body))
 
 
 @kopf.on.field(GROUP, VERSION, "remediations", field="spec.approval")

@@ -50,3 +50,10 @@ RECOMMENDATION_SCORE = Histogram(
 RUNS_ACTIVE = Gauge("suture_runs_active", "Runs holding an execution slot.")
 RUNS_QUEUED = Gauge("suture_runs_queued", "Runs waiting for an execution slot.")
 LEADER = Gauge("suture_leader", "1 when this replica executes runs (always 1 when standalone), else 0.")
+VERIFICATIONS = Counter(
+    "suture_verifications_total", "Verification outcomes of succeeded runs, by template.", ["template", "outcome"]
+)
+LEARNING_FAILURES = Counter(
+    "suture_learning_failures_total", "Outcomes the recommender could not record (logged; the run is unaffected)."
+)
+RANKER_FALLBACKS = Counter("suture_ranker_fallbacks_total", "Alerts ranked by priority because the recommender failed.")

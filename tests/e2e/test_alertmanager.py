@@ -141,11 +141,12 @@ async def test_repeated_alerts_from_two_alertmanagers_make_one_remediation_that_
             await am.post_alerts([_alert(namespace, started)])
 
     async def succeeded() -> dict[str, Any] | None:
+        # The steps done, the run waits in Verifying for the alert to resolve (the template's verify window).
         items = await _remediations(kube, namespace)
-        done = [r for r in items if (r.get("status") or {}).get("phase") == "Succeeded"]
+        done = [r for r in items if (r.get("status") or {}).get("phase") == "Verifying"]
         return done[0] if done else None
 
-    rem = await wait_for(succeeded, timeout=60, what=f"a Succeeded Remediation (log: {operator_proc.log})")
+    rem = await wait_for(succeeded, timeout=60, what=f"a Verifying Remediation (log: {operator_proc.log})")
     assert (await kube.get("Deployment", "web", namespace))["spec"]["replicas"] == 3
     assert rem["spec"]["templateRef"]["name"] == "scale-web"
     assert rem["spec"]["alert"]["labels"]["alertname"] == "WebOverloaded"
@@ -178,6 +179,13 @@ async def test_repeated_alerts_from_two_alertmanagers_make_one_remediation_that_
     resolved_at = await wait_for(resolution_recorded, timeout=30, what="the resolved notification to be recorded")
     assert resolved_at == ended.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert len(await _remediations(kube, namespace)) == 1
+
+    async def verified() -> dict[str, Any] | None:
+        got = await kube.get("Remediation", rem["metadata"]["name"], namespace, api_version=API_VERSION)
+        return got if (got.get("status") or {}).get("phase") == "Succeeded" else None
+
+    done = await wait_for(verified, timeout=30, what="the verification to decide")
+    assert done["status"]["verification"]["outcome"] == "Effective"
 
 
 async def test_an_unreachable_api_server_gets_503_and_alertmanagers_retry_delivers_the_alert(

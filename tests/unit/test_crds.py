@@ -56,8 +56,8 @@ def test_schema_is_structural(filename: str) -> None:
 def test_remediation_printer_columns() -> None:
     crd = all_crds()["remediations.suture.dev.yaml"]
     names = [c["name"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]]
-    # No Outcome column: nothing writes status.verification.outcome yet, so it would always be empty.
-    assert names == ["Alert", "Template", "Target", "Phase", "Age"]
+    # Outcome: status.verification.outcome, written by suture.verify after a run succeeds.
+    assert names == ["Alert", "Template", "Target", "Phase", "Outcome", "Age"]
     assert crd["spec"]["names"]["categories"] == ["suture"]
     assert crd["spec"]["versions"][0]["subresources"] == {"status": {}}
 
@@ -66,5 +66,5 @@ def test_remediation_printer_columns() -> None:
 def test_template_printer_columns_show_only_what_the_operator_writes(filename: str) -> None:
     crd = all_crds()[filename]
     names = [c["name"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]]
-    # No Runs or Effectiveness: nothing writes status.stats yet, so they would always be empty.
-    assert names == ["Valid", "Age"]
+    # Runs, Effective and Last: status.stats, written by suture.verify after each verified run.
+    assert names == ["Valid", "Runs", "Effective", "Last", "Age"]

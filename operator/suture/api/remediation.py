@@ -12,7 +12,9 @@ Phase = Literal["Pending", "Running", "WaitingApproval", "Verifying", "Succeeded
 TERMINAL_PHASES: frozenset[str] = frozenset({"Succeeded", "Failed", "RolledBack", "Cancelled"})
 StepPhase = Literal["Pending", "Running", "WaitingApproval", "Succeeded", "Failed", "Skipped", "RolledBack"]
 Decision = Literal["Pending", "Approved", "Rejected"]
-Outcome = Literal["Pending", "Resolved", "NotResolved", "Unknown", "Skipped"]
+# Pending while Verifying; Effective / Ineffective / Unknown are what the recommender learns from
+# (Unknown teaches nothing); Skipped: nothing to verify (a dry run changed nothing).
+Outcome = Literal["Pending", "Effective", "Ineffective", "Unknown", "Skipped"]
 
 
 class TemplateRef(SutureModel):
@@ -122,8 +124,17 @@ class Recommendation(SutureModel):
 class Verification(SutureModel):
     """Did the alert really resolve after the run?"""
 
-    outcome: Outcome = Field(default="Pending", description="Resolved, NotResolved, Unknown, Skipped or Pending.")
+    outcome: Outcome = Field(
+        default="Pending", description="Effective, Ineffective, Unknown, Skipped, or Pending while Verifying."
+    )
+    deadline: str | None = Field(
+        default=None, description="When the window ends: still firing then is Ineffective (RFC 3339)."
+    )
     checked_at: str | None = Field(default=None, description="When it was decided (RFC 3339).")
+    resolved_at: str | None = Field(default=None, description="When the alert was seen resolved (RFC 3339).")
+    time_to_resolve_seconds: float | None = Field(
+        default=None, ge=0, description="Seconds from the run's completion to the alert's resolution."
+    )
     message: str = Field(default="", description="How it was decided.")
 
 
@@ -180,14 +191,13 @@ class Remediation(SutureModel):
     KIND: ClassVar[str] = "Remediation"
     PLURAL: ClassVar[str] = "remediations"
     SCOPE: ClassVar[str] = "Namespaced"
-    # The columns of `kubectl get rem`. Only fields the operator writes today:
-    # an OUTCOME column returns with the verifier that fills
-    # status.verification.outcome.
+    # The columns of `kubectl get rem`. Only fields the operator writes.
     PRINTER_COLUMNS: ClassVar[list[dict[str, Any]]] = [
         {"name": "Alert", "type": "string", "jsonPath": ".spec.alert.name"},
         {"name": "Template", "type": "string", "jsonPath": ".spec.templateRef.name"},
         {"name": "Target", "type": "string", "jsonPath": ".status.target.name"},
         {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
+        {"name": "Outcome", "type": "string", "jsonPath": ".status.verification.outcome"},
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]
     model_config = ConfigDict(title="Remediation")

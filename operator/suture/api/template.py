@@ -210,6 +210,8 @@ class TemplateStats(SutureModel):
     failed: int = Field(default=0, ge=0, description="Runs that failed or did not resolve the alert.")
     last_run_time: str | None = Field(default=None, description="When the last run started (RFC 3339).")
     effectiveness: float | None = Field(default=None, ge=0, le=1, description="Learned success probability.")
+    unknown: int = Field(default=0, ge=0, description="Verified runs with no signal either way (not failures).")
+    last_outcome: str | None = Field(default=None, description="The latest verification outcome.")
 
 
 class WorkflowTemplateStatus(SutureModel):
@@ -224,11 +226,12 @@ class _TemplateBase(SutureModel):
     KIND: ClassVar[str]
     PLURAL: ClassVar[str]
     SCOPE: ClassVar[str]
-    # The columns of `kubectl get wft`/`cwft`. Only fields the operator writes
-    # today: RUNS and EFFECTIVENESS return with the code that fills
-    # status.stats.
+    # The columns of `kubectl get wft`/`cwft`: validity, and what verification learned (status.stats).
     PRINTER_COLUMNS: ClassVar[list[dict[str, Any]]] = [
         {"name": "Valid", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Valid")].status'},
+        {"name": "Runs", "type": "integer", "jsonPath": ".status.stats.runs"},
+        {"name": "Effective", "type": "number", "jsonPath": ".status.stats.effectiveness"},
+        {"name": "Last", "type": "string", "jsonPath": ".status.stats.lastOutcome"},
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]
 

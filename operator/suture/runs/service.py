@@ -9,12 +9,13 @@ from typing import Any
 
 from suture import metrics
 from suture.actions import Registry
-from suture.api import API_VERSION, TERMINAL_PHASES
+from suture.api import API_VERSION, TERMINAL_PHASES, Remediation, Verify, parse_duration
 from suture.engine import ApprovalNotPending, Engine, RunOutcome, now_iso
 from suture.kube import KubeClient
 from suture.runs.events import post_event
+from suture.runs.learning import INEFFECTIVE_PHASES, Learner, alert_of
 from suture.runs.request import RunRefused, build_run_request, load_template
-from suture.runs.sink import KubeStatusSink
+from suture.runs.sink import VERIFYING, KubeStatusSink
 
 logger = logging.getLogger("suture.runs")
 REVIVE_DELAYS = (1.0, 5.0, 30.0)  # seconds before resuming a run whose task died, attempt by attempt
@@ -49,7 +50,11 @@ class RemediationService:
         sink: KubeStatusSink,
         registry: Registry,
         home_namespace: str | None = None,
+        learner: Learner | None = None,
+        verify: bool = False,
     ) -> None:
+        """``verify``: a succeeded run enters ``Verifying`` (off for a globally dry-run operator, whose
+        runs change nothing); ``learner`` hears the Ineffective outcome of failed and rolled-back runs."""
         self.engine = engine
         self.kube = kube
         self.sink = sink
@@ -59,16 +64,25 @@ class RemediationService:
         self._acceptance: dict[str, asyncio.Lock] = {}
         self._revivals: dict[str, int] = {}  # how often a run's task died in a row
         self._background: set[asyncio.Task[None]] = set()
+        self.learner = learner
+        self.verify = verify
 
     async def start(self, body: Mapping[str, Any]) -> None:
         """Start a new run, or resume one after a restart; a finished run is left alone."""
         namespace, name, uid = _ids(body)
         status = body.get("status") or {}
-        if status.get("phase") in TERMINAL_PHASES or uid in self.tasks:
-            return
+        if status.get("phase") in (*TERMINAL_PHASES, VERIFYING) or uid in self.tasks:
+            return  # a run in Verifying has finished its steps: suture.verify decides the rest
         template_name = str(((body.get("spec") or {}).get("templateRef") or {}).get("name", ""))
-        self.sink.track(run_id=uid, namespace=namespace, name=name, template=template_name, status=status)
         if status.get("startTime") and await self.engine.snapshot(run_id=uid) is not None:
+            self.sink.track(
+                run_id=uid,
+                namespace=namespace,
+                name=name,
+                template=template_name,
+                status=status,
+                verify_window=await self._stored_window(body),
+            )
             # Resumed after a restart: the checkpoint has everything, nothing is re-resolved.
             self.tasks[uid] = asyncio.create_task(self._drive(uid, body, None))
             if (body.get("spec") or {}).get("cancel"):
@@ -88,7 +102,12 @@ class RemediationService:
                 await self._refuse(body, refused)
                 return
             accepted = await self._accept(namespace, name, request.target)
-        self.sink.track(run_id=uid, namespace=namespace, name=name, template=template_name, status=accepted)
+        window = None
+        if self.verify and not (request.dry_run or request.template.safety.dry_run):
+            window = parse_duration(request.template.verify.alert_resolved_within)
+        self.sink.track(
+            run_id=uid, namespace=namespace, name=name, template=template_name, status=accepted, verify_window=window
+        )
         self.tasks[uid] = asyncio.create_task(self._drive(uid, body, request))
         logger.info("[%s/%s] run accepted: template %s", namespace, name, template_name)
 
@@ -99,8 +118,9 @@ class RemediationService:
                 outcome = await self.engine.resume(run_id=uid)
             else:
                 outcome = await self.engine.start(request=request)
-            await self._answer_while_waiting(uid, body, outcome)
+            outcome = await self._answer_while_waiting(uid, body, outcome)
             self._revivals.pop(uid, None)
+            await self._learn_from_failure(uid, body, outcome)
         except Exception:
             logger.exception("run %s failed unexpectedly", uid)
             self._revive_later(uid, body)
@@ -131,7 +151,40 @@ class RemediationService:
         self._background.add(task := asyncio.create_task(revive(), name=f"suture-revive-{uid}"))
         task.add_done_callback(self._background.discard)
 
-    async def _answer_while_waiting(self, uid: str, body: Mapping[str, Any], outcome: RunOutcome) -> None:
+    async def _stored_window(self, body: Mapping[str, Any]) -> float | None:
+        """The verify window of a resumed run's template, read again (None: no verification).
+
+        The run's checkpoint keeps the template it started with; only its
+        verify window is read from the API, and a template gone or broken
+        falls back to the default window rather than losing the verification.
+        """
+        if not self.verify or (body.get("spec") or {}).get("dryRun"):
+            return None
+        namespace, _, _ = _ids(body)
+        try:
+            template = await load_template(self.kube, Remediation.model_validate(dict(body)), namespace)
+        except (RunRefused, ValueError):
+            return parse_duration(Verify().alert_resolved_within)
+        if template.spec.safety.dry_run:
+            return None
+        return parse_duration(template.spec.verify.alert_resolved_within)
+
+    async def _learn_from_failure(self, uid: str, body: Mapping[str, Any], outcome: RunOutcome) -> None:
+        """A failed or rolled-back run is Ineffective for its template; a learner failure is only logged."""
+        if self.learner is None or outcome.phase not in INEFFECTIVE_PHASES:
+            return
+        namespace, name, _ = _ids(body)
+        fresh = await self.kube.get_or_none("Remediation", name, namespace, api_version=API_VERSION)
+        if (((fresh or body).get("spec") or {}).get("approval") or {}).get("decision") == "Rejected":
+            return  # a person said no (the run rolled back or stopped): nothing about the template's worth
+        template = str(((body.get("spec") or {}).get("templateRef") or {}).get("name", ""))
+        try:
+            await self.learner.record(alert=alert_of(body), template=template, outcome="Ineffective", run_id=uid)
+        except Exception:
+            metrics.LEARNING_FAILURES.inc()
+            logger.exception("run %s: could not record its Ineffective outcome", uid)
+
+    async def _answer_while_waiting(self, uid: str, body: Mapping[str, Any], outcome: RunOutcome) -> RunOutcome:
         """Give a paused run the answer stored in its Remediation, for as long as one names its question.
 
         The spec is read again at every pause: an answer written while the run
@@ -142,7 +195,7 @@ class RemediationService:
             fresh = await self.kube.get_or_none("Remediation", name, namespace, api_version=API_VERSION)
             answer = _decision(fresh or {})
             if answer is None or not _answers(answer, outcome.approval.id):
-                return
+                return outcome
             try:
                 outcome = await self.engine.approve(
                     run_id=uid,
@@ -152,7 +205,8 @@ class RemediationService:
                     approval_id=outcome.approval.id,
                 )
             except ApprovalNotPending:
-                return
+                return outcome
+        return outcome
 
     async def _accept(self, namespace: str, name: str, target: Mapping[str, Any] | None) -> dict[str, Any]:
         """Record that the run is accepted: its start time (what rate limits count) and its resolved target."""
@@ -230,7 +284,8 @@ class RemediationService:
 
     async def _continue(self, uid: str, body: Mapping[str, Any], outcome: RunOutcome) -> None:
         try:
-            await self._answer_while_waiting(uid, body, outcome)
+            outcome = await self._answer_while_waiting(uid, body, outcome)
+            await self._learn_from_failure(uid, body, outcome)
         except Exception:
             logger.exception("run %s failed unexpectedly", uid)
             raise
@@ -242,8 +297,6 @@ class RemediationService:
         namespace, _, uid = _ids(body)
         rollback = False
         try:
-            from suture.api import Remediation
-
             template = await load_template(self.kube, Remediation.model_validate(dict(body)), namespace)
             rollback = template.spec.safety.rollback_on_cancel
         except (RunRefused, ValueError):

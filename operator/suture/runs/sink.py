@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from suture import metrics
@@ -20,6 +20,7 @@ from suture.engine import ApprovalDecision, StepProgress, now_iso
 from suture.kube import ApiError, KubeClient
 from suture.runs.events import post_event
 
+VERIFYING = "Verifying"
 _STEP_REASONS = {
     "Running": "StepStarted",
     "Succeeded": "StepSucceeded",
@@ -41,6 +42,7 @@ class _Run:
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     step_phases: dict[str, str] = field(default_factory=dict)
     counted: bool = False  # suture_runs_started_total was incremented for this run
+    verify_window: float | None = None  # seconds; None: a success is final (a dry run changed nothing)
 
 
 def _seconds(start: str | None, end: str | None) -> float | None:
@@ -60,9 +62,22 @@ class KubeStatusSink:
         self._kube = kube
         self._runs: dict[str, _Run] = {}
 
-    def track(self, *, run_id: str, namespace: str, name: str, template: str, status: Mapping[str, Any]) -> None:
-        """Tie a run id to its Remediation; ``status`` is what is stored now (after a restart)."""
-        run = _Run(namespace=namespace, name=name, template=template)
+    def track(
+        self,
+        *,
+        run_id: str,
+        namespace: str,
+        name: str,
+        template: str,
+        status: Mapping[str, Any],
+        verify_window: float | None = None,
+    ) -> None:
+        """Tie a run id to its Remediation; ``status`` is what is stored now (after a restart).
+
+        With ``verify_window`` (seconds) a run that succeeds is written as
+        ``Verifying`` with its deadline, for ``suture.verify`` to decide.
+        """
+        run = _Run(namespace=namespace, name=name, template=template, verify_window=verify_window)
         for step in status.get("steps") or []:
             run.steps[step["name"]] = dict(step)
             run.step_phases[step["name"]] = step.get("phase", "")
@@ -113,7 +128,26 @@ class KubeStatusSink:
                 run.counted = True
                 metrics.RUNS_STARTED.labels(run.template).inc()
             status["startTime"] = run.started
+            if phase == "Succeeded" and run.phase == VERIFYING:
+                return  # a repeated report must not move the deadline
+            if phase == "Succeeded" and run.verify_window is not None:
+                # The steps are done, the alert may still fire: the deadline goes into the status in
+                # the same write as the phase, so a restart cannot lose a run between the two.
+                phase = VERIFYING
+                status["phase"] = phase
+                status["completionTime"] = now_iso()
+                deadline = datetime.now(UTC) + timedelta(seconds=run.verify_window)
+                status["verification"] = {
+                    "outcome": "Pending",
+                    "deadline": deadline.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                    "message": f"steps succeeded; waiting up to {run.verify_window:g}s for the alert to resolve",
+                }
             changed = phase != run.phase
+            if changed and phase == VERIFYING:
+                metrics.RUNS_FINISHED.labels(run.template, "Succeeded").inc()
+                elapsed = _seconds(run.started, status["completionTime"])
+                if elapsed is not None:
+                    metrics.RUN_DURATION.labels(run.template).observe(elapsed)
             if phase in TERMINAL_PHASES:
                 status["completionTime"] = now_iso()
                 if changed:
@@ -128,9 +162,10 @@ class KubeStatusSink:
             run.phase = phase
             await self._patch(run, status)
             if changed:
-                await self._event(
-                    run_id, run, f"Run{phase}", message or phase, warning=phase in ("Failed", "RolledBack")
-                )
+                # Entering Verifying is still the run's success (its steps are done): the Event says so.
+                reason = "RunSucceeded" if phase == VERIFYING else f"Run{phase}"
+                text = f"{message or 'Succeeded'}; verifying the alert resolves" if phase == VERIFYING else message
+                await self._event(run_id, run, reason, text or phase, warning=phase in ("Failed", "RolledBack"))
 
     async def step(self, *, run_id: str, step: StepProgress) -> None:
         """Write the whole steps list with this step's latest state; post an Event on a phase change."""

@@ -22,7 +22,7 @@ from suture.webhook.catalog import (
 from suture.webhook.intake import Intake, RetryLater, Summary
 from suture.webhook.naming import remediation_name
 from suture.webhook.pause import PAUSE_CONFIGMAP, read_pause, set_pause
-from suture.webhook.ranking import ByNameRanker, PriorityRanker, Ranked, Ranker
+from suture.webhook.ranking import ByNameRanker, FallbackRanker, PriorityRanker, Ranked, Ranker
 from suture.webhook.readiness import ReceiverReadiness, wait_until_indexed
 from suture.webhook.server import serve, tls_context
 
@@ -33,6 +33,7 @@ __all__ = [
     "ByNameRanker",
     "CredentialError",
     "CredentialFile",
+    "FallbackRanker",
     "IndexCatalog",
     "IndexedTemplate",
     "Intake",

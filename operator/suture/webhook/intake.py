@@ -44,7 +44,7 @@ from suture.targets import TargetError, resolve_target
 from suture.webhook.catalog import TemplateCatalog, candidates
 from suture.webhook.naming import occurrence_time, remediation_name
 from suture.webhook.pause import read_pause
-from suture.webhook.ranking import Ranked, Ranker
+from suture.webhook.ranking import Ranked, Ranker, rank_without_blocking
 
 logger = logging.getLogger("suture.webhook")
 
@@ -220,7 +220,7 @@ class Intake:
             metrics.ALERTS_RECEIVED.labels("firing", "unmatched").inc()
             logger.info("alert %s matches no Valid template; nothing to do", alert.fingerprint)
             return
-        ranked = list(self.ranker.rank(context, admitted))
+        ranked = list(await rank_without_blocking(self.ranker, context, admitted))
         if not ranked:  # a ranker that drops everything leaves nothing to run: say so, do not fail
             summary.unmatched += 1
             metrics.ALERTS_RECEIVED.labels("firing", "unmatched").inc()
@@ -350,7 +350,7 @@ class Intake:
         ) != alert.fingerprint:
             return
         admitted = candidates(self.catalog.templates(), labels=alert.labels, namespace=self.alert_namespace(alert))
-        ranked = list(self.ranker.rank(alert_context(alert), admitted)) if admitted else []
+        ranked = list(await rank_without_blocking(self.ranker, alert_context(alert), admitted)) if admitted else []
         ref = (found.get("spec") or {}).get("templateRef") or {}
         if ranked and (ranked[0].template.name, ranked[0].template.kind) == (ref.get("name"), ref.get("kind")):
             await self._record_recommendation(name=str(meta["name"]), namespace=str(meta["namespace"]), ranked=ranked)

@@ -8,11 +8,16 @@ signature returning :class:`Ranked` items, best first, can replace it.
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from suture import metrics
 from suture.webhook.catalog import IndexedTemplate
+
+logger = logging.getLogger("suture.webhook")
 
 
 @dataclass(frozen=True)
@@ -90,3 +95,55 @@ class ByNameRanker:
                 )
             )
         return ranked
+
+
+async def rank_without_blocking(
+    ranker: Ranker, alert: Mapping[str, Any], candidates: Sequence[IndexedTemplate]
+) -> Sequence[Ranked]:
+    """``ranker``'s order; through its ``arank`` when it has one, so slow rankers keep off the event loop."""
+    arank = getattr(ranker, "arank", None)
+    if arank is not None:
+        ranked: Sequence[Ranked] = await arank(alert, candidates)
+        return ranked
+    return ranker.rank(alert, candidates)
+
+
+class FallbackRanker:
+    """Ranks with ``primary`` in a worker thread; when it fails, with ``fallback`` (logged and counted).
+
+    A broken recommender (a corrupt index, a Qdrant server down) must cost the
+    learned order, never the alert: the receiver still creates the Remediation.
+    A primary that returns fewer candidates than it was given is completed by
+    the fallback's order, so every candidate is still ranked once.
+    """
+
+    def __init__(self, primary: Ranker, fallback: Ranker) -> None:
+        self.primary = primary
+        self.fallback = fallback
+
+    def rank(self, alert: Mapping[str, Any], candidates: Sequence[IndexedTemplate]) -> list[Ranked]:
+        """The primary's order in this thread (for callers without an event loop), with the same fallback."""
+        try:
+            return self._complete(list(self.primary.rank(alert, candidates)), alert, candidates)
+        except Exception:
+            return self._fall_back(alert, candidates)
+
+    async def arank(self, alert: Mapping[str, Any], candidates: Sequence[IndexedTemplate]) -> list[Ranked]:
+        """The primary's order computed in a worker thread; the fallback's when the primary raises."""
+        try:
+            ranked = await asyncio.to_thread(self.primary.rank, alert, candidates)
+            return self._complete(list(ranked), alert, candidates)
+        except Exception:
+            return self._fall_back(alert, candidates)
+
+    def _complete(
+        self, ranked: list[Ranked], alert: Mapping[str, Any], candidates: Sequence[IndexedTemplate]
+    ) -> list[Ranked]:
+        seen = {id(r.template) for r in ranked}
+        return ranked + [r for r in self.fallback.rank(alert, candidates) if id(r.template) not in seen]
+
+    def _fall_back(self, alert: Mapping[str, Any], candidates: Sequence[IndexedTemplate]) -> list[Ranked]:
+        metrics.RANKER_FALLBACKS.inc()
+        # The alert's labels stay out of the log (untrusted, possibly sensitive): the fingerprint names it.
+        logger.exception("the recommender failed for alert %s; ranking by priority", alert.get("fingerprint", ""))
+        return list(self.fallback.rank(alert, candidates))

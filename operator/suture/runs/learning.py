@@ -1,0 +1,41 @@
+"""What a run teaches: the seam through which run outcomes reach the recommender.
+
+``runs`` cannot import ``suture.recommend`` (siblings in the layers); the
+operator hands the service a :class:`Learner` instead (``suture.verify``
+adapts the Recommender to it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+# Which finished runs teach what. Succeeded runs teach through verification; a
+# refused run never acted and a cancelled one was stopped by a person: neither
+# says anything about the template.
+INEFFECTIVE_PHASES = frozenset({"Failed", "RolledBack"})
+
+
+class Learner(Protocol):
+    """Records the outcome of running a template for an alert. Must not raise for a bad outcome store."""
+
+    async def record(self, *, alert: Mapping[str, Any], template: str, outcome: str, run_id: str) -> None:
+        """Learn that ``template`` ran for ``alert`` with ``outcome`` (idempotent per ``run_id``)."""
+
+
+def alert_of(body: Mapping[str, Any]) -> dict[str, Any]:
+    """The Remediation's alert as an Alertmanager v4 alert dict (labels, annotations, fingerprint, startsAt).
+
+    The values are copied as data; nothing here interprets them.
+    """
+    alert = (body.get("spec") or {}).get("alert") or {}
+    labels = dict(alert.get("labels") or {})
+    if alert.get("name") and "alertname" not in labels:
+        labels["alertname"] = str(alert["name"])
+    return {
+        "status": "firing",
+        "labels": labels,
+        "annotations": dict(alert.get("annotations") or {}),
+        "fingerprint": str(alert.get("fingerprint") or ""),
+        "startsAt": alert.get("startsAt") or "",
+    }
