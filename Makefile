@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.suture-installed
 
-.PHONY: help setup tools debian-packages lint test test-unit test-cluster crds cluster-up cluster-down demo clean
+.PHONY: help setup tools debian-packages lint test test-unit test-cluster crds chart cluster-up cluster-down demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -36,6 +36,11 @@ lint: setup ## ruff, mypy --strict and the import-layer contracts
 
 crds: setup ## regenerate crds/ from the pydantic models
 	$(BIN)/suture crds --output-dir crds
+
+chart: setup ## render the chart's RBAC rules (charts/suture/files/rbac-rules.yaml) and copy crds/ into it
+	$(BIN)/python hack/chart-rbac.py
+	cp crds/*.suture.dev.yaml charts/suture/crds/
+	rm -f charts/suture/crds/approval-policy.suture.dev.yaml
 
 test: setup lint tools debian-packages ## lint, then the whole test suite against a real local control plane
 	$(BIN)/pytest -q -ra tests
