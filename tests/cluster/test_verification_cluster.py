@@ -115,6 +115,7 @@ async def test_a_resolved_alert_is_effective_and_the_next_similar_alert_ranks_th
     done = await wait_for(_in_phase(kube, namespace, first, "Succeeded"), timeout=30, what="the verification")
     assert done["status"]["verification"]["outcome"] == "Effective", done["status"]
     assert done["status"]["verification"]["timeToResolveSeconds"] >= 0
+
     async def stats_written() -> Any:
         got = await kube.get("WorkflowTemplate", "fix-web", namespace, api_version=API_VERSION)
         return got if ((got.get("status") or {}).get("stats") or {}).get("lastOutcome") else None
