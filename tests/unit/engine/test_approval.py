@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
 
 import pytest
 
 from suture.engine import ApprovalNotPending, Engine, RecordingSink, RunRequest
 from suture.errors import InvalidError
+from tests.conftest import wait_for
 from tests.unit.engine.fakes import Ledger, rec, template
 
 
@@ -53,10 +53,11 @@ async def test_approval_timeout_fails_the_run(engine: Engine, ledger: Ledger, si
     spec = template({"name": "ask", "approval": {"timeout": "50ms"}}, rec("after"))
     out = await engine.start(request=RunRequest(run_id="a4", template=spec))
     assert out.phase == "WaitingApproval"
-    for _ in range(200):
-        if sink.run_phases("a4")[-1] == "Failed":
-            break
-        await asyncio.sleep(0.01)
+
+    async def failed() -> bool:
+        return sink.run_phases("a4")[-1] == "Failed"
+
+    await wait_for(failed, timeout=30, interval=0.01, what="the approval to time out")
     final = await engine.snapshot(run_id="a4")
     assert final is not None
     assert final.phase == "Failed"
