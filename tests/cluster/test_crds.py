@@ -154,8 +154,9 @@ async def test_kubectl_get_shows_remediation_columns(
         "r1",
         {
             "status": {
-                "phase": "Verifying",
+                "phase": "Succeeded",
                 "target": {"apiVersion": "apps/v1", "kind": "Deployment", "namespace": namespace, "name": "web"},
+                "verification": {"outcome": "Effective"},
             }
         },
         namespace,
@@ -163,8 +164,8 @@ async def test_kubectl_get_shows_remediation_columns(
         api_version="suture.dev/v1alpha1",
     )
     out = (await kubectl(kubeconfig, "get", "rem", "-n", namespace)).splitlines()
-    assert out[0].split() == ["NAME", "ALERT", "TEMPLATE", "TARGET", "PHASE", "AGE"]
-    assert out[1].split()[:5] == ["r1", "KubePodCrashLooping", "pod-crashlooping", "web", "Verifying"]
+    assert out[0].split() == ["NAME", "ALERT", "TEMPLATE", "TARGET", "PHASE", "OUTCOME", "AGE"]
+    assert out[1].split()[:6] == ["r1", "KubePodCrashLooping", "pod-crashlooping", "web", "Succeeded", "Effective"]
     # The category lets `kubectl get suture` list every Suture resource at once.
     listed = await kubectl(kubeconfig, "get", "suture", "-n", namespace, "-o", "name")
     assert "remediation.suture.dev/r1" in listed
