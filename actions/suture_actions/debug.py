@@ -100,7 +100,9 @@ async def _apply(
             {"op": "test", "path": "/metadata/resourceVersion", "value": obj["metadata"]["resourceVersion"]}
         ]
         if env and ordered != current:
-            ops.append({"op": "add", "path": f"/spec/template/spec/containers/{index}/env", "value": ordered})
+            path = f"/spec/template/spec/containers/{index}/env"
+            # No entries left: remove the list, as the container was before debug mode added one.
+            ops.append({"op": "add", "path": path, "value": ordered} if ordered else {"op": "remove", "path": path})
         meta = dict((template.get("metadata") or {}).get("annotations") or {})
         new_meta = {k: v for k, v in {**meta, **annotations}.items() if v is not None}
         if annotations and new_meta != meta:

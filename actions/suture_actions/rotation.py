@@ -124,7 +124,9 @@ async def _request(ctx: ActionContext, owner: dict[str, Any], namespace: str, st
             return True
         # cert-manager re-issues a Certificate whose Issuing condition is True, as `cmctl renew` sets it.
         conditions = [c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") != "Issuing"]
-        issuing: dict[str, Any] = next((c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == "Issuing"), {})
+        issuing: dict[str, Any] = next(
+            (c for c in (obj.get("status") or {}).get("conditions") or [] if c.get("type") == "Issuing"), {}
+        )
         if issuing.get("status") == "True":
             return False  # a re-issue is already under way (ours, on an earlier attempt, or anyone's)
         now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
