@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -96,21 +97,25 @@ async def _apply(
         ordered = [env.get(e.get("name"), e) if e.get("name") in env else e for e in current]
         ordered = [e for e in ordered if e is not None]
         ordered += [entry for key, entry in sorted(env.items()) if entry is not None and key not in by_name]
-        ops: list[dict[str, Any]] = [
-            {"op": "test", "path": "/metadata/resourceVersion", "value": obj["metadata"]["resourceVersion"]}
-        ]
-        if env and ordered != current:
-            path = f"/spec/template/spec/containers/{index}/env"
-            # No entries left: remove the list, as the container was before debug mode added one.
-            ops.append({"op": "add", "path": path, "value": ordered} if ordered else {"op": "remove", "path": path})
         meta = dict((template.get("metadata") or {}).get("annotations") or {})
         new_meta = {k: v for k, v in {**meta, **annotations}.items() if v is not None}
+        spec: dict[str, Any] = {}
+        if env and ordered != current:
+            # A merge patch replaces the whole containers list: the one read, with this container's env changed.
+            # No entries left: the env list is dropped, as the container was before debug mode added one.
+            containers = copy.deepcopy(template["spec"]["containers"])
+            containers[index].pop("env", None)
+            if ordered:
+                containers[index]["env"] = ordered
+            spec["spec"] = {"containers": containers}
         if annotations and new_meta != meta:
-            if "metadata" not in template:
-                ops.append({"op": "add", "path": "/spec/template/metadata", "value": {}})
-            ops.append({"op": "add", "path": "/spec/template/metadata/annotations", "value": new_meta})
-        if len(ops) > 1:
-            await ctx.kube.patch(kind, name, ops, namespace, patch_type="json", dry_run=ctx.dry_run)
+            spec["metadata"] = {
+                "annotations": {k: annotations[k] for k in annotations if meta.get(k) != annotations[k]}
+            }
+        if spec:
+            # resourceVersion makes it a compare-and-swap on what was read: a concurrent writer gives 409.
+            body = {"metadata": {"resourceVersion": obj["metadata"]["resourceVersion"]}, "spec": {"template": spec}}
+            await ctx.kube.patch(kind, name, body, namespace, dry_run=ctx.dry_run)
         return {
             "env": prior_env,
             "annotations": prior_annotations,
@@ -154,7 +159,7 @@ async def enable_debug_mode(ctx: ActionContext, params: EnableDebugModeParams) -
     previous values back itself; without it, debug mode stays on until the
     run's rollback or a later undo. The values before the step's first attempt
     are recorded first, so a replay restores the original settings, never its
-    own. The patch is a JSON patch guarded by the resourceVersion it read.
+    own. The patch is a merge patch guarded by the resourceVersion it read.
     """
     act = "enable_debug_mode"
     check_namespace(ctx, params.namespace, act)

@@ -141,19 +141,13 @@ async def create_heap_dump(ctx: ActionContext, params: HeapDumpParams) -> Action
             "targetContainerName": target,
             "terminationMessagePolicy": "FallbackToLogsOnError",
         }
-        # A JSON patch guarded by resourceVersion: it appends exactly one container to what was read.
-        ops: list[dict[str, Any]] = [
-            {"op": "test", "path": "/metadata/resourceVersion", "value": pod["metadata"]["resourceVersion"]},
-            {"op": "add", "path": "/spec/ephemeralContainers", "value": [*existing, container]},
-        ]
+        # The list read plus one container, guarded by its resourceVersion: a concurrent writer gives 409.
+        body = {
+            "metadata": {"resourceVersion": pod["metadata"]["resourceVersion"]},
+            "spec": {"ephemeralContainers": [*existing, container]},
+        }
         pod = await ctx.kube.patch(
-            "Pod",
-            params.name,
-            ops,
-            params.namespace,
-            patch_type="json",
-            dry_run=ctx.dry_run,
-            subresource="ephemeralcontainers",
+            "Pod", params.name, body, params.namespace, dry_run=ctx.dry_run, subresource="ephemeralcontainers"
         )
         return pod, True, target
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-from suture.kube import KubeClient
+from suture.kube import ApiError, KubeClient
 from tests.conftest import wait_for
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "crds"
@@ -60,6 +60,19 @@ async def install(kube: KubeClient, crds: list[dict[str, Any]]) -> None:
         return True
 
     await wait_for(established, what="third-party CRDs established")
+
+    async def serving() -> bool:
+        # Established is not the end: a new kind answers 429 "storage is (re)initializing" for a moment.
+        for crd in crds:
+            spec = crd["spec"]
+            version = next(v["name"] for v in spec["versions"] if v.get("served"))
+            try:
+                await kube.request("GET", f"/apis/{spec['group']}/{version}/{spec['names']['plural']}")
+            except ApiError:
+                return False
+        return True
+
+    await wait_for(serving, what="third-party kinds served")
 
 
 def vendored(*names: str) -> list[dict[str, Any]]:
