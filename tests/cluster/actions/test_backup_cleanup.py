@@ -1,4 +1,4 @@
-"""backup_data (with the published snapshot CRDs, no snapshot controller) and cleanup_storage, on the real API server."""
+"""backup_data (the published snapshot CRDs, no snapshot controller) and cleanup_storage on the real API server."""
 
 from __future__ import annotations
 
@@ -21,7 +21,10 @@ def _run(kube: KubeClient, key: str, **kw: object) -> ActionContext:
 
 @pytest.mark.usefixtures("snapshot_crds")
 async def test_backup_snapshots_a_bound_claim_once_and_says_no_controller_answered(
-    kube: KubeClient, namespace: str, storage_classes: dict[str, str], pv_names: list[str]
+    kube: KubeClient,
+    namespace: str,
+    storage_classes: dict[str, str],  # noqa: F811
+    pv_names: list[str],  # noqa: F811
 ) -> None:
     await bound_claim(kube, namespace, "data", storage_classes["expandable"], pv_names)
     params = {"namespace": namespace, "name": "data"}
@@ -63,7 +66,10 @@ async def test_backup_snapshots_a_bound_claim_once_and_says_no_controller_answer
 
 
 async def test_cleanup_storage_runs_find_in_a_job_on_the_claim(
-    kube: KubeClient, namespace: str, storage_classes: dict[str, str], pv_names: list[str]
+    kube: KubeClient,
+    namespace: str,
+    storage_classes: dict[str, str],  # noqa: F811
+    pv_names: list[str],  # noqa: F811
 ) -> None:
     await bound_claim(kube, namespace, "logs", storage_classes["fixed"], pv_names)
     params = {"namespace": namespace, "name": "logs", "pattern": "*.log; rm -rf ~", "olderThan": "168h", "path": "app"}

@@ -35,7 +35,8 @@ async def test_heap_dump_adds_an_ephemeral_container_once_and_reports_its_status
 ) -> None:
     await kube.create("Deployment", deployment("jvm", 1), namespace)
     pod = (await _one_pod(kube, namespace, "jvm"))["metadata"]["name"]
-    params = {"namespace": namespace, "name": pod, "command": ["jcmd", "1", "GC.heap_dump", "/tmp/h.hprof"], "wait": "0s"}
+    command = ["jcmd", "1", "GC.heap_dump", "/tmp/h.hprof"]
+    params = {"namespace": namespace, "name": pod, "command": command, "wait": "0s"}
     dry = await registry.invoke("create_heap_dump", params, ActionContext(kube=kube, dry_run=True))
     assert "would add debug container" in dry.message
     assert not (await kube.get("Pod", pod, namespace))["spec"].get("ephemeralContainers")
@@ -58,10 +59,8 @@ async def test_heap_dump_adds_an_ephemeral_container_once_and_reports_its_status
 
 async def test_audit_logs_stores_the_rollout_history_and_field_managers(kube: KubeClient, namespace: str) -> None:
     await kube.create("Deployment", deployment("web", 1), namespace)
-    await kube.patch(
-        "Deployment", "web", {"spec": {"template": {"spec": {"containers": [{"name": "main", "image": "nginx:1.28"}]}}}},
-        namespace,
-    )  # fmt: skip
+    newer = {"spec": {"template": {"spec": {"containers": [{"name": "main", "image": "nginx:1.28"}]}}}}
+    await kube.patch("Deployment", "web", newer, namespace)
 
     async def two_revisions() -> bool:
         return len(await kube.list("ReplicaSet", namespace)) == 2

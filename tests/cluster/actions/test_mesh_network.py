@@ -47,7 +47,8 @@ async def test_restart_network_restarts_only_that_nodes_pods_of_the_named_daemon
     params = {"node": node, "daemonSets": [f"{namespace}/cni"]}
 
     dry = await registry.invoke("restart_network", params, ActionContext(kube=kube, dry_run=True))
-    assert not dry.changed and "would restart" in dry.message
+    assert not dry.changed
+    assert "would restart" in dry.message
     assert await _pods(kube, namespace, "cni") == cni
 
     ctx = _run(kube, "run-n/restart")

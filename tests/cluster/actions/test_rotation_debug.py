@@ -116,6 +116,7 @@ async def test_enable_debug_mode_sets_env_for_a_while_and_undo_restores(kube: Ku
     assert undone.changed
     assert (await kube.get("Deployment", "web", namespace))["spec"]["template"] == original
 
-    held = await registry.invoke("enable_debug_mode", {**params, "duration": "1s", "hold": True}, ActionContext(kube=kube))
+    briefly = {**params, "duration": "1s", "hold": True}
+    held = await registry.invoke("enable_debug_mode", briefly, ActionContext(kube=kube))
     assert held.output["held"] is True
     assert (await kube.get("Deployment", "web", namespace))["spec"]["template"] == original
