@@ -169,7 +169,8 @@ async def cleanup_storage(ctx: ActionContext, params: CleanupStorageParams) -> A
     listed = f"; {output['fileCount']} file(s) listed" if "fileCount" in output else "; its log could not be read"
     verb = "listed" if params.list_only else "deleted"
     return ActionResult(
-        changed=job.changed and not params.list_only,
+        # The Job is named by this call's key: found again on a retry, it is still this call's deletion.
+        changed=(job.changed or bool(ctx.idempotency_key)) and not params.list_only,
         message=f"{verb} {what} (Job {params.namespace}/{job.output['job']}){listed}",
         output=output,
     )

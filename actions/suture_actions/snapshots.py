@@ -142,8 +142,11 @@ async def backup_data(ctx: ActionContext, params: BackupDataParams) -> ActionRes
         if ready["error"]:
             raise ActionError(f"{where} failed: {ready['error']}", category=ErrorCategory.FAILED, action=act)
         if ready["readyToUse"] or timeout <= 0 or ctx.dry_run:
-            verb = "created" if created else "found"
-            return ActionResult(changed=created, message=f"{verb} {where}; {_state(ready)}", output=result)
+            # A snapshot named by this call's key exists only because this call created it (maybe on an
+            # attempt whose answer was lost): still this call's change.
+            ours = created or (bool(ctx.idempotency_key) and not ctx.dry_run)
+            verb = "created" if ours else "found"
+            return ActionResult(changed=ours, message=f"{verb} {where}; {_state(ready)}", output=result)
         if loop.time() - started >= timeout:
             raise ActionError(
                 f"{where} is not ready after {format_duration(timeout)} ({_state(ready)}); a retry waits for it",
