@@ -41,7 +41,11 @@ class EnableDebugModeParams(NamespacedTarget):
     annotations: dict[str, str] = Field(
         default_factory=dict, description="Pod template annotations to set, e.g. sidecar.istio.io/logLevel: debug."
     )
-    duration: Duration = Field(default="15m", description="How long debug mode stays on (at most 24h).")
+    duration: Duration = Field(
+        default="5m",
+        description="How long debug mode stays on (at most 24h). With hold, give the step a longer timeout "
+        "(the default step timeout is 10m).",
+    )
     hold: bool = Field(
         default=True,
         description="Keep the step running for the duration and restore afterwards; false: leave it on until undo.",
@@ -160,6 +164,9 @@ async def enable_debug_mode(ctx: ActionContext, params: EnableDebugModeParams) -
     run's rollback or a later undo. The values before the step's first attempt
     are recorded first, so a replay restores the original settings, never its
     own. The patch is a merge patch guarded by the resourceVersion it read.
+    A held step needs a step timeout longer than the duration; if it is cut
+    short, its retry sleeps only what is left and then restores, and a
+    rollback restores at once.
     """
     act = "enable_debug_mode"
     check_namespace(ctx, params.namespace, act)
