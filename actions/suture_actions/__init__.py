@@ -31,6 +31,15 @@ MODULES = (
     "metadata",
     "readiness",
     "jobs",
+    "snapshots",
+    "files",
+    "netpods",
+    "mesh",
+    "rotation",
+    "debug",
+    "heapdump",
+    "database",
+    "audit",
 )
 
 

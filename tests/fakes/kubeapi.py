@@ -12,7 +12,7 @@ What it serves: get, list (label and field selectors), create (generateName,
 uid, resourceVersion, creationTimestamp, 409 AlreadyExists), patch (merge;
 strategic treated as merge, so lists are replaced; JSON patch with ``test``),
 PUT with the ``metadata.resourceVersion`` precondition, delete (uid and
-resourceVersion preconditions, finalizers), the ``status``, ``scale``,
+resourceVersion preconditions, finalizers), the ``status``, ``scale``, a Pod's ``ephemeralcontainers``,
 ``eviction`` (PodDisruptionBudgets with ``status.disruptionsAllowed`` < 1
 answer 429) and ``log`` subresources, ``dryRun=All`` on every write, API
 discovery and SelfSubjectReview. Refusals carry the API server's ``Status``
@@ -401,6 +401,13 @@ class FakeKubeApi:
             result.setdefault("spec", {})["replicas"] = (changed.get("spec") or {}).get("replicas")
         elif sub == "status":  # only status moves through the status subresource
             result = {**current, "status": changed.get("status", {})}
+        elif sub == "ephemeralcontainers" and route.info.kind == "Pod":  # only that list moves, never shrinking
+            added = (changed.get("spec") or {}).get("ephemeralContainers") or []
+            kept = (current.get("spec") or {}).get("ephemeralContainers") or []
+            if [c.get("name") for c in added[: len(kept)]] != [c.get("name") for c in kept]:
+                raise invalid("Pod", route.name, [("spec.ephemeralContainers", "existing ones may not be changed")])
+            result = copy.deepcopy(current)
+            result["spec"]["ephemeralContainers"] = added
         elif sub is None:  # and status never moves through the main resource
             result = {k: v for k, v in changed.items() if k != "status"}
             if "status" in current:
@@ -455,7 +462,10 @@ class FakeKubeApi:
         text = self.logs.get((str(route.namespace), f"{route.name}/{container}"))
         if text is None:
             text = self.logs.get((str(route.namespace), str(route.name)), "")
-        names = [c["name"] for c in (pod.get("spec") or {}).get("containers") or []]
+        spec = pod.get("spec") or {}
+        names = [
+            c["name"] for key in ("initContainers", "containers", "ephemeralContainers") for c in spec.get(key) or []
+        ]
         if container and names and container not in names:
             raise Refusal(400, "BadRequest", f"container {container} is not valid for pod {route.name}")
         tail = request.param("tailLines")
