@@ -22,7 +22,7 @@ from suture.demo.scenario import (
     template_of,
 )
 from suture.demo.stack import Stack, stop
-from suture.kube import KubeClient, connect
+from suture.kube import connect
 from suture.table import render_table
 
 NAMESPACE = "shop"

@@ -10,6 +10,7 @@ come from Prometheus' rules over the ksm stand-in, exactly as in production.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -139,10 +140,8 @@ class Watch:
                 await asyncio.sleep(0.5)
 
     async def poll(self, http: aiohttp.ClientSession) -> None:
-        try:
+        with contextlib.suppress(aiohttp.ClientError, TimeoutError):
             await self._poll_prometheus(http)
-        except (aiohttp.ClientError, TimeoutError):
-            pass
         for namespace in self.namespaces:
             try:
                 items = await self.kube.list("Remediation", namespace, api_version=API_VERSION)
@@ -263,7 +262,7 @@ async def oom_learning(
     say(f"fault: Deployment {namespace}/cart with a 48Mi memory limit (kwok OOM-kills containers under 64Mi)")
     await deploy(kube, namespace, deployment("cart", memory="48Mi"), wait=False)
     first = await watch.outcome(
-        "KubeContainerOOMKilled", where=lambda l: l.get("deployment") == "cart", timeout=timeout
+        "KubeContainerOOMKilled", where=lambda labels: labels.get("deployment") == "cart", timeout=timeout
     )
     say(f"cart: {template_of(first)} was {outcome_of(first)}; the on-call person raises cart's limit to 128Mi by hand")
     patch = {
@@ -281,6 +280,6 @@ async def oom_learning(
     say(f"fault: Deployment {namespace}/checkout with a 48Mi memory limit: the same failure, a second time")
     await deploy(kube, namespace, deployment("checkout", memory="48Mi"), wait=False)
     second = await watch.outcome(
-        "KubeContainerOOMKilled", where=lambda l: l.get("deployment") == "checkout", timeout=timeout
+        "KubeContainerOOMKilled", where=lambda labels: labels.get("deployment") == "checkout", timeout=timeout
     )
     return first, second
