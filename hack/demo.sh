@@ -87,8 +87,12 @@ rm -rf "$state"/{prometheus-data,alertmanager-data,suture-data,*.log}
 # ---------------------------------------------------------------------------
 log "3/6 CRDs, namespaces, templates"
 kubectl apply -f crds/ >/dev/null
-kubectl wait --for condition=Established --timeout=60s \
-  crd/workflowtemplates.suture.dev crd/clusterworkflowtemplates.suture.dev crd/remediations.suture.dev >/dev/null
+# A CRD created a moment ago may have no conditions yet, which `kubectl wait` reports as an error: retry.
+for _ in $(seq 1 60); do
+  kubectl wait --for condition=Established --timeout=30s crd/workflowtemplates.suture.dev \
+    crd/clusterworkflowtemplates.suture.dev crd/remediations.suture.dev >/dev/null 2>&1 && break
+  sleep 0.5
+done
 kubectl create namespace shop >/dev/null
 kubectl create namespace suture-demo >/dev/null
 kubectl apply -f examples/templates/pod-crashlooping.yaml -f examples/demo/templates/
