@@ -81,6 +81,9 @@ for ns in shop suture-demo; do
   kubectl delete namespace "$ns" --wait=true --timeout=180s
 done
 kubectl delete clusterworkflowtemplate node-pressure-cordon --ignore-not-found >/dev/null 2>&1 || true
+# The node the previous demo put under pressure and cordoned is healthy and schedulable again.
+kubectl label nodes --all demo/node-fault- >/dev/null
+kubectl uncordon $(kubectl get nodes -o name) >/dev/null
 # Metrics, alerts, history and learned outcomes of the previous demo go too: it starts over.
 rm -rf "$state"/{prometheus-data,alertmanager-data,suture-data,*.log}
 
