@@ -28,7 +28,7 @@ REPO = Path(__file__).resolve().parents[3]
 RULES = REPO / "examples" / "demo" / "prometheus-rules.yaml"
 PROMETHEUS = shutil.which("prometheus") or "/usr/bin/prometheus"
 ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
-ORDER = ("ksm", "alertmanager", "prometheus", "suture")  # started in this order, stopped in reverse
+ORDER = ("ksm", "alertmanager", "prometheus", "suture")  # stopped in reverse: nothing left to alert on a stopped part
 
 
 @dataclass(frozen=True)
@@ -187,12 +187,15 @@ class Stack:
             "prometheus": f"{self.prometheus_url}/-/ready",
             "suture": f"{self.suture_url}/readyz",
         }
-        for name in ORDER:
+        started = {}
+        for name in ORDER:  # all at once: each retries what it needs from the others
             with self.log(name).open("ab") as out:
                 proc = subprocess.Popen(
                     commands[name], stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
                 )
             (pids / f"{name}.pid").write_text(f"{proc.pid}\n{' '.join(commands[name])}\n")
+            started[name] = proc
+        for name, proc in started.items():
             _wait_http(probes[name], timeout=timeout, what=f"{name} (log: {self.log(name)})", proc=proc)
 
 
