@@ -9,6 +9,7 @@ rules in ``examples/demo/``, so the demo and its end-to-end test run the same.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import shutil
@@ -234,11 +235,13 @@ def stop(state: Path, *, grace: float = 10.0) -> list[str]:
         pid = int(pid_text)
         if _cmdline(pid) != command.strip():
             continue  # gone, or the pid now belongs to someone else
-        os.kill(pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # it may exit between the check and the signal
+            os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
         while _cmdline(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
         if _cmdline(pid):
-            os.kill(pid, signal.SIGKILL)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
         stopped.append(name)
     return stopped
