@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.suture-installed
 
-.PHONY: help setup tools debian-packages lint test test-unit test-cluster crds chart cluster-up cluster-down demo clean
+.PHONY: help setup tools debian-packages lint test test-unit test-cluster crds chart cluster-up cluster-down demo demo-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -57,8 +57,11 @@ cluster-up: tools ## start the local control plane; prints KUBECONFIG=<path> las
 cluster-down: ## stop the local control plane and remove its state
 	@hack/cluster-down.sh
 
-demo: setup tools ## a real remediation on the local control plane: crash loop, approval, rollback (idempotent)
+demo: ## Prometheus rules -> Alertmanager -> Suture -> verified outcomes, learning included (starts over when run again)
 	@hack/demo.sh
+
+demo-down: ## stop every process `make demo` started and remove its cluster
+	@hack/demo-down.sh
 
 clean: ## remove the virtualenv and build leftovers (the tool cache stays)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

@@ -7,7 +7,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 name="${SUTURE_CLUSTER:-suture}"
 export KWOK_WORKDIR="$SUTURE_CACHE/kwok"
 kwokctl="$SUTURE_BIN/kwokctl-$KWOK_VERSION/kwokctl"
-if [ -x "$kwokctl" ] && "$kwokctl" get clusters 2>/dev/null | grep -qx "$name"; then
+if [ -x "$kwokctl" ] && "$kwokctl" get clusters 2>/dev/null | grep -x "$name" >/dev/null; then
   "$kwokctl" delete cluster --name "$name" >&2
 fi
 rm -rf "$SUTURE_CACHE/clusters/$name"

@@ -43,7 +43,7 @@ create() {
     --wait 120s >&2
 }
 
-if "$kwokctl" get clusters 2>/dev/null | grep -qx "$name"; then
+if "$kwokctl" get clusters 2>/dev/null | grep -x "$name" >/dev/null; then
   if ready; then
     log "cluster $name is already running"
   else

@@ -1,337 +1,139 @@
 #!/usr/bin/env bash
-# `make demo`: one real remediation on the local control plane, start to finish.
+# `make demo`: the closed loop, for real. Prometheus rules over the cluster's
+# state fire alerts, Alertmanager routes them to Suture, Suture ranks its
+# templates, remediates, and verifies the outcome by the alert resolving in
+# Prometheus; one fault shows the ranking learning from an Ineffective fix.
 #
-#   1. start the control plane (hack/cluster-up.sh; kwok fault Stages included),
-#      install the CRDs, namespace `shop` and the example templates;
-#   2. start the operator (`suture run --namespace shop`) in the background;
-#   3. deploy `web` (3 x nginx:1.27), then roll out nginx:bad: the new pod
-#      crash-loops (kwok's fault Stage for a ":bad" image tag);
-#   4. create the Remediation the Alertmanager receiver will create for
-#      KubePodCrashLooping (there is no receiver yet), after showing the plan
-#      with `suture simulate`;
-#   5. the run stops for approval; approve it with `suture approve`; the
-#      Deployment is rolled back and Available again on nginx:1.27.
+#   1. tools and the local control plane (cluster "suture-demo", with kwok's
+#      fault Stages), unless SUTURE_DEMO_KUBECONFIG names a cluster to use;
+#   2. clean slate: the previous demo's processes (by recorded pid), namespaces,
+#      templates and state are removed;
+#   3. CRDs, namespaces shop and suture-demo, the templates the demo's alerts match;
+#   4. on loopback: the kube-state-metrics stand-in (python -m suture.demo.ksm),
+#      Prometheus 2.42 with kube-prometheus' rules (examples/demo/prometheus-rules.yaml),
+#      Alertmanager 0.25 routing to Suture (bearer token, send_resolved) and `suture run`;
+#   5. faults through kwok Stages (python -m suture.demo scenario), watched live:
+#      a bad rollout crash-loops, a node reports MemoryPressure, two Deployments
+#      are OOM-killed one after the other;
+#   6. the learned effectiveness table and where to look.
 #
-# Idempotent: a second run stops the previous demo's operator, deletes the
-# namespace `shop` with everything in it and starts over on the same cluster.
-# The operator is stopped at the end unless SUTURE_DEMO_KEEP_OPERATOR=1.
+# Everything keeps running afterwards so you can look around; `make demo-down`
+# stops every process the demo started (by the pids recorded in its state
+# directory) and removes the cluster. `make demo` again starts over.
 #
-# Environment: SUTURE_CLUSTER (default "suture"), SUTURE_NODES (default 3),
-# SUTURE_DEMO_KEEP_OPERATOR=1 to leave the operator running afterwards.
-# Everything listens on loopback only: the control plane binds 127.0.0.1 and the
-# operator opens no port (no liveness endpoint, no metrics port).
+# Environment: SUTURE_CLUSTER (default "suture-demo"), SUTURE_DEMO_KUBECONFIG
+# (use that cluster instead; it must have been started with hack/kwok/stages).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 # shellcheck source=hack/versions.sh
 . "$here/versions.sh"
-# Paths below are relative to the repository so the commands shown read as typed.
 cd "$repo"
 
-export SUTURE_CLUSTER="${SUTURE_CLUSTER:-suture}"
+export SUTURE_CLUSTER="${SUTURE_CLUSTER:-suture-demo}"
 export SUTURE_NODES="${SUTURE_NODES:-3}"
-keep_operator="${SUTURE_DEMO_KEEP_OPERATOR:-0}"
-ns=shop
 kubectl_bin="$SUTURE_BIN/kubectl-$KUBE_VERSION/kubectl"
-suture=.venv/bin/suture
 python=.venv/bin/python
-# Demo state lives outside the repository, per cluster: operator data, log, pid.
+suture=.venv/bin/suture
 state="$SUTURE_CACHE/demo/$SUTURE_CLUSTER"
-data_dir="$state/data"
-oplog="$state/operator.log"
-pidfile="$state/operator.pid"
-mkdir -p "$state"
-
 start=$(date +%s)
 log() { printf '\n[demo %s +%ss] %s\n' "$(date +%H:%M:%S)" "$(($(date +%s) - start))" "$*"; }
-note() { printf '[demo %s] %s\n' "$(date +%H:%M:%S)" "$*"; }
-die() { printf '[demo %s] ERROR: %s\n' "$(date +%H:%M:%S)" "$*" >&2; exit 1; }
+die() { printf '[demo] ERROR: %s\n' "$*" >&2; exit 1; }
 kubectl() { "$kubectl_bin" --kubeconfig "$KUBECONFIG" "$@"; }
-# show CMD...: print the command as a reader would type it, then run it.
-show() { printf '  $ %s\n' "$*"; "$@"; }
-
-# wait_until SECONDS WHAT CMD...: poll CMD every half second until it succeeds.
-wait_until() {
-  local timeout="$1" what="$2" deadline
-  shift 2
-  deadline=$(($(date +%s) + timeout))
-  until "$@" >/dev/null 2>&1; do
-    operator_alive || die "the operator exited while waiting for $what; its log: $oplog"
-    [ "$(date +%s)" -lt "$deadline" ] || die "timed out after ${timeout}s waiting for $what"
-    sleep 0.5
-  done
-}
-
-operator_pid=""
-operator_alive() { [ -z "$operator_pid" ] || kill -0 "$operator_pid" 2>/dev/null; }
-
-# Only ever signal the pid this script recorded, and only if it still is a
-# `suture run` (a stale pid file may name an unrelated process by now).
-stop_operator() { # pid
-  local pid="$1"
-  [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null || return 0
-  tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q 'suture run' || return 0
-  kill -TERM "$pid" 2>/dev/null || true
-  for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.25; done
-  note "operator $pid ignored SIGTERM for 10s; killing it"
-  kill -KILL "$pid" 2>/dev/null || true
-}
-
-on_exit() {
-  local rc=$?
-  if [ "$rc" -ne 0 ] && [ -n "$operator_pid" ] && [ -f "$oplog" ]; then
-    printf '\n[demo] failed (exit %s); last lines of the operator log %s:\n' "$rc" "$oplog" >&2
-    tail -n 30 "$oplog" >&2 || true
-  fi
-  # Leave no orphan behind on failure or Ctrl-C; on success honour KEEP.
-  if [ -n "$operator_pid" ] && { [ "$rc" -ne 0 ] || [ "$keep_operator" != 1 ]; }; then
-    stop_operator "$operator_pid"
-    rm -f "$pidfile"
-  fi
-}
-trap on_exit EXIT
 
 # ---------------------------------------------------------------------------
-log "1/7 control plane: cluster $SUTURE_CLUSTER with $SUTURE_NODES kwok nodes"
-kc_line="$("$here/cluster-up.sh" | tail -n 1)"
-case "$kc_line" in KUBECONFIG=*) ;; *) die "cluster-up.sh did not print KUBECONFIG=<path> last: $kc_line" ;; esac
-export KUBECONFIG="${kc_line#KUBECONFIG=}"
-# A cluster created before hack/kwok/stages existed has only kwok's default
-# Stages: nginx:bad would simply run. Refuse rather than recreate a cluster that
-# other work may be using.
-kwok_conf="$SUTURE_CACHE/kwok/clusters/$SUTURE_CLUSTER/kwok.yaml"
-grep -q 'name: suture-pod-crashloop-start' "$kwok_conf" ||
-  die "cluster $SUTURE_CLUSTER was created without the fault Stages of hack/kwok/stages; recreate it: make cluster-down && make demo"
-show kubectl get nodes
-
-# ---------------------------------------------------------------------------
-log "2/7 clean slate: stop the previous demo's operator, delete namespace $ns"
-if [ -f "$pidfile" ]; then
-  stop_operator "$(cat "$pidfile")"
-  rm -f "$pidfile"
+log "1/6 tools and cluster"
+cold=()
+[ -x "$kubectl_bin" ] || cold+=("Kubernetes $KUBE_VERSION, etcd, kwok from the Go module proxy: about 10 minutes on 2 cores")
+[ -x .venv/bin/suture ] || cold+=("the Python virtualenv: about 2 minutes")
+[ -x /usr/bin/prometheus ] && [ -x /usr/bin/prometheus-alertmanager ] || cold+=("Debian's prometheus and prometheus-alertmanager: about 1 minute")
+if [ ${#cold[@]} -gt 0 ]; then
+  echo "Cold start: building what is missing first (cached afterwards; a warm demo takes about 3 minutes):"
+  printf '  - %s\n' "${cold[@]}"
 fi
-if kubectl get namespace "$ns" >/dev/null 2>&1; then
-  # Remediations carry the operator's finalizer; with no operator running it
-  # would never be removed and the namespace would hang in Terminating.
+make -s setup
+"$here/build-tools.sh" kube etcd kwok
+"$here/ensure-debian-packages.sh"
+
+if [ -n "${SUTURE_DEMO_KUBECONFIG:-}" ]; then
+  export KUBECONFIG="$SUTURE_DEMO_KUBECONFIG"
+  echo "using the cluster of SUTURE_DEMO_KUBECONFIG=$KUBECONFIG (not created, not removed by the demo)"
+else
+  kc_line="$("$here/cluster-up.sh" | tail -n 1)"
+  case "$kc_line" in KUBECONFIG=*) ;; *) die "cluster-up.sh did not print KUBECONFIG=<path> last: $kc_line" ;; esac
+  export KUBECONFIG="${kc_line#KUBECONFIG=}"
+  # The OOM fault keys on a memory limit below 64Mi; a cluster created before that Stage cannot show it.
+  grep -q '67108864' "$SUTURE_CACHE/kwok/clusters/$SUTURE_CLUSTER/kwok.yaml" ||
+    die "cluster $SUTURE_CLUSTER predates the fault Stages of hack/kwok/stages; recreate it: make demo-down && make demo"
+fi
+mkdir -p "$state"
+echo "$KUBECONFIG" >"$state/kubeconfig-path"
+
+# ---------------------------------------------------------------------------
+log "2/6 clean slate"
+"$python" -m suture.demo down --state "$state"
+for ns in shop suture-demo; do
+  kubectl get namespace "$ns" >/dev/null 2>&1 || continue
+  # With the operator stopped, its finalizer would hold the namespace in Terminating forever.
   for rem in $(kubectl get remediations -n "$ns" -o name 2>/dev/null); do
     kubectl patch "$rem" -n "$ns" --type merge -p '{"metadata":{"finalizers":null}}' >/dev/null
   done
-  show kubectl delete namespace "$ns" --wait=true --timeout=180s
-fi
-# Checkpoints of the previous demo's runs are of no use to the next one.
-rm -rf "$data_dir"
-mkdir -p "$data_dir"
+  kubectl delete namespace "$ns" --wait=true --timeout=180s
+done
+kubectl delete clusterworkflowtemplate node-pressure-cordon --ignore-not-found >/dev/null 2>&1 || true
+# The node the previous demo put under pressure and cordoned is healthy and schedulable again.
+kubectl label nodes --all demo/node-fault- >/dev/null
+kubectl uncordon $(kubectl get nodes -o name) >/dev/null
+# Metrics, alerts, history and learned outcomes of the previous demo go too: it starts over.
+rm -rf "$state"/{prometheus-data,alertmanager-data,suture-data,*.log}
 
 # ---------------------------------------------------------------------------
-log "3/7 install: CRDs, namespace $ns, example templates"
-show kubectl apply -f crds/
-kubectl wait --for condition=Established --timeout=60s \
-  crd/workflowtemplates.suture.dev crd/clusterworkflowtemplates.suture.dev crd/remediations.suture.dev >/dev/null
-show kubectl create namespace "$ns"
-show kubectl apply -f examples/templates/
+log "3/6 CRDs, namespaces, templates"
+kubectl apply -f crds/ >/dev/null
+# A CRD created a moment ago may have no conditions yet, which `kubectl wait` reports as an error: retry.
+for _ in $(seq 1 60); do
+  kubectl wait --for condition=Established --timeout=30s crd/workflowtemplates.suture.dev \
+    crd/clusterworkflowtemplates.suture.dev crd/remediations.suture.dev >/dev/null 2>&1 && break
+  sleep 0.5
+done
+kubectl create namespace shop >/dev/null
+kubectl create namespace suture-demo >/dev/null
+kubectl apply -f examples/templates/pod-crashlooping.yaml -f examples/demo/templates/
 
 # ---------------------------------------------------------------------------
-log "4/7 operator: suture run --namespace $ns (log: $oplog)"
-: >"$oplog"
-# The receiver listens on loopback only, behind a random token (the demo posts no webhooks).
-mkdir -p "$data_dir"
-head -c 24 /dev/urandom | base64 >"$data_dir/webhook-token"
-KUBECONFIG="$KUBECONFIG" SUTURE_DATA_DIR="$data_dir" SUTURE_LISTEN_ADDRESS=127.0.0.1 \
-  SUTURE_PORT="${SUTURE_DEMO_PORT:-18080}" SUTURE_WEBHOOK_TOKEN_FILE="$data_dir/webhook-token" \
-  nohup "$suture" run --namespace "$ns" >>"$oplog" 2>&1 &
-operator_pid=$!
-echo "$operator_pid" >"$pidfile"
-note "operator pid $operator_pid; waiting until it has validated the templates"
-template_valid() {
-  [ "$(kubectl get wft pod-crashlooping -n "$ns" -o jsonpath='{.status.conditions[?(@.type=="Valid")].status}')" = True ]
-}
-wait_until 90 "the operator to mark pod-crashlooping Valid" template_valid
-show kubectl get wft -n "$ns"
+log "4/6 ksm stand-in, Prometheus, Alertmanager and suture run on loopback (state and logs: $state)"
+"$python" -m suture.demo up --state "$state" --kubeconfig "$KUBECONFIG"
+kubectl get workflowtemplates -n shop
+kubectl get clusterworkflowtemplates
 
 # ---------------------------------------------------------------------------
-log "5/7 workload: web, 3 x nginx:1.27, then a bad rollout (nginx:bad)"
-# A short progress deadline makes the stuck rollout official within seconds
-# (Progressing=False, ProgressDeadlineExceeded), as it would be after 10 minutes
-# by default; `suture simulate` below relies on it to finish promptly.
-cat >"$state/web.yaml" <<EOF
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: web
-  namespace: $ns
-  labels: {app: web}
-spec:
-  replicas: 3
-  progressDeadlineSeconds: 15
-  selector:
-    matchLabels: {app: web}
-  template:
-    metadata:
-      labels: {app: web}
-    spec:
-      containers:
-      - name: nginx
-        image: nginx:1.27
-EOF
-show kubectl apply -f "$state/web.yaml"
-show kubectl rollout status deployment/web -n "$ns" --timeout=120s
-show kubectl set image deployment/web -n "$ns" nginx=nginx:bad
-crashing_pod() {
-  kubectl get pods -n "$ns" -l app=web -o json | "$python" -c '
-import json, sys
-for pod in json.load(sys.stdin)["items"]:
-    for c in pod.get("status", {}).get("containerStatuses") or []:
-        if (c.get("state", {}).get("waiting") or {}).get("reason") == "CrashLoopBackOff":
-            print(pod["metadata"]["name"])
-            raise SystemExit(0)
-raise SystemExit(1)'
-}
-wait_until 60 "a web pod in CrashLoopBackOff" crashing_pod
-pod="$(crashing_pod)"
-note "revision $(kubectl get deployment web -n "$ns" -o jsonpath='{.metadata.annotations.deployment\.kubernetes\.io/revision}') of web crash-loops; the old pods keep serving"
-show kubectl get pods -n "$ns" -o wide
-stuck() {
-  [ "$(kubectl get deployment web -n "$ns" -o jsonpath='{.status.conditions[?(@.type=="Progressing")].reason}')" = ProgressDeadlineExceeded ]
-}
-wait_until 60 "the rollout to exceed its progress deadline" stuck
-note "the rollout is stuck: $(kubectl get deployment web -n "$ns" -o jsonpath='{.status.conditions[?(@.type=="Progressing")].message}')"
+log "5/6 faults, live: Prometheus alert states and what Suture does about them"
+rc=0
+"$python" -m suture.demo scenario --state "$state" --kubeconfig "$KUBECONFIG" || rc=$?
 
 # ---------------------------------------------------------------------------
-log "6/7 the alert: KubePodCrashLooping on $pod"
-# What Alertmanager would post, and the Remediation the receiver would create
-# from it. The fingerprint is Alertmanager's: FNV-1a 64 over the sorted labels.
-"$python" - "$ns" "$pod" "$state" <<'PY'
-import json
-import sys
-from datetime import UTC, datetime
-from pathlib import Path
-
-namespace, pod, state = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-labels = {
-    "alertname": "KubePodCrashLooping",
-    "namespace": namespace,
-    "pod": pod,
-    "container": "nginx",
-    "severity": "warning",
-}
-h = 0xCBF29CE484222325
-for byte in b"".join(k.encode() + b"\xff" + labels[k].encode() + b"\xff" for k in sorted(labels)):
-    h = ((h ^ byte) * 0x100000001B3) & 0xFFFFFFFFFFFFFFFF
-fingerprint = f"{h:016x}"
-starts_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-annotations = {
-    "summary": "Pod is crash looping.",
-    "description": f"Pod {namespace}/{pod} (nginx) is in waiting state (reason: CrashLoopBackOff).",
-}
-alert = {"status": "firing", "labels": labels, "annotations": annotations, "startsAt": starts_at,
-         "endsAt": "0001-01-01T00:00:00Z", "fingerprint": fingerprint}
-(state / "alert.json").write_text(json.dumps({"receiver": "suture", "status": "firing", "alerts": [alert]}, indent=2))
-remediation = {
-    "apiVersion": "suture.dev/v1alpha1",
-    "kind": "Remediation",
-    "metadata": {"name": f"crashloop-{fingerprint}", "namespace": namespace},
-    "spec": {
-        "templateRef": {"name": "pod-crashlooping"},
-        "alert": {"name": labels["alertname"], "labels": labels, "annotations": annotations,
-                  "fingerprint": fingerprint, "startsAt": starts_at},
-    },
-}
-(state / "remediation.json").write_text(json.dumps(remediation, indent=2))
-PY
-rem="$("$python" -c 'import json,sys;print(json.load(open(sys.argv[1]))["metadata"]["name"])' "$state/remediation.json")"
-note "the plan first (suture simulate: live lookups and server-side dry-run, nothing changes)"
-show "$suture" simulate --template examples/templates/pod-crashlooping.yaml \
-  --alert "$state/alert.json" --kubeconfig "$KUBECONFIG"
-note "(in a simulation the rollback is only a server-side dry run, so wait-healthy still sees the stuck rollout)"
-note "now the Remediation the receiver would create ($state/remediation.json)"
-show kubectl create -f "$state/remediation.json"
-
-# watch_phase SECONDS PHASE...: print the Remediation whenever its phase
-# changes, until it reaches one of PHASEs; a different terminal phase fails.
-watch_phase() {
-  local timeout="$1" deadline last="" phase message
-  shift
-  deadline=$(($(date +%s) + timeout))
-  while :; do
-    # One read for both fields, so the message printed belongs to the phase.
-    IFS=$'\t' read -r phase message < <(
-      kubectl get remediation "$rem" -n "$ns" -o jsonpath='{.status.phase}{"\t"}{.status.message}{"\n"}' 2>/dev/null || echo
-    ) || true
-    if [ "$phase" != "$last" ]; then
-      note "phase ${phase:-<none yet>}: $message"
-      last="$phase"
-    fi
-    for want in "$@"; do [ "$phase" = "$want" ] && return 0; done
-    case "$phase" in Failed | RolledBack | Cancelled) die "the Remediation ended $phase" ;; esac
-    operator_alive || die "the operator exited; its log: $oplog"
-    [ "$(date +%s)" -lt "$deadline" ] || die "timed out after ${timeout}s waiting for phase $*"
-    sleep 0.5
-  done
-}
-watch_phase 120 WaitingApproval
-show kubectl get remediation -n "$ns"
-note "the run waits for a person; approving as $(kubectl auth whoami -o jsonpath='{.status.userInfo.username}' 2>/dev/null || echo 'the kubeconfig user')"
-show "$suture" approve "$rem" -n "$ns" --reason "demo" --kubeconfig "$KUBECONFIG"
-watch_phase 360 Verifying Succeeded  # Verifying: the steps are done, the alert's resolution is awaited
-
-# ---------------------------------------------------------------------------
-log "7/7 result"
-show kubectl rollout status deployment/web -n "$ns" --timeout=60s
-show kubectl get deployment web -n "$ns" \
-  -o custom-columns='NAME:.metadata.name,IMAGE:.spec.template.spec.containers[0].image,READY:.status.readyReplicas,AVAILABLE:.status.conditions[?(@.type=="Available")].status,REVISION:.metadata.annotations.deployment\.kubernetes\.io/revision'
-show kubectl get pods -n "$ns"
-show kubectl get remediation -n "$ns"
-note "the steps of $rem"
-kubectl get remediation "$rem" -n "$ns" -o json | "$python" -c '
-import json, sys
-steps = json.load(sys.stdin)["status"].get("steps") or []
-rows = [("STEP", "PHASE", "ATTEMPTS", "MESSAGE")] + [
-    (s["name"], s.get("phase", ""), str(s.get("attempts", "")), s.get("message", "")) for s in steps
-]
-widths = [max(len(r[i]) for r in rows) for i in range(3)]
-for r in rows:
-    print("  " + "  ".join(r[i].ljust(widths[i]) for i in range(3)) + "  " + r[3][:110])'
-note "its Events"
-kubectl get events -n "$ns" --field-selector "involvedObject.kind=Remediation,involvedObject.name=$rem" -o json |
-  "$python" -c '
-import json, sys
-events = sorted(json.load(sys.stdin)["items"], key=lambda e: int(e["metadata"]["resourceVersion"]))
-for e in events:
-    stamp = (e.get("lastTimestamp") or e["metadata"]["creationTimestamp"])[11:19]
-    print("  {}  {:<7} {:<18} {}".format(stamp, e["type"], e["reason"], e["message"][:100]))'
-note "approved by: $(kubectl get remediation "$rem" -n "$ns" -o jsonpath='{.status.approval.by} ({.status.approval.decision} at {.status.approval.at}, reason "{.status.approval.reason}")')"
-
-# How to address this cluster again from make (it reads SUTURE_CLUSTER from the environment).
-env_prefix=""
-[ "$SUTURE_CLUSTER" = suture ] || env_prefix="SUTURE_CLUSTER=$SUTURE_CLUSTER "
-
-# ---------------------------------------------------------------------------
-log "done in $(($(date +%s) - start))s"
-cat <<EOF
-
-Look around:
-  export KUBECONFIG=$KUBECONFIG
-  $kubectl_bin get suture -n $ns
-  $kubectl_bin get remediation $rem -n $ns -o yaml
-  $kubectl_bin get events -n $ns --sort-by=.lastTimestamp
-  operator log: $oplog
-EOF
-if [ "$keep_operator" = 1 ]; then
-  cat <<EOF
-
-The operator is still running (SUTURE_DEMO_KEEP_OPERATOR=1), pid $operator_pid:
-  kill $operator_pid            # stop it (\`make demo\` again also stops it first)
-EOF
+log "6/6 what Suture learned"
+if "$suture" stats --help >/dev/null 2>&1; then
+  "$suture" stats --data-dir "$state/suture-data"
 else
-  stop_operator "$operator_pid"
-  rm -f "$pidfile"
-  operator_pid=""
-  cat <<EOF
-
-The operator has been stopped (SUTURE_DEMO_KEEP_OPERATOR=1 make demo keeps it running).
-EOF
+  # `suture stats` (the SQL history) has not landed yet: the templates' status.stats say the same.
+  "$python" -m suture.demo stats --state "$state" --kubeconfig "$KUBECONFIG"
 fi
+
 cat <<EOF
-Stop the control plane:  ${env_prefix}make cluster-down
-Run it again:            ${env_prefix}make demo   (starts over: namespace $ns is deleted and recreated)
+
+Look around (everything is still running):
+  export KUBECONFIG=$KUBECONFIG
+  $kubectl_bin get remediations -A
+  $kubectl_bin get workflowtemplates -n shop; $kubectl_bin get clusterworkflowtemplates
+  $kubectl_bin get remediation -n shop -o yaml      # status.recommendation, .steps, .verification
+  Prometheus:    http://127.0.0.1:19090/alerts     (API: http://127.0.0.1:19090/api/v1/alerts)
+  Alertmanager:  http://127.0.0.1:19093/api/v2/alerts
+  Suture:        http://127.0.0.1:18080/metrics
+  ksm stand-in:  http://127.0.0.1:18081/metrics
+  logs:          $state/{suture,prometheus,alertmanager,ksm}.log
+Stop everything and remove the cluster:  make demo-down
+Start over:                              make demo
 EOF
+log "done in $(($(date +%s) - start))s"
+[ "$rc" -eq 0 ] || die "the outcomes were not the expected Effective x3 and Ineffective x1 (see above and $state/suture.log)"
