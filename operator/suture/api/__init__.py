@@ -29,6 +29,7 @@ from suture.api.remediation import (
     Remediation,
     RemediationSpec,
     RemediationStatus,
+    RetryRecord,
     StepStatus,
     TemplateRef,
 )
@@ -100,6 +101,7 @@ __all__ = [
     "RemediationStatus",
     "ResourceCheck",
     "RetryPolicy",
+    "RetryRecord",
     "RolloutStep",
     "Safety",
     "Step",

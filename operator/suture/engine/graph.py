@@ -30,8 +30,8 @@ from suture.engine.state import (
     CANCELLED,
     FAILED,
     FINISH,
-    ROLLBACK,
     PAUSED,
+    ROLLBACK,
     ROLLED_BACK,
     RUNNING,
     SUCCEEDED,
@@ -171,7 +171,10 @@ def _step_node(step: Step, spec: WorkflowTemplateSpec, flow: Flow, deps: RunDeps
         if not stops_run(step, failed=result.failed) and deps.cancels.get(state["run"]["id"]) is None:
             update["route"] = _next_node(step, flow, result)
             return update
-        return {**update, **await _after_failure(state, deps, step.name, step.on_failure, result, here=node_id(step.name))}
+        return {
+            **update,
+            **await _after_failure(state, deps, step.name, step.on_failure, result, here=node_id(step.name)),
+        }
 
     node.__name__ = f"step_{step.name}"
     return node

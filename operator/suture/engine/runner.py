@@ -180,9 +180,7 @@ class Engine:
             await self._announce_wait(run_id, outcome.approval)
             return outcome
         if outcome.phase == PAUSED:  # stays paused until unpause(): only re-report it
-            await self.deps.sink.run_phase(
-                run_id=run_id, phase=PAUSED, message=outcome.message, undone=outcome.undone
-            )
+            await self.deps.sink.run_phase(run_id=run_id, phase=PAUSED, message=outcome.message, undone=outcome.undone)
             return outcome
         return await self._invoke(run_id, template, None)
 
@@ -193,6 +191,10 @@ class Engine:
         The request lives in memory until the boundary: after a restart, ask again.
         """
         self.deps.pauses.add(run_id)
+
+    def withdraw_pause(self, *, run_id: str) -> None:
+        """Drop a pause request the run has not reached yet (a Paused run stays Paused)."""
+        self.deps.pauses.discard(run_id)
 
     async def unpause(self, *, run_id: str) -> RunOutcome | None:
         """Drop a pending pause request; a Paused run continues at the step it stopped before.

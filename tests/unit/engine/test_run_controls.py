@@ -49,14 +49,16 @@ async def test_a_paused_run_stays_paused_across_a_restart_and_continues_where_it
     first = make_engine()
     first.pause(run_id="p2")
     out = await first.start(request=RunRequest(run_id="p2", template=template(rec("a"), rec("b"))))
-    assert out.phase == "Paused" and ledger.done() == []
+    assert out.phase == "Paused"
+    assert ledger.done() == []
     await first.aclose()
     second = make_engine()  # a restarted operator: only the checkpoint is shared
     resumed = await second.resume_all()
     assert [o.phase for o in resumed] == ["Paused"]
     assert ledger.done() == []
     done = await second.unpause(run_id="p2")
-    assert done is not None and done.phase == "Succeeded"
+    assert done is not None
+    assert done.phase == "Succeeded"
     assert ledger.done() == ["a", "b"]
 
 
@@ -78,21 +80,25 @@ async def test_cancelling_a_paused_run_ends_it_and_rolls_back_when_asked(engine:
     ledger.gate("go").set()
     assert (await asyncio.wait_for(task, 10)).phase == "Paused"
     cancelled = await engine.cancel(run_id="p4", rollback=True)
-    assert cancelled is not None and cancelled.phase == "Cancelled"
+    assert cancelled is not None
+    assert cancelled.phase == "Cancelled"
     assert ledger.events == ["do:x", "do:g", "undo:x"]  # the gate action has no undo
 
 
 async def test_retry_runs_a_failed_run_again_from_the_step_that_failed(engine: Engine, ledger: Ledger) -> None:
     spec = template(rec("first"), flaky("shaky", failures=1), rec("last"))
     out = await engine.start(request=RunRequest(run_id="r1", template=spec))
-    assert out.phase == "Failed" and out.retry_step == "shaky" and out.attempt == 1
+    assert out.phase == "Failed"
+    assert out.retry_step == "shaky"
+    assert out.attempt == 1
     again = await engine.retry(run_id="r1", attempt=2)
     assert again.phase == "Succeeded", again.message
     assert again.attempt == 2
     assert ledger.done() == ["first", "shaky", "last"]  # first is not applied twice
     assert ledger.attempts["shaky"] == 2
     repeated = await engine.retry(run_id="r1", attempt=2)  # the same request again changes nothing
-    assert repeated.phase == "Succeeded" and ledger.attempts["shaky"] == 2
+    assert repeated.phase == "Succeeded"
+    assert ledger.attempts["shaky"] == 2
 
 
 async def test_a_retried_run_still_undoes_the_steps_of_its_first_attempt(engine: Engine, ledger: Ledger) -> None:
@@ -125,6 +131,7 @@ async def test_only_a_run_that_failed_at_a_step_can_be_retried(
     engine: Engine, steps: list[dict[str, object]], phase: str
 ) -> None:
     out = await engine.start(request=RunRequest(run_id=f"r-{phase}", template=template(*steps)))
-    assert out.phase == phase and out.retry_step is None
+    assert out.phase == phase
+    assert out.retry_step is None
     with pytest.raises(InvalidError, match="only a run that Failed at a step"):
         await engine.retry(run_id=f"r-{phase}", attempt=2)
