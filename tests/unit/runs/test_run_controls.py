@@ -176,4 +176,5 @@ async def test_a_rolled_back_run_is_not_retried(
     assert uid not in service.tasks
     assert stored(api)["status"]["phase"] == "RolledBack"
     refused = [e for e in api.objects("Event") if e["reason"] == "RetryRefused"]
-    assert refused and "RolledBack" in refused[0]["message"]
+    assert refused
+    assert "RolledBack" in refused[0]["message"]
