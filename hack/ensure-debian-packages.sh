@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite needs, when they are missing:
 # PostgreSQL 15 (the engine's production checkpointer is tested against a real
-# server) and Alertmanager 0.25 (the receiver's end-to-end tests post through a
-# real one). Idempotent: with everything present it only looks and returns.
+# server), Alertmanager 0.25 (the receiver's end-to-end tests post through a
+# real one) and Prometheus 2.42 (the query_prometheus action is tested against
+# it). Idempotent: with everything present it only looks and returns.
 set -euo pipefail
 
 need=()
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
 [ -x /usr/bin/prometheus-alertmanager ] || need+=(prometheus-alertmanager)
+[ -x /usr/bin/prometheus ] || need+=(prometheus)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
