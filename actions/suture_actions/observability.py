@@ -133,7 +133,7 @@ def _result(data: dict[str, Any], max_series: int) -> dict[str, Any]:
     return {"resultType": kind, "value": value, "series": series, "seriesCount": len(result or [])}
 
 
-@action(name="query_prometheus", family="observability", params=QueryPrometheusParams, risk=Risk.LOW, rbac=())
+@action(name="query_prometheus", family="observability", params=QueryPrometheusParams, risk=Risk.READ_ONLY, rbac=())
 async def query_prometheus(ctx: ActionContext, params: QueryPrometheusParams) -> ActionResult:
     """Ask Prometheus an instant or range query; the answer is the step's output for later steps and conditions.
 
@@ -184,7 +184,7 @@ def _carries(alert: dict[str, Any], labels: dict[str, str]) -> bool:
     return all(have.get(k) == v for k, v in labels.items())
 
 
-@action(name="query_alertmanager", family="observability", params=AlertLabelsParams, risk=Risk.LOW, rbac=())
+@action(name="query_alertmanager", family="observability", params=AlertLabelsParams, risk=Risk.READ_ONLY, rbac=())
 async def query_alertmanager(ctx: ActionContext, params: AlertLabelsParams) -> ActionResult:
     """Read the alert's current state from Alertmanager (API v2): firing, silenced or inhibited, or gone.
 
