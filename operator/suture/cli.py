@@ -297,6 +297,25 @@ def cmd_retry(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_new_template(args: argparse.Namespace) -> int:
+    """Write a starter template for an alert (rules and the action catalogue, see suture.scaffold)."""
+    import yaml
+
+    from suture.actions import Registry
+    from suture.scaffold import scaffold
+
+    registry = _registry_or_exit()
+    assert isinstance(registry, Registry)
+    doc = yaml.safe_load(Path(args.alert).read_text(encoding="utf-8"))
+    text = yaml.safe_dump(scaffold(_alert_from(doc), registry=registry), sort_keys=False)
+    if args.output in (None, "-"):
+        print(text, end="")
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}; check it with: suture validate {args.output}")
+    return 0
+
+
 def cmd_status(args: argparse.Namespace) -> int:
     """Show a Remediation's phase, approval and step timeline."""
     from suture.api import API_VERSION
@@ -521,6 +540,12 @@ def build_parser() -> argparse.ArgumentParser:
                 "name a later one to answer it ahead of time)",
             )
         p.set_defaults(func={"cancel": cmd_cancel, "retry": cmd_retry}.get(verb, cmd_decide))
+
+    new = sub.add_parser("new", help="scaffold Suture objects").add_subparsers(dest="new_command", required=True)
+    new_template = new.add_parser("template", help="write a starter template for an alert")
+    new_template.add_argument("--alert", required=True, help="an alert, or an Alertmanager webhook body, as YAML/JSON")
+    new_template.add_argument("--output", "-o", help="file to write (default: standard output)")
+    new_template.set_defaults(func=cmd_new_template)
 
     status = sub.add_parser("status", help="a Remediation's phase, approval and step timeline")
     status.add_argument("name", help="the Remediation")
