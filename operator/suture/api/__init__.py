@@ -32,6 +32,7 @@ from suture.api.remediation import (
     RetryRecord,
     StepStatus,
     TemplateRef,
+    TemplateVersion,
 )
 from suture.api.steps import (
     END,
@@ -110,6 +111,7 @@ __all__ = [
     "SutureModel",
     "TargetSpec",
     "TemplateRef",
+    "TemplateVersion",
     "TimeWindow",
     "Verify",
     "WaitStep",

@@ -186,6 +186,13 @@ class RetryRecord(SutureModel):
     previous_message: str = Field(default="", max_length=4096, description="Why the attempt before it failed.")
 
 
+class TemplateVersion(SutureModel):
+    """Which version of its template a run ran."""
+
+    generation: int | None = Field(default=None, description="The template's metadata.generation when accepted.")
+    hash: str = Field(default="", max_length=64, description="Hash of the template's spec content (16 hex digits).")
+
+
 class RemediationStatus(SutureModel):
     """What the operator did and learned."""
 
@@ -204,6 +211,9 @@ class RemediationStatus(SutureModel):
     alert: AlertStatus | None = Field(default=None, description="The alert's later news (resolution).")
     related_alerts: list[RelatedAlert] = Field(
         default_factory=list, max_length=100, description="Other alerts on the same target while this one was active."
+    )
+    template_version: TemplateVersion | None = Field(
+        default=None, description="The template version the run was accepted with (its checkpoint keeps that spec)."
     )
     retries: list[RetryRecord] = Field(
         default_factory=list, max_length=100, description="Retries of the run from a failed step, in order."

@@ -112,14 +112,15 @@ class RemediationService:
         # template: a burst of Remediations cannot all pass the same hourly budget.
         async with self._acceptance.setdefault(template_name, asyncio.Lock()):
             try:
-                request, _ = await build_run_request(
+                request, template = await build_run_request(
                     body, kube=self.kube, registry=self.registry, home_namespace=self.home_namespace
                 )
             except RunRefused as refused:
                 logger.warning("[%s/%s] run refused (%s): %s", namespace, name, refused.reason, refused.message)
                 await self._refuse(body, refused)
                 return
-            accepted = await self._accept(namespace, name, request.target)
+            version = {"generation": template.metadata.get("generation"), "hash": template.content_hash()}
+            accepted = await self._accept(namespace, name, request.target, version)
         window = None
         if self.verify and not (request.dry_run or request.template.safety.dry_run):
             window = parse_duration(request.template.verify.alert_resolved_within)
@@ -329,9 +330,12 @@ class RemediationService:
             self._drive(uid, body, lambda: self.engine.retry(run_id=uid, attempt=attempt)), name=f"suture-retry-{uid}"
         )
 
-    async def _accept(self, namespace: str, name: str, target: Mapping[str, Any] | None) -> dict[str, Any]:
-        """Record that the run is accepted: its start time (what rate limits count) and its resolved target."""
-        status: dict[str, Any] = {"startTime": now_iso()}
+    async def _accept(
+        self, namespace: str, name: str, target: Mapping[str, Any] | None, version: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Record that the run is accepted: its start time (what rate limits count), its resolved target and
+        the template version it runs."""
+        status: dict[str, Any] = {"startTime": now_iso(), "templateVersion": dict(version)}
         if target:
             meta = target.get("metadata") or {}
             ref = {

@@ -178,3 +178,21 @@ async def test_a_rolled_back_run_is_not_retried(
     refused = [e for e in api.objects("Event") if e["reason"] == "RetryRefused"]
     assert refused
     assert "RolledBack" in refused[0]["message"]
+
+
+async def test_the_run_records_the_template_version_it_was_accepted_with(
+    api: FakeKubeApi, make_service: Callable[[], RemediationService]
+) -> None:
+    (stored_template,) = api.add(template(steps=ONE_TWO))
+    (rem,) = api.add(remediation())
+    service = make_service()
+    await service.start(rem)
+    await settle(service, rem["metadata"]["uid"])
+    version = stored(api)["status"]["templateVersion"]
+    assert version["generation"] == stored_template["metadata"].get("generation")
+    assert len(version["hash"]) == 16
+    from suture.api import WorkflowTemplate
+
+    assert version["hash"] == WorkflowTemplate.model_validate(stored_template).content_hash()
+    edited = WorkflowTemplate.model_validate({**stored_template, "spec": {"steps": ONE_TWO[:1]}})
+    assert edited.content_hash() != version["hash"]
