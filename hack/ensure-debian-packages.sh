@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Install the Debian packages the test suite needs, when they are missing:
 # PostgreSQL 15 (the engine's production checkpointer is tested against a real
-# server) and Alertmanager 0.25 (the receiver's end-to-end tests post through a
+# server), Alertmanager 0.25 (the receiver's end-to-end tests post through a
 # real one) and Prometheus 2.42 (`make demo` and its end-to-end test evaluate
-# kube-prometheus' rules in a real one). Idempotent: with everything present it only looks and returns.
+# kube-prometheus' rules in it; the query_prometheus action is tested against
+# it). Idempotent: with everything present it only looks and returns.
 set -euo pipefail
 
 need=()

@@ -28,6 +28,7 @@ MODULES = (
     "network",
     "diagnostics",
     "notify",
+    "observability",
     "metadata",
     "readiness",
     "jobs",

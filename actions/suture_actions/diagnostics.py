@@ -52,6 +52,12 @@ class DiagnosticsParams(NamespacedTarget):
     max_bytes: int = Field(
         default=262144, ge=4096, le=1000000, description="Largest bundle stored (a ConfigMap holds at most 1 MiB)."
     )
+    include: dict[str, Any] = Field(
+        default_factory=dict,
+        max_length=20,
+        description="Outputs of earlier steps to keep in the bundle under 'included', by a name of your choice, "
+        "e.g. {latency: '${{ steps.measure.output }}'} for a query_prometheus step.",
+    )
 
 
 def _clean(obj: Mapping[str, Any]) -> dict[str, Any]:
@@ -355,6 +361,7 @@ async def collect_diagnostics(ctx: ActionContext, params: DiagnosticsParams) -> 
             "events": events,
             "logs": logs,
             "problems": problems,
+            "included": params.include,
         },
         params.max_bytes,
     )

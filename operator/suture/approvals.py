@@ -1,4 +1,4 @@
-"""Answering approvals and cancelling runs: what ``suture approve|reject|cancel`` do.
+"""Answering approvals and controlling runs: what ``suture approve|reject|cancel|pause|resume|retry`` do.
 
 Each is one merge patch of the Remediation's spec. Who answered is not taken
 from the client: the approval-stamp admission policy (see
@@ -62,3 +62,28 @@ async def answer_approval(
 async def request_cancel(kube: KubeClient, *, namespace: str, name: str) -> None:
     """Ask the operator to stop a run at its next step boundary."""
     await kube.patch("Remediation", name, {"spec": {"cancel": True}}, namespace, api_version=API_VERSION)
+
+
+async def request_pause(kube: KubeClient, *, namespace: str, name: str, paused: bool) -> None:
+    """Ask the operator to pause a run at its next step boundary, or to continue a paused one."""
+    await kube.patch("Remediation", name, {"spec": {"paused": paused}}, namespace, api_version=API_VERSION)
+
+
+async def request_retry(kube: KubeClient, *, namespace: str, name: str) -> int:
+    """Ask the operator to run a Failed run again from the step that failed; returns the attempt asked for.
+
+    One more retry than the status records, written with the resourceVersion
+    read: two people retrying at once ask for one retry, not two. Raises
+    ConflictError when the run is not Failed (nothing to retry).
+    """
+    remediation = await kube.get("Remediation", name, namespace, api_version=API_VERSION)
+    status = remediation.get("status") or {}
+    if status.get("phase") != "Failed":
+        raise ConflictError(
+            f"remediation {namespace}/{name} is {status.get('phase', 'Pending')}: only a Failed run can be retried"
+        )
+    retry = len(status.get("retries") or []) + 1
+    version = (remediation.get("metadata") or {}).get("resourceVersion")
+    body = {"metadata": {"resourceVersion": version}, "spec": {"retry": retry}}
+    await kube.patch("Remediation", name, body, namespace, api_version=API_VERSION)
+    return retry + 1

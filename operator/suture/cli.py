@@ -268,12 +268,51 @@ def cmd_decide(args: argparse.Namespace) -> int:
 
 
 def cmd_pause(args: argparse.Namespace) -> int:
-    """Pause or resume remediation of every alert, for every replica (a ConfigMap in the home namespace)."""
+    """Pause or resume one run (``NAME``), or remediation of every alert (``--all``: a ConfigMap in the
+    home namespace, for every replica)."""
     from suture.webhook import set_pause
 
     paused = args.command == "pause"
+    if bool(args.all) == bool(args.name):
+        print(f"error: suture {args.command} takes a Remediation's name or --all, not both", file=sys.stderr)
+        return 2
+    if args.name:
+        from suture.approvals import request_pause
+
+        _kube_call(args, lambda kube: request_pause(kube, namespace=args.namespace, name=args.name, paused=paused))
+        what = "pauses at its next step boundary" if paused else "continues where it stopped"
+        print(f"remediation {args.namespace}/{args.name}: {what}")
+        return 0
     _kube_call(args, lambda kube: set_pause(kube, namespace=args.home_namespace, paused=paused, reason=args.reason))
     print(f"remediation {'paused' if paused else 'resumed'} for all alerts")
+    return 0
+
+
+def cmd_retry(args: argparse.Namespace) -> int:
+    """Run a Failed Remediation again from the step that failed."""
+    from suture.approvals import request_retry
+
+    attempt = _kube_call(args, lambda kube: request_retry(kube, namespace=args.namespace, name=args.name))
+    print(f"remediation {args.namespace}/{args.name}: attempt {attempt} requested from the step that failed")
+    return 0
+
+
+def cmd_new_template(args: argparse.Namespace) -> int:
+    """Write a starter template for an alert (rules and the action catalogue, see suture.scaffold)."""
+    import yaml
+
+    from suture.actions import Registry
+    from suture.scaffold import scaffold
+
+    registry = _registry_or_exit()
+    assert isinstance(registry, Registry)
+    doc = yaml.safe_load(Path(args.alert).read_text(encoding="utf-8"))
+    text = yaml.safe_dump(scaffold(_alert_from(doc), registry=registry), sort_keys=False)
+    if args.output in (None, "-"):
+        print(text, end="")
+    else:
+        Path(args.output).write_text(text, encoding="utf-8")
+        print(f"wrote {args.output}; check it with: suture validate {args.output}")
     return 0
 
 
@@ -465,9 +504,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.set_defaults(func=cmd_run)
 
-    for verb, text in (("pause", "stop starting remediations for new alerts"), ("resume", "start them again")):
+    for verb, text in (
+        ("pause", "pause one run at its next step boundary, or (--all) stop starting remediations for new alerts"),
+        ("resume", "continue a paused run, or (--all) start remediating new alerts again"),
+    ):
         p = sub.add_parser(verb, help=text)
-        p.add_argument("--all", action="store_true", required=True, help="every alert (the only scope so far)")
+        p.add_argument("name", nargs="?", help="the Remediation (or --all)")
+        p.add_argument("--namespace", "-n", default="default", help="the Remediation's namespace")
+        p.add_argument("--all", action="store_true", help="every alert, for every replica")
         p.add_argument(
             "--home-namespace",
             default=os.environ.get("SUTURE_HOME_NAMESPACE") or os.environ.get("POD_NAMESPACE") or "default",
@@ -481,12 +525,13 @@ def build_parser() -> argparse.ArgumentParser:
         ("approve", "approve a Remediation waiting for approval"),
         ("reject", "reject a Remediation waiting for approval"),
         ("cancel", "stop a Remediation at its next step boundary"),
+        ("retry", "run a Failed Remediation again from the step that failed"),
     ):
         p = sub.add_parser(verb, help=text)
         p.add_argument("name", help="the Remediation")
         p.add_argument("--namespace", "-n", default="default")
         p.add_argument("--kubeconfig", help="kubeconfig (default: $KUBECONFIG)")
-        if verb != "cancel":
+        if verb in ("approve", "reject"):
             p.add_argument("--reason", default="", help="why, recorded in the status")
             p.add_argument(
                 "--step",
@@ -494,7 +539,13 @@ def build_parser() -> argparse.ArgumentParser:
                 help="the approval to answer (default: the one the run waits for now; "
                 "name a later one to answer it ahead of time)",
             )
-        p.set_defaults(func=cmd_cancel if verb == "cancel" else cmd_decide)
+        p.set_defaults(func={"cancel": cmd_cancel, "retry": cmd_retry}.get(verb, cmd_decide))
+
+    new = sub.add_parser("new", help="scaffold Suture objects").add_subparsers(dest="new_command", required=True)
+    new_template = new.add_parser("template", help="write a starter template for an alert")
+    new_template.add_argument("--alert", required=True, help="an alert, or an Alertmanager webhook body, as YAML/JSON")
+    new_template.add_argument("--output", "-o", help="file to write (default: standard output)")
+    new_template.set_defaults(func=cmd_new_template)
 
     status = sub.add_parser("status", help="a Remediation's phase, approval and step timeline")
     status.add_argument("name", help="the Remediation")

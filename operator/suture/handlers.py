@@ -266,6 +266,18 @@ async def cancel_remediation(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None
     await _service(memo).cancel(dict(body))
 
 
+@kopf.on.field(GROUP, VERSION, "remediations", field="spec.paused")
+async def pause_remediation(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Pause the run at its next step boundary, or continue a paused one."""
+    await _service(memo).pause_changed(dict(body))
+
+
+@kopf.on.field(GROUP, VERSION, "remediations", field="spec.retry")
+async def retry_remediation(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Run a failed run again from the step that failed."""
+    await _service(memo).retry(dict(body))
+
+
 @kopf.on.delete(GROUP, VERSION, "remediations")
 async def delete_remediation(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """A deleted Remediation stops its run (and rolls back when the template asks) before it goes."""

@@ -10,13 +10,77 @@ vector or scalar, is :class:`~suture.errors.InvalidQuery` (invalid).
 from __future__ import annotations
 
 import math
-from typing import Any
+import re
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import aiohttp
+from pydantic import BaseModel, ConfigDict, Field
 
 from suture.errors import InvalidQuery, PrometheusError, PrometheusUnavailable
 
-__all__ = ["HttpPromQLClient", "InvalidQuery", "PrometheusError", "PrometheusUnavailable"]
+__all__ = [
+    "MATCHERS_PLACEHOLDER",
+    "HttpPromQLClient",
+    "InvalidQuery",
+    "LabelMatcher",
+    "PrometheusError",
+    "PrometheusUnavailable",
+    "render_matchers",
+    "with_matchers",
+]
+
+MATCHERS_PLACEHOLDER = "$matchers"
+_LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+
+
+class LabelMatcher(BaseModel):
+    """One PromQL label matcher as data: the value is quoted and escaped here, never pasted into a query.
+
+    Alert labels are untrusted; a value like ``"} or vector(1) #`` stays one
+    string literal inside the selector, whatever it holds.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    label: str = Field(pattern=_LABEL_NAME.pattern, max_length=128, description="The label name.")
+    op: Literal["=", "!=", "=~", "!~"] = Field(default="=", description="PromQL's matcher operator.")
+    value: str = Field(max_length=1024, description="The value (a string literal; an RE2 regex for =~ and !~).")
+
+
+def _quoted(value: str) -> str:
+    """``value`` as a PromQL double-quoted string: backslash, quote and control characters escaped."""
+    out = []
+    for char in value:
+        if char in ('"', "\\"):
+            out.append("\\" + char)
+        elif char == "\n":
+            out.append("\\n")
+        elif ord(char) < 0x20 or ord(char) == 0x7F:
+            out.append(f"\\x{ord(char):02x}")
+        else:
+            out.append(char)
+    return '"' + "".join(out) + '"'
+
+
+def render_matchers(matchers: Sequence[LabelMatcher]) -> str:
+    """The matchers as the inside of a selector, comma-separated: ``service="checkout",code!~"5.."``."""
+    return ",".join(f"{m.label}{m.op}{_quoted(m.value)}" for m in matchers)
+
+
+def with_matchers(query: str, matchers: Sequence[LabelMatcher]) -> str:
+    """``query`` with every ``$matchers`` replaced by the rendered matchers (inside braces the query wrote).
+
+    Raises ValueError when matchers are given and the query has no place for
+    them, or the query has the placeholder and no matchers are given.
+    """
+    if MATCHERS_PLACEHOLDER not in query:
+        if matchers:
+            raise ValueError(f"the query has no {MATCHERS_PLACEHOLDER} where its matchers would go")
+        return query
+    if not matchers:
+        raise ValueError(f"the query uses {MATCHERS_PLACEHOLDER} but no matchers are given")
+    return query.replace(MATCHERS_PLACEHOLDER, render_matchers(matchers))
 
 
 class HttpPromQLClient:

@@ -59,7 +59,7 @@ def run(run_id: str, *, template: str = "restart-pod", started: datetime = T0, *
 async def test_migrations_run_at_start_up_and_again_change_nothing(location: str) -> None:
     for _ in range(2):
         async with open_database(location=location) as engine, engine.connect() as conn:
-            assert await conn.run_sync(current_revision) == "0002"
+            assert await conn.run_sync(current_revision) == "0003_controls"
 
 
 async def test_the_migrated_schema_matches_the_table_declarations(location: str) -> None:
@@ -80,7 +80,7 @@ async def test_a_database_made_before_migrations_keeps_its_journal(location: str
     async with open_database(location=location) as migrated:
         assert await SqlJournal(migrated).get(run_id="old-run", key="k") == {"done": True}
         async with migrated.connect() as conn:
-            assert await conn.run_sync(current_revision) == "0002"
+            assert await conn.run_sync(current_revision) == "0003_controls"
             assert (await conn.execute(text("SELECT count(*) FROM suture_runs"))).scalar() == 0
 
 
@@ -160,3 +160,17 @@ async def test_an_unknown_outcome_word_is_refused(history: History) -> None:
     await history.record_run(run("r1"))
     with pytest.raises(ValueError, match="outcome must be"):
         await history.record_outcome(run_id="r1", outcome="Resolved", decided_at=T0)
+
+
+async def test_each_run_keeps_its_template_version_and_an_edit_erases_nothing(history: History) -> None:
+    await history.record_run(run("v1", template_generation=1, template_hash="aaaa", attempts=1))
+    await history.record_run(run("v2", template_generation=2, template_hash="bbbb", attempts=2))
+    await history.record_outcome(run_id="v1", outcome="Ineffective", decided_at=T0)
+    await history.record_outcome(run_id="v2", outcome="Effective", decided_at=T0, resolved_after_seconds=30.0)
+    stored = await history.run("v2")
+    assert stored is not None
+    assert (stored["template_generation"], stored["template_hash"], stored["attempts"]) == (2, "bbbb", 2)
+    (whole,) = await history.stats()  # learned under the template's name: the edit erased nothing
+    assert (whole.runs, whole.effective, whole.ineffective) == (2, 1, 1)
+    versions = await history.stats(by_version=True)
+    assert [(s.version, s.effective, s.ineffective) for s in versions] == [("aaaa", 0, 1), ("bbbb", 1, 0)]

@@ -70,7 +70,7 @@ SEED_CATALOGUE = {
 
 def test_builtin_pack_is_found_through_its_entry_point() -> None:
     registry = load_registry()
-    assert len(registry) == 33  # the README's "What exists today" row states this number
+    assert len(registry) == 37  # the README's "What exists today" row states this number
     assert {spec.name for spec in registry} >= SEED_CATALOGUE
     assert {spec.pack for spec in registry} == {"builtin"}
     assert "drain_node" in registry
@@ -134,7 +134,9 @@ def test_actions_list_json_carries_the_metadata(capsys: pytest.CaptureFixture[st
         assert isinstance(entry["reversible"], bool)
         assert isinstance(entry["supportsDryRun"], bool)
         assert entry["description"], entry["name"]
-        assert entry["rbac"] or entry["name"] == "notify", entry["name"]  # notify only talks to a webhook
+        # notify talks only to a webhook, the observability actions only to Prometheus and Alertmanager
+        http_only = {"notify", "query_prometheus", "query_alertmanager", "silence_alert", "expire_silence"}
+        assert entry["rbac"] or entry["name"] in http_only, entry["name"]
     drain = next(a for a in actions if a["name"] == "drain_node")
     assert {"apiGroups": [""], "resources": ["pods/eviction"], "verbs": ["create"]} in drain["rbac"]
 
@@ -159,6 +161,7 @@ def test_the_plugin_surface_exports_exactly_what_a_pack_needs() -> None:
         "ErrorCategory",
         "InvalidReference",
         "KubeClient",
+        "LabelMatcher",
         "LabelSelector",
         "RbacRule",
         "Registry",
@@ -171,6 +174,7 @@ def test_the_plugin_surface_exports_exactly_what_a_pack_needs() -> None:
         "load_registry",
         "parse_duration",
         "resource_info",
+        "with_matchers",
     ]
     for name in suture.actions.__all__:
         assert getattr(suture.actions, name) is not None, name

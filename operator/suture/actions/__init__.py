@@ -20,7 +20,9 @@ change between releases without breaking a pack.
 - Helpers: durations as templates write them (:data:`Duration`,
   :func:`parse_duration`, :func:`format_duration`), label selectors as data
   (:class:`LabelSelector`, never concatenated strings), and where a kind
-  lives in the API (:func:`resource_info`, :class:`ResourceInfo`).
+  lives in the API (:func:`resource_info`, :class:`ResourceInfo`); PromQL
+  label matchers as data (:class:`LabelMatcher`, :func:`with_matchers`:
+  alert label values are escaped, never concatenated into a query).
 - Registration: a pack is an entry point in the ``suture.actions`` group whose
   object is ``register(registry: Registry)``, calling :meth:`Registry.add`
   once per action. The built-in pack is found exactly this way; the core
@@ -33,6 +35,7 @@ from suture.actions.spec import ActionContext, ActionResult, ActionSpec, RbacRul
 from suture.api import Duration, LabelSelector, format_duration, parse_duration
 from suture.errors import ActionError, ApiError, ErrorCategory, InvalidReference, RegistryError, UnknownKind
 from suture.kube import KubeClient, ResourceInfo, resource_info
+from suture.prometheus import LabelMatcher, with_matchers
 
 __all__ = [
     "ActionContext",
@@ -45,6 +48,7 @@ __all__ = [
     "ErrorCategory",
     "InvalidReference",
     "KubeClient",
+    "LabelMatcher",
     "LabelSelector",
     "RbacRule",
     "Registry",
@@ -57,4 +61,5 @@ __all__ = [
     "load_registry",
     "parse_duration",
     "resource_info",
+    "with_matchers",
 ]

@@ -29,8 +29,10 @@ from suture.api.remediation import (
     Remediation,
     RemediationSpec,
     RemediationStatus,
+    RetryRecord,
     StepStatus,
     TemplateRef,
+    TemplateVersion,
 )
 from suture.api.steps import (
     END,
@@ -100,6 +102,7 @@ __all__ = [
     "RemediationStatus",
     "ResourceCheck",
     "RetryPolicy",
+    "RetryRecord",
     "RolloutStep",
     "Safety",
     "Step",
@@ -108,6 +111,7 @@ __all__ = [
     "SutureModel",
     "TargetSpec",
     "TemplateRef",
+    "TemplateVersion",
     "TimeWindow",
     "Verify",
     "WaitStep",

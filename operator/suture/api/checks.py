@@ -35,10 +35,26 @@ class ResourceCheck(SutureModel):
     value: Any = Field(default=None, description="The value to compare with (literal or ${{ }} lookup).")
 
 
+class PromQLMatcher(SutureModel):
+    """A label matcher a PromQL query receives as data (escaped by Suture, never pasted into the text)."""
+
+    label: str = Field(pattern=r"^[a-zA-Z_][a-zA-Z0-9_]*$", max_length=128, description="The label name.")
+    op: Literal["=", "!=", "=~", "!~"] = Field(default="=", description="PromQL's matcher operator.")
+    value: str = Field(max_length=1024, description="The value, literal or a ${{ }} lookup such as the alert's label.")
+
+
 class PromQLCheck(SutureModel):
     """An instant PromQL query compared with a threshold, optionally held for a duration."""
 
-    query: str = Field(min_length=1, max_length=4096, description="PromQL instant query; its first sample is used.")
+    query: str = Field(
+        min_length=1,
+        max_length=4096,
+        description="PromQL instant query; its first sample is used. $matchers marks where matchers go, inside "
+        "a selector's braces.",
+    )
+    matchers: list[PromQLMatcher] = Field(
+        default_factory=list, max_length=20, description="Label matchers for $matchers, values escaped."
+    )
     operator: CompareOperator = Field(default=">", description="Comparison of the sample with threshold.")
     threshold: float = Field(description="The number the sample is compared with.")
     for_: Duration | None = Field(

@@ -8,7 +8,9 @@ from pydantic import ConfigDict, Field
 
 from suture.api.base import Condition, SutureModel
 
-Phase = Literal["Pending", "Running", "WaitingApproval", "Verifying", "Succeeded", "Failed", "RolledBack", "Cancelled"]
+Phase = Literal[
+    "Pending", "Running", "WaitingApproval", "Paused", "Verifying", "Succeeded", "Failed", "RolledBack", "Cancelled"
+]
 TERMINAL_PHASES: frozenset[str] = frozenset({"Succeeded", "Failed", "RolledBack", "Cancelled"})
 StepPhase = Literal["Pending", "Running", "WaitingApproval", "Succeeded", "Failed", "Skipped", "RolledBack"]
 Decision = Literal["Pending", "Approved", "Rejected"]
@@ -85,6 +87,17 @@ class RemediationSpec(SutureModel):
     dry_run: bool = Field(default=False, description="Run every action with server-side dry-run only.")
     approval: ApprovalRequest | None = Field(default=None, description="The answer to a pending approval.")
     cancel: bool = Field(default=False, description="Stop at the next step boundary.")
+    paused: bool = Field(
+        default=False,
+        description="Pause at the next step boundary (phase Paused, nothing undone); false again continues "
+        "where the run stopped.",
+    )
+    retry: int = Field(
+        default=0,
+        ge=0,
+        description="Retries asked for: set it above the number of status.retries to run a Failed run again "
+        "from the step that failed (suture retry does).",
+    )
 
 
 class StepStatus(SutureModel):
@@ -164,6 +177,22 @@ class RelatedAlert(SutureModel):
     labels: dict[str, str] = Field(default_factory=dict, description="Its labels (untrusted input).")
 
 
+class RetryRecord(SutureModel):
+    """One retry of a Failed run, from the step that failed."""
+
+    attempt: int = Field(ge=2, description="The attempt it started: 2 for the first retry.")
+    step: str = Field(description="The step it started from (the steps before it were kept).")
+    time: str | None = Field(default=None, description="When it started (RFC 3339).")
+    previous_message: str = Field(default="", max_length=4096, description="Why the attempt before it failed.")
+
+
+class TemplateVersion(SutureModel):
+    """Which version of its template a run ran."""
+
+    generation: int | None = Field(default=None, description="The template's metadata.generation when accepted.")
+    hash: str = Field(default="", max_length=64, description="Hash of the template's spec content (16 hex digits).")
+
+
 class RemediationStatus(SutureModel):
     """What the operator did and learned."""
 
@@ -182,6 +211,12 @@ class RemediationStatus(SutureModel):
     alert: AlertStatus | None = Field(default=None, description="The alert's later news (resolution).")
     related_alerts: list[RelatedAlert] = Field(
         default_factory=list, max_length=100, description="Other alerts on the same target while this one was active."
+    )
+    template_version: TemplateVersion | None = Field(
+        default=None, description="The template version the run was accepted with (its checkpoint keeps that spec)."
+    )
+    retries: list[RetryRecord] = Field(
+        default_factory=list, max_length=100, description="Retries of the run from a failed step, in order."
     )
 
 

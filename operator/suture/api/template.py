@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict, Field
@@ -239,6 +241,12 @@ class _TemplateBase(SutureModel):
     metadata: dict[str, Any] = Field(default_factory=dict, json_schema_extra={"type": "object"})
     spec: WorkflowTemplateSpec
     status: WorkflowTemplateStatus | None = None
+
+    def content_hash(self) -> str:
+        """A hash of the spec's content (sha256 of its canonical JSON, 16 hex digits): the same steps give the
+        same hash whatever the generation, so an edit and its revert are recognised as one version."""
+        canonical = json.dumps(self.spec.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
 class WorkflowTemplate(_TemplateBase):

@@ -22,6 +22,7 @@ from suture.api import Check, PromQLCheck, ResourceCheck, TimeWindow, parse_dura
 from suture.errors import InvalidReference, UnknownKind
 from suture.expr import ExpressionError, evaluate_bool, expressions_in, get_path, is_expression, resolve_value
 from suture.kube import ApiError, KubeClient
+from suture.prometheus import LabelMatcher, with_matchers
 
 _WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 
@@ -185,24 +186,41 @@ async def check_resource(
     )
 
 
+def promql_query(check: PromQLCheck, context: Mapping[str, Any]) -> str:
+    """The check's query with its matchers rendered (``${{ }}`` values looked up, then escaped)."""
+    matchers = [
+        LabelMatcher(label=m.label, op=m.op, value=str(resolve_value(m.value, context))) for m in check.matchers
+    ]
+    try:
+        return with_matchers(check.query, matchers)
+    except ValueError as exc:
+        raise ActionError(str(exc), category=ErrorCategory.INVALID) from None
+
+
 async def check_promql(
-    check: PromQLCheck, *, promql: PromQLClient | None, sleep: Sleep, interval: float
+    check: PromQLCheck,
+    *,
+    promql: PromQLClient | None,
+    sleep: Sleep,
+    interval: float,
+    context: Mapping[str, Any] | None = None,
 ) -> tuple[bool, str]:
     """Query once, or every ``interval`` for the check's ``for`` duration; every sample must pass."""
     if promql is None:
         raise ActionError("a PromQL check needs a Prometheus, and none is configured", category=ErrorCategory.INVALID)
+    query = promql_query(check, context or {})
     hold_for = parse_duration(check.for_) if check.for_ else 0.0
     loop = asyncio.get_running_loop()
     deadline = loop.time() + hold_for
     while True:
-        value = await promql.query(query=check.query)
+        value = await promql.query(query=query)
         if value is None:
-            return False, f"PromQL {check.query!r} returned no sample"
+            return False, f"PromQL {query!r} returned no sample"
         if not compare(value, check.operator, check.threshold):
-            return False, f"PromQL {check.query!r} = {value} is not {check.operator} {check.threshold}"
+            return False, f"PromQL {query!r} = {value} is not {check.operator} {check.threshold}"
         if loop.time() >= deadline:
             held = f" for {check.for_}" if check.for_ else ""
-            return True, f"PromQL {check.query!r} = {value} {check.operator} {check.threshold}{held}"
+            return True, f"PromQL {query!r} = {value} {check.operator} {check.threshold}{held}"
         await sleep(min(interval, max(deadline - loop.time(), 0.0)))
 
 
@@ -253,7 +271,7 @@ async def evaluate_check(
     if check.resource is not None:
         return await check_resource(check.resource, context=context, kube=kube, refusal=refusal)
     if check.promql is not None:
-        return await check_promql(check.promql, promql=promql, sleep=sleep, interval=interval)
+        return await check_promql(check.promql, promql=promql, sleep=sleep, interval=interval, context=context)
     if check.time_window is not None:
         return check_time_window(check.time_window, now=clock())
     raise ActionError("the check sets none of expression, resource, promql, timeWindow", category=ErrorCategory.INVALID)

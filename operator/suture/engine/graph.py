@@ -30,6 +30,7 @@ from suture.engine.state import (
     CANCELLED,
     FAILED,
     FINISH,
+    PAUSED,
     ROLLBACK,
     ROLLED_BACK,
     RUNNING,
@@ -90,12 +91,29 @@ async def _target_replaced(target: Mapping[str, Any], deps: RunDeps) -> str:
     return ""
 
 
-async def _boundary(state: RunState, deps: RunDeps) -> dict[str, Any] | None:
-    """A step boundary: stop for a pending cancellation or an exhausted workflow timeout."""
+async def _pause(state: RunState, deps: RunDeps, here: str) -> dict[str, Any]:
+    """Stop the run before node ``here``, Paused: the graph ends, and :meth:`Engine.unpause` routes back to it.
+
+    Nothing is undone and nothing is lost: the checkpoint written after this
+    node holds the phase and where to continue, so a restart keeps the pause.
+    """
+    label = here.removeprefix(NODE_PREFIX)
+    message = f"paused before step {label}"
+    run_logger(state["run"]).info("run %s: %s", PAUSED, message)
+    await deps.sink.run_phase(run_id=state["run"]["id"], phase=PAUSED, message=message, undone=state.get("undone", []))
+    return {"phase": PAUSED, "message": message, "route": GRAPH_END, "resume_at": here}
+
+
+async def _boundary(state: RunState, deps: RunDeps, here: str) -> dict[str, Any] | None:
+    """A step boundary before node ``here``: stop for a pending cancellation, a pause, or an exhausted
+    workflow timeout."""
     run = state["run"]
     request = deps.cancels.get(run["id"])
     if request is not None:
         return await _stop(state, deps, phase=CANCELLED, message="cancelled on request", rollback=request.rollback)
+    if run["id"] in deps.pauses:
+        deps.pauses.discard(run["id"])
+        return await _pause(state, deps, here)
     if run["id"] in deps.recheck_target:
         deps.recheck_target.discard(run["id"])
         replaced = await _target_replaced(run.get("target") or {}, deps)
@@ -109,8 +127,14 @@ async def _boundary(state: RunState, deps: RunDeps) -> dict[str, Any] | None:
     return None
 
 
-async def _after_failure(state: RunState, deps: RunDeps, step_name: str, policy: str, result: StepResult) -> Any:
-    """Apply ``onFailure`` to a failed step (approval failures and cancellations never ``continue``)."""
+async def _after_failure(
+    state: RunState, deps: RunDeps, step_name: str, policy: str, result: StepResult, *, here: str
+) -> Any:
+    """Apply ``onFailure`` to a failed step (approval failures and cancellations never ``continue``).
+
+    A run that ends Failed without undoing anything can be retried from node
+    ``here`` (``resume_at``): the steps before it and their undo data are kept.
+    """
     request = deps.cancels.get(state["run"]["id"])
     if request is not None or result.category == CANCELLED_CATEGORY:
         rollback = request.rollback if request is not None else policy == "rollback"
@@ -126,7 +150,7 @@ async def _after_failure(state: RunState, deps: RunDeps, step_name: str, policy:
         )
     if policy == "rollback":
         return await _stop(state, deps, phase=ROLLED_BACK, message=message, rollback=True)
-    return await _end(state, deps, FAILED, message)
+    return {**await _end(state, deps, FAILED, message), "resume_at": here}
 
 
 def _next_node(step: Step, flow: Flow, result: StepResult) -> str:
@@ -137,7 +161,7 @@ def _next_node(step: Step, flow: Flow, result: StepResult) -> str:
 
 def _step_node(step: Step, spec: WorkflowTemplateSpec, flow: Flow, deps: RunDeps) -> Node:
     async def node(state: RunState) -> dict[str, Any]:
-        stop = await _boundary(state, deps)
+        stop = await _boundary(state, deps, node_id(step.name))
         if stop is not None:
             return stop
         scope = _scope(state, deps, spec)
@@ -147,7 +171,10 @@ def _step_node(step: Step, spec: WorkflowTemplateSpec, flow: Flow, deps: RunDeps
         if not stops_run(step, failed=result.failed) and deps.cancels.get(state["run"]["id"]) is None:
             update["route"] = _next_node(step, flow, result)
             return update
-        return {**update, **await _after_failure(state, deps, step.name, step.on_failure, result)}
+        return {
+            **update,
+            **await _after_failure(state, deps, step.name, step.on_failure, result, here=node_id(step.name)),
+        }
 
     node.__name__ = f"step_{step.name}"
     return node
@@ -155,7 +182,7 @@ def _step_node(step: Step, spec: WorkflowTemplateSpec, flow: Flow, deps: RunDeps
 
 def _gate_node(spec: WorkflowTemplateSpec, first: str, deps: RunDeps) -> Node:
     async def gate(state: RunState) -> dict[str, Any]:
-        stop = await _boundary(state, deps)
+        stop = await _boundary(state, deps, APPROVAL_GATE)
         if stop is not None:
             return stop
         scope = _scope(state, deps, spec)
@@ -167,7 +194,7 @@ def _gate_node(spec: WorkflowTemplateSpec, first: str, deps: RunDeps) -> Node:
         await scope.report(record)
         update: dict[str, Any] = {"steps": scope.records, "approval": result.output}
         if result.failed:
-            return {**update, **await _after_failure(state, deps, GATE_RECORD, "abort", result)}
+            return {**update, **await _after_failure(state, deps, GATE_RECORD, "abort", result, here=APPROVAL_GATE)}
         return {**update, "route": first}
 
     return gate
@@ -238,7 +265,7 @@ def build_graph(*, spec: WorkflowTemplateSpec, deps: RunDeps) -> StateGraph[RunS
         graph.add_edge(START, node_id(first))
     graph.add_node(ROLLBACK, cast(Any, _rollback_node(deps, spec)))
     graph.add_node(FINISH, cast(Any, _finish_node(deps)))
-    destinations = [*(node_id(n) for n in flow.top_level), ROLLBACK, FINISH, GRAPH_END]
+    destinations = [*routed, ROLLBACK, FINISH, GRAPH_END]  # a node may route to itself: pause, retry
     for name in routed:
         graph.add_conditional_edges(name, _route, destinations)
     graph.add_edge(ROLLBACK, GRAPH_END)

@@ -31,7 +31,7 @@ from suture.engine.journal import EffectJournal, MemoryJournal
 from suture.engine.limiter import FifoLimiter
 from suture.engine.progress import ApprovalDecision, BestEffortSink, NullSink, ProgressSink, StepProgress
 from suture.engine.scope import RunDeps, TemplateSource
-from suture.engine.state import RUNNING, TERMINAL, WAITING_APPROVAL, RunState, now_iso
+from suture.engine.state import FAILED, PAUSED, RUNNING, TERMINAL, WAITING_APPROVAL, RunState, now_iso
 from suture.engine.subflow import snapshot_subflows
 from suture.errors import ApprovalNotPending, InvalidError
 from suture.kube import KubeClient
@@ -74,6 +74,16 @@ class RunOutcome:
     steps: dict[str, dict[str, Any]]
     undone: list[str]
     approval: PendingApproval | None = None
+    resume_at: str = ""  # the node a Paused run continues at, or a Failed run can be retried from
+    attempt: int = 1  # 1, then one more per retry
+
+    @property
+    def retry_step(self) -> str | None:
+        """The step a Failed run would be retried from; None when it cannot be retried (not Failed, or
+        it failed outside a step: a rollback, a replaced target, the workflow timeout)."""
+        if self.phase != FAILED or not self.resume_at:
+            return None
+        return self.resume_at.removeprefix("step/")
 
     @property
     def finished(self) -> bool:
@@ -169,7 +179,80 @@ class Engine:
         if outcome.approval is not None:
             await self._announce_wait(run_id, outcome.approval)
             return outcome
+        if outcome.phase == PAUSED:  # stays paused until unpause(): only re-report it
+            await self.deps.sink.run_phase(run_id=run_id, phase=PAUSED, message=outcome.message, undone=outcome.undone)
+            return outcome
         return await self._invoke(run_id, template, None)
+
+    def pause(self, *, run_id: str) -> None:
+        """Ask ``run_id`` to pause at its next step boundary (phase Paused; nothing undone).
+
+        A run waiting for approval keeps waiting and pauses at the boundary after it.
+        The request lives in memory until the boundary: after a restart, ask again.
+        """
+        self.deps.pauses.add(run_id)
+
+    def withdraw_pause(self, *, run_id: str) -> None:
+        """Drop a pause request the run has not reached yet (a Paused run stays Paused)."""
+        self.deps.pauses.discard(run_id)
+
+    async def unpause(self, *, run_id: str) -> RunOutcome | None:
+        """Drop a pending pause request; a Paused run continues at the step it stopped before.
+
+        Returns the run's outcome after it ran on (a Paused run), else its latest
+        checkpoint untouched (None when there is none): a run that is not Paused
+        is never invoked here, so a run already going is not driven twice.
+        """
+        self.deps.pauses.discard(run_id)
+        outcome = await self.snapshot(run_id=run_id)
+        if outcome is None or outcome.phase != PAUSED:
+            return outcome  # not under the run's lock: a running run holds it until it stops
+        lock = self._locks.setdefault(run_id, asyncio.Lock())
+        async with lock:
+            outcome = await self.snapshot(run_id=run_id)  # again: another unpause may have won
+            if outcome is None or outcome.phase != PAUSED:
+                return outcome
+            template = await self._template_of(run_id)
+            update = {"phase": RUNNING, "message": "resumed", "route": outcome.resume_at, "resume_at": ""}
+            await self._graph(template).aupdate_state(self._config(run_id), update, as_node=outcome.resume_at)
+        return await self._invoke(run_id, template, None)
+
+    async def retry(self, *, run_id: str, attempt: int) -> RunOutcome:
+        """Run a Failed run again from the step that failed, as attempt number ``attempt`` (2 for the first retry).
+
+        The steps that succeeded before it are not run again, and their undo
+        data stays in the run's journal (a later rollback still undoes them).
+        The workflow timeout counts from the retry. Idempotent: when the run
+        already is at ``attempt`` or later, it is only resumed (a restart
+        between the retry and its status). Raises InvalidError when the run
+        cannot be retried (see :attr:`RunOutcome.retry_step`), KeyError when
+        there is no such run. Call it only while no other call drives this run.
+        """
+        lock = self._locks.setdefault(run_id, asyncio.Lock())
+        async with lock:
+            outcome = await self.snapshot(run_id=run_id)
+            if outcome is None:
+                raise KeyError(f"no run {run_id!r} in the checkpointer")
+            if outcome.attempt < attempt:
+                if outcome.retry_step is None:
+                    raise InvalidError(
+                        f"run {run_id!r} is {outcome.phase}: only a run that Failed at a step, with nothing "
+                        "rolled back, can be retried"
+                    )
+                tup = await self.checkpointer.aget_tuple(self._config(run_id))
+                assert tup is not None
+                run = {**tup.checkpoint["channel_values"]["run"], "startedAt": time.time()}
+                update = {
+                    "phase": RUNNING,
+                    "message": f"attempt {attempt}: retrying from step {outcome.retry_step}",
+                    "route": outcome.resume_at,
+                    "resume_at": "",
+                    "attempt": attempt,
+                    "run": run,
+                }
+                template = await self._template_of(run_id)
+                await self._graph(template).aupdate_state(self._config(run_id), update, as_node=outcome.resume_at)
+        return await self.resume(run_id=run_id)
 
     async def resume_all(self) -> list[RunOutcome]:
         """Resume every unfinished run in the checkpointer (concurrently, under the limit)."""
@@ -209,6 +292,8 @@ class Engine:
         outcome = await self.snapshot(run_id=run_id)
         if outcome is not None and outcome.approval is not None:
             return await self._answer(run_id, {"decision": "Cancelled", "by": "", "reason": "cancelled"})
+        if outcome is not None and outcome.phase == PAUSED:
+            return await self.unpause(run_id=run_id)  # its next boundary is at once, and the cancel wins there
         return outcome
 
     async def snapshot(self, *, run_id: str) -> RunOutcome | None:
@@ -240,6 +325,8 @@ class Engine:
             steps=dict(values.get("steps", {})),
             undone=list(values.get("undone", [])),
             approval=approval,
+            resume_at=str(values.get("resume_at") or ""),
+            attempt=int(values.get("attempt") or 1),
         )
 
     async def aclose(self) -> None:

@@ -87,6 +87,9 @@ class RunDeps:
     promql: PromQLClient | None = None
     templates: TemplateSource | None = None
     cancels: CancelBook = field(default_factory=CancelBook)
+    # Runs asked to pause at their next step boundary (in memory: the Remediation's spec.paused re-asks
+    # after a restart; a run that reached the boundary is Paused in its checkpoint).
+    pauses: set[str] = field(default_factory=set)
     clock: Callable[[], datetime] = _utcnow
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep
     global_dry_run: bool = False

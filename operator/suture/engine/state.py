@@ -26,6 +26,7 @@ FAILED = "Failed"
 SKIPPED = "Skipped"
 ROLLED_BACK = "RolledBack"
 CANCELLED = "Cancelled"
+PAUSED = "Paused"  # stopped at a step boundary on request; continues where it stopped (never terminal)
 TERMINAL = TERMINAL_PHASES  # one list of the phases a run never leaves, in suture.api
 
 
@@ -50,6 +51,9 @@ class RunState(TypedDict, total=False):
     final_phase: str  # the phase a rollback ends in (RolledBack, or Cancelled)
     undone: list[str]
     approval: dict[str, Any]
+    # The node a paused run continues at, or a failed run is retried from ("" when neither applies).
+    resume_at: str
+    attempt: int  # 1 for the first attempt, one more per retry of a failed run
 
 
 def now_iso() -> str:

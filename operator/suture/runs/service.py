@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from suture import metrics
@@ -19,6 +19,9 @@ from suture.runs.sink import VERIFYING, KubeStatusSink
 
 logger = logging.getLogger("suture.runs")
 REVIVE_DELAYS = (1.0, 5.0, 30.0)  # seconds before resuming a run whose task died, attempt by attempt
+PAUSED = "Paused"
+FAILED = "Failed"
+Work = Callable[[], Awaitable[RunOutcome | None]]
 
 
 def _ids(body: Mapping[str, Any]) -> tuple[str, str, str]:
@@ -29,6 +32,16 @@ def _ids(body: Mapping[str, Any]) -> tuple[str, str, str]:
 def _decision(body: Mapping[str, Any]) -> dict[str, Any] | None:
     approval = (body.get("spec") or {}).get("approval") or {}
     return approval if approval.get("decision") in ("Approved", "Rejected") else None
+
+
+def _paused(body: Mapping[str, Any]) -> bool:
+    return bool((body.get("spec") or {}).get("paused"))
+
+
+def _retries(body: Mapping[str, Any]) -> tuple[int, int]:
+    """(retries asked for in the spec, retries recorded in the status)."""
+    asked = int((body.get("spec") or {}).get("retry") or 0)
+    return asked, len((body.get("status") or {}).get("retries") or [])
 
 
 def _answers(answer: Mapping[str, Any], approval_id: str) -> bool:
@@ -71,8 +84,13 @@ class RemediationService:
         """Start a new run, or resume one after a restart; a finished run is left alone."""
         namespace, name, uid = _ids(body)
         status = body.get("status") or {}
+        if status.get("phase") == FAILED and uid not in self.tasks:
+            await self.retry(body)  # a retry asked for while no operator was running
+            return
         if status.get("phase") in (*TERMINAL_PHASES, VERIFYING) or uid in self.tasks:
             return  # a run in Verifying has finished its steps: suture.verify decides the rest
+        if _paused(body):
+            self.engine.pause(run_id=uid)  # the request lives in memory; the spec asks again after a restart
         template_name = str(((body.get("spec") or {}).get("templateRef") or {}).get("name", ""))
         if status.get("startTime") and await self.engine.snapshot(run_id=uid) is not None:
             self.sink.track(
@@ -84,7 +102,7 @@ class RemediationService:
                 verify_window=await self._stored_window(body),
             )
             # Resumed after a restart: the checkpoint has everything, nothing is re-resolved.
-            self.tasks[uid] = asyncio.create_task(self._drive(uid, body, None))
+            self.tasks[uid] = asyncio.create_task(self._drive(uid, body, lambda: self._continue_run(uid, body)))
             if (body.get("spec") or {}).get("cancel"):
                 # Cancel requests live in the engine's memory: a restart forgets them, the spec does not.
                 await self.cancel(body)
@@ -94,31 +112,44 @@ class RemediationService:
         # template: a burst of Remediations cannot all pass the same hourly budget.
         async with self._acceptance.setdefault(template_name, asyncio.Lock()):
             try:
-                request, _ = await build_run_request(
+                request, template = await build_run_request(
                     body, kube=self.kube, registry=self.registry, home_namespace=self.home_namespace
                 )
             except RunRefused as refused:
                 logger.warning("[%s/%s] run refused (%s): %s", namespace, name, refused.reason, refused.message)
                 await self._refuse(body, refused)
                 return
-            accepted = await self._accept(namespace, name, request.target)
+            version = {"generation": template.metadata.get("generation"), "hash": template.content_hash()}
+            accepted = await self._accept(namespace, name, request.target, version)
         window = None
         if self.verify and not (request.dry_run or request.template.safety.dry_run):
             window = parse_duration(request.template.verify.alert_resolved_within)
         self.sink.track(
             run_id=uid, namespace=namespace, name=name, template=template_name, status=accepted, verify_window=window
         )
-        self.tasks[uid] = asyncio.create_task(self._drive(uid, body, request))
+        self.tasks[uid] = asyncio.create_task(self._drive(uid, body, lambda: self.engine.start(request=request)))
         logger.info("[%s/%s] run accepted: template %s", namespace, name, template_name)
 
-    async def _drive(self, uid: str, body: Mapping[str, Any], request: Any) -> None:
+    async def _continue_run(self, uid: str, body: Mapping[str, Any]) -> RunOutcome:
+        """Continue a run after a restart as its Remediation asks: a retry not yet begun, a pause withdrawn
+        while no operator ran, or simply on from its checkpoint."""
+        outcome = await self.engine.snapshot(run_id=uid)
+        _, recorded = _retries(body)
+        if outcome is not None and outcome.phase == FAILED and outcome.attempt < recorded + 1:
+            return await self.engine.retry(run_id=uid, attempt=recorded + 1)
+        if outcome is not None and outcome.phase == PAUSED and not _paused(body):
+            resumed = await self.engine.unpause(run_id=uid)
+            if resumed is not None:
+                return resumed
+        return await self.engine.resume(run_id=uid)
+
+    async def _drive(self, uid: str, body: Mapping[str, Any], work: Work) -> None:
         try:
-            outcome: RunOutcome
-            if request is None:
-                outcome = await self.engine.resume(run_id=uid)
-            else:
-                outcome = await self.engine.start(request=request)
+            outcome = await work()
+            if outcome is None:
+                return
             outcome = await self._answer_while_waiting(uid, body, outcome)
+            outcome = await self._unpause_if_withdrawn(uid, body, outcome)
             self._revivals.pop(uid, None)
             await self._learn_from_failure(uid, body, outcome)
         except Exception:
@@ -208,9 +239,103 @@ class RemediationService:
                 return outcome
         return outcome
 
-    async def _accept(self, namespace: str, name: str, target: Mapping[str, Any] | None) -> dict[str, Any]:
-        """Record that the run is accepted: its start time (what rate limits count) and its resolved target."""
-        status: dict[str, Any] = {"startTime": now_iso()}
+    async def _unpause_if_withdrawn(self, uid: str, body: Mapping[str, Any], outcome: RunOutcome) -> RunOutcome:
+        """A run that just paused continues at once when its spec no longer asks for the pause (it was
+        withdrawn while the run was on its way to the boundary)."""
+        namespace, name, _ = _ids(body)
+        while outcome.phase == PAUSED:
+            fresh = await self.kube.get_or_none("Remediation", name, namespace, api_version=API_VERSION)
+            if fresh is None or _paused(fresh):
+                return outcome
+            resumed = await self.engine.unpause(run_id=uid)
+            if resumed is None:
+                return outcome
+            outcome = await self._answer_while_waiting(uid, body, resumed)
+        return outcome
+
+    async def pause_changed(self, body: Mapping[str, Any]) -> None:
+        """Pause a run at its next step boundary (``spec.paused: true``), or continue it where it stopped.
+
+        Never waits for the run: a run continued here goes on in its own task.
+        """
+        _, _, uid = _ids(body)
+        if _paused(body):
+            self.engine.pause(run_id=uid)
+            return
+        if uid in self.tasks:
+            self.engine.withdraw_pause(run_id=uid)  # still on its way: it re-reads the spec if it stops
+            return
+        outcome = await self.engine.snapshot(run_id=uid)
+        if outcome is None or outcome.phase != PAUSED:
+            self.engine.withdraw_pause(run_id=uid)
+            return
+        self.tasks[uid] = asyncio.create_task(
+            self._drive(uid, body, lambda: self.engine.unpause(run_id=uid)), name=f"suture-unpause-{uid}"
+        )
+
+    async def retry(self, body: Mapping[str, Any]) -> None:
+        """Run a Failed run again from the step that failed, when ``spec.retry`` asks for more retries than
+        ``status.retries`` records; the attempt is recorded in the status first.
+
+        A run that cannot be retried (it rolled back, or failed outside a step)
+        gets a warning Event and stays as it is.
+        """
+        namespace, name, uid = _ids(body)
+        asked, recorded = _retries(body)
+        if asked <= recorded or uid in self.tasks:
+            return
+        outcome = await self.engine.snapshot(run_id=uid)
+        if outcome is None or outcome.retry_step is None:
+            phase = outcome.phase if outcome is not None else (body.get("status") or {}).get("phase", "unknown")
+            message = (
+                f"cannot retry: the run is {phase}; only a run that Failed at a step, with nothing rolled back, can"
+            )
+            logger.warning("[%s/%s] %s", namespace, name, message)
+            await post_event(
+                self.kube, namespace=namespace, name=name, uid=uid, reason="RetryRefused", message=message, warning=True
+            )
+            return
+        attempt = recorded + 2
+        status = dict(body.get("status") or {})
+        record = {
+            "attempt": attempt,
+            "step": outcome.retry_step,
+            "time": now_iso(),
+            "previousMessage": outcome.message[:4096],
+        }
+        retries = [*(status.get("retries") or []), record]
+        message = f"attempt {attempt}: retrying from step {outcome.retry_step}"
+        await self.kube.patch(
+            "Remediation",
+            name,
+            {"status": {"retries": retries, "phase": "Running", "message": message, "completionTime": None}},
+            namespace,
+            subresource="status",
+            api_version=API_VERSION,
+        )
+        template = str(((body.get("spec") or {}).get("templateRef") or {}).get("name", ""))
+        self.sink.track(
+            run_id=uid,
+            namespace=namespace,
+            name=name,
+            template=template,
+            status={**status, "phase": "Running"},
+            verify_window=await self._stored_window(body),
+        )
+        await post_event(
+            self.kube, namespace=namespace, name=name, uid=uid, reason="RetryStarted", message=message, warning=False
+        )
+        logger.info("[%s/%s] %s", namespace, name, message)
+        self.tasks[uid] = asyncio.create_task(
+            self._drive(uid, body, lambda: self.engine.retry(run_id=uid, attempt=attempt)), name=f"suture-retry-{uid}"
+        )
+
+    async def _accept(
+        self, namespace: str, name: str, target: Mapping[str, Any] | None, version: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """Record that the run is accepted: its start time (what rate limits count), its resolved target and
+        the template version it runs."""
+        status: dict[str, Any] = {"startTime": now_iso(), "templateVersion": dict(version)}
         if target:
             meta = target.get("metadata") or {}
             ref = {

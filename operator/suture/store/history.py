@@ -51,6 +51,10 @@ runs = Table(
     Column("score", Float, nullable=True),
     Column("started_at", DateTime(timezone=True), nullable=False, index=True),
     Column("finished_at", DateTime(timezone=True), nullable=True),
+    # Which version of the template ran (status.templateVersion), and how many attempts the run took.
+    Column("template_generation", Integer, nullable=True),
+    Column("template_hash", String(64), nullable=False, default="", index=True),
+    Column("attempts", Integer, nullable=False, default=1),
 )
 
 steps = Table(
@@ -94,6 +98,11 @@ class RunRecord:
     """``Kind/namespace/name`` of the object acted on."""
     score: float | None = None
     finished_at: datetime | None = None
+    template_generation: int | None = None
+    template_hash: str = ""
+    """The hash of the template's spec the run ran: the same template name may have several versions."""
+    attempts: int = 1
+    """1, plus one per retry from a failed step."""
 
 
 @dataclass(frozen=True)
@@ -118,6 +127,7 @@ class TemplateStats:
     ineffective: int
     unknown: int
     median_resolve_seconds: float | None
+    version: str = ""  # the template's content hash, with stats(by_version=True)
 
 
 def _upsert(engine: AsyncEngine, table: Table, values: dict[str, Any], keys: list[str]) -> Any:
@@ -147,6 +157,9 @@ class History:
             "score": run.score,
             "started_at": run.started_at,
             "finished_at": run.finished_at,
+            "template_generation": run.template_generation,
+            "template_hash": run.template_hash,
+            "attempts": run.attempts,
         }
         async with self._engine.begin() as conn:
             await conn.execute(_upsert(self._engine, runs, values, ["run_id"]))
@@ -216,20 +229,29 @@ class History:
         async with self._engine.connect() as conn:
             return len((await conn.execute(query)).all())
 
-    async def stats(self) -> list[TemplateStats]:
-        """Per (template, alert name): runs, outcomes and the median time to resolve of effective runs."""
-        query = select(runs.c.template, runs.c.alert_name, outcomes.c.outcome, outcomes.c.resolved_after_seconds).join(
-            outcomes, outcomes.c.run_id == runs.c.run_id, isouter=True
-        )
+    async def stats(self, *, by_version: bool = False) -> list[TemplateStats]:
+        """Per (template, alert name): runs, outcomes and the median time to resolve of effective runs.
+
+        With ``by_version`` per template version too (the spec's content hash):
+        an edited template keeps everything learned under its name, and each
+        version's record can still be told apart.
+        """
+        query = select(
+            runs.c.template,
+            runs.c.alert_name,
+            runs.c.template_hash,
+            outcomes.c.outcome,
+            outcomes.c.resolved_after_seconds,
+        ).join(outcomes, outcomes.c.run_id == runs.c.run_id, isouter=True)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        groups: dict[tuple[str, str], list[tuple[str | None, float | None]]] = {}
-        for template, alert_name, outcome, resolved in rows:
-            key = (str(template), str(alert_name))
+        groups: dict[tuple[str, str, str], list[tuple[str | None, float | None]]] = {}
+        for template, alert_name, version, outcome, resolved in rows:
+            key = (str(template), str(alert_name), str(version or "") if by_version else "")
             seconds = None if resolved is None else float(str(resolved))
             groups.setdefault(key, []).append((None if outcome is None else str(outcome), seconds))
         out = []
-        for (template, alert_name), items in sorted(groups.items()):
+        for (template, alert_name, version), items in sorted(groups.items()):
             times = [t for o, t in items if o == "Effective" and t is not None]
             out.append(
                 TemplateStats(
@@ -240,6 +262,7 @@ class History:
                     ineffective=sum(o == "Ineffective" for o, _ in items),
                     unknown=sum(o == "Unknown" for o, _ in items),
                     median_resolve_seconds=statistics.median(times) if times else None,
+                    version=version,
                 )
             )
         return out

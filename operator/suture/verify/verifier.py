@@ -143,6 +143,7 @@ class Verifier:
         meta, status = body.get("metadata") or {}, body.get("status") or {}
         alert, target = alert_of(body), status.get("target") or {}
         recommendation = status.get("recommendation") or {}
+        version = status.get("templateVersion") or {}
         started = _parse(status.get("startTime")) or self.clock()
         await self.history.record_run(
             RunRecord(
@@ -157,6 +158,9 @@ class Verifier:
                 annotations=alert["annotations"],
                 target="/".join(str(target[k]) for k in ("kind", "namespace", "name") if target.get(k)),
                 score=recommendation.get("score"),
+                template_generation=version.get("generation"),
+                template_hash=str(version.get("hash") or ""),
+                attempts=1 + len(status.get("retries") or []),
             )
         )
         await self.history.record_outcome(
