@@ -23,7 +23,7 @@ $(STAMP): pyproject.toml
 setup: $(STAMP) ## create the virtualenv and install Suture with its dev tools (idempotent)
 
 tools: ## build and cache the control-plane binaries in ~/.cache/suture (idempotent)
-	hack/build-tools.sh kube etcd kwok helm
+	hack/build-tools.sh kube etcd kwok helm alertmanager
 
 debian-packages: ## install the Debian packages tests need (PostgreSQL 15) when missing
 	hack/ensure-debian-packages.sh

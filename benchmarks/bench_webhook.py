@@ -4,6 +4,9 @@ Run:
   .venv/bin/python benchmarks/bench_webhook.py                 # the receiver alone, API server faked in memory
   .venv/bin/python benchmarks/bench_webhook.py --kubeconfig K  # up to the stored Remediation on a real cluster
                                                                # (Suture's CRDs installed: kubectl apply -f crds/)
+  .venv/bin/python benchmarks/bench_webhook.py --kubeconfig K --alertmanager
+                                                               # plus: a real Alertmanager (0.34 from `make tools`,
+                                                               # group_wait 0s) to the created Remediation
 
 Prints alerts per second and per-request p50/p99 for 1-alert and 50-alert
 payloads, sequential (latency) and with 8 senders at once (throughput). Every
@@ -17,14 +20,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import copy
+import os
 import statistics
+import subprocess
 import tempfile
 import time
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import yaml
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
@@ -120,6 +127,103 @@ async def _measure(url: str, namespace: str, *, size: int, requests: int, sender
     return requests * size / elapsed, sorted(latencies)
 
 
+REPO = Path(__file__).resolve().parent.parent
+
+
+class CreationClock:
+    """The receiver's API client, noting when each Remediation's create returned (it is stored then)."""
+
+    def __init__(self, kube: KubeClient) -> None:
+        self._kube = kube
+        self.created: dict[str, float] = {}  # the alert's bench_id label -> perf_counter at the 201
+        self.event = asyncio.Event()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._kube, name)
+
+    async def create(self, kind: str, body: Mapping[str, Any], namespace: str | None = None, **kw: Any) -> Any:
+        answer = await self._kube.create(kind, body, namespace, **kw)
+        bench_id = body["spec"]["alert"]["labels"].get("bench_id") if kind == "Remediation" else None
+        if bench_id is not None:
+            self.created[bench_id] = time.perf_counter()
+            self.event.set()
+        return answer
+
+
+def _alertmanager_binary() -> str:
+    out = subprocess.run(
+        [
+            "bash",
+            "-c",
+            f". {REPO}/hack/versions.sh && echo $SUTURE_BIN/alertmanager-$ALERTMANAGER_VERSION/alertmanager",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return out.stdout.strip()
+
+
+async def _through_alertmanager(
+    binary: str, workdir: Path, *, webhook: str, token_file: Path, clock: CreationClock, namespace: str, count: int
+) -> list[float]:
+    """Post ``count`` alerts to a real Alertmanager one at a time; seconds from each POST to its stored Remediation."""
+    port = 19093 + os.getpid() % 1000
+    config = {
+        # Every alert its own group ('...'), sent at once (group_wait 0s): the latency is Alertmanager's and Suture's.
+        "route": {"receiver": "suture", "group_by": ["..."], "group_wait": "0s", "group_interval": "1s"},
+        "receivers": [
+            {
+                "name": "suture",
+                "webhook_configs": [
+                    {"url": webhook, "http_config": {"authorization": {"credentials_file": str(token_file)}}}
+                ],
+            }
+        ],
+    }
+    (workdir / "am.yml").write_text(yaml.safe_dump(config))
+    log = (workdir / "am.log").open("ab")
+    proc = await asyncio.create_subprocess_exec(
+        binary,
+        f"--config.file={workdir / 'am.yml'}",
+        f"--storage.path={workdir / 'am-data'}",
+        f"--web.listen-address=127.0.0.1:{port}",
+        "--cluster.listen-address=",
+        stdout=log,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    latencies: list[float] = []
+    try:
+        async with ClientSession() as session:
+            for _ in range(200):
+                try:
+                    async with session.get(f"{base}/-/ready") as r:
+                        if r.status == 200:
+                            break
+                except OSError:
+                    pass
+                await asyncio.sleep(0.1)
+            for i in range(count):
+                bench_id = f"a{i}-{uuid.uuid4().hex[:6]}"
+                alert = {
+                    "labels": {"alertname": "BenchAlert", "namespace": namespace, "bench_id": bench_id},
+                    "startsAt": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+                }
+                t0 = time.perf_counter()
+                async with session.post(f"{base}/api/v2/alerts", json=[alert]) as r:
+                    assert r.status == 200, await r.text()
+                while bench_id not in clock.created:
+                    clock.event.clear()
+                    await asyncio.wait_for(clock.event.wait(), 30)
+                latencies.append(clock.created[bench_id] - t0)
+    finally:
+        proc.terminate()
+        await proc.wait()
+        log.close()
+    return sorted(latencies)
+
+
 def _p(samples: list[float], q: float) -> float:
     return samples[max(0, int(len(samples) * q) - 1)] * 1000
 
@@ -128,16 +232,23 @@ async def run(token_file: Path) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kubeconfig", help="measure against this cluster (default: API server faked)")
     parser.add_argument("--requests", type=int, default=0, help="requests per case (default 400 faked, 100 real)")
+    parser.add_argument(
+        "--alertmanager", action="store_true", help="also Alertmanager to created Remediation (needs --kubeconfig)"
+    )
+    parser.add_argument("--alertmanager-binary", default="", help="default: the 0.34 that `make tools` builds")
     args = parser.parse_args()
+    if args.alertmanager and not args.kubeconfig:
+        parser.error("--alertmanager needs --kubeconfig")
     requests = args.requests or (100 if args.kubeconfig else 400)
 
     kube: Any
     namespace = f"bench-{uuid.uuid4().hex[:6]}"
     real: KubeClient | None = None
+    clock: CreationClock | None = None
     if args.kubeconfig:
         real = await connect(args.kubeconfig)
         await real.create("Namespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
-        kube = real
+        kube = clock = CreationClock(real)
     else:
         kube = MemoryApi()
     authenticator: Authenticator = authenticator_from_files(token_file=str(token_file), basic_auth_file="")
@@ -163,6 +274,26 @@ async def run(token_file: Path) -> None:
                     f"  {size:>2}-alert payloads, {senders} sender(s), {n} requests: {rate:8.0f} alerts/s  "
                     f"p50 {statistics.median(lat) * 1000:7.1f} ms  p99 {_p(lat, 0.99):7.1f} ms"
                 )
+        if args.alertmanager:
+            assert clock is not None
+            binary = args.alertmanager_binary or _alertmanager_binary()
+            count = max(requests, 20)
+            with tempfile.TemporaryDirectory() as workdir:
+                lat = await _through_alertmanager(
+                    binary,
+                    Path(workdir),
+                    webhook=url,
+                    token_file=token_file,
+                    clock=clock,
+                    namespace=namespace,
+                    count=count,
+                )
+            shown = await asyncio.to_thread(subprocess.run, [binary, "--version"], capture_output=True, text=True)
+            version = shown.stdout.split("\n")[0]
+            print(
+                f"  Alertmanager ({version}) POST /api/v2/alerts to Remediation created, {count} alerts one by one: "
+                f"p50 {statistics.median(lat) * 1000:7.1f} ms  p99 {_p(lat, 0.99):7.1f} ms"
+            )
     finally:
         await server.close()
         if real is not None:

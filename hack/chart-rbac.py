@@ -37,10 +37,12 @@ def render() -> str:
     registry = load_registry()
     operator = _entries(cluster_role(registry, actions=[])["rules"])
     with_peering = _entries(cluster_role(registry, actions=[], peering=True)["rules"])
+    with_gitops = _entries(cluster_role(registry, actions=[], gitops_suspend=True)["rules"])
     doc: dict[str, Any] = {
         "actions": sorted(spec.name for spec in registry),
         "operator": operator,
         "peering": [e for e in with_peering if e not in operator],
+        "gitopsSuspend": [e for e in with_gitops if e not in operator],
         "byAction": {
             spec.name: _entries([rule.as_dict() for rule in spec.rbac])
             for spec in sorted(registry, key=lambda s: s.name)

@@ -429,7 +429,7 @@ def cmd_rbac(args: argparse.Namespace) -> int:
     assert isinstance(registry, Registry)
     actions = [a for a in args.actions.split(",") if a] if args.actions else None
     try:
-        role = cluster_role(registry, actions=actions, peering=args.peering)
+        role = cluster_role(registry, actions=actions, peering=args.peering, gitops_suspend=args.gitops_suspend)
     except UnknownAction as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -577,6 +577,7 @@ def build_parser() -> argparse.ArgumentParser:
     rbac.add_argument("--namespace", default="suture", help="namespace of the operator's ServiceAccount")
     rbac.add_argument("--service-account", default="suture", help="the operator's ServiceAccount")
     rbac.add_argument("--peering", action="store_true", help="also grant kopf peering (several replicas)")
+    rbac.add_argument("--gitops-suspend", action="store_true", help="also grant pausing Argo CD/Flux (gitops: suspend)")
     rbac.set_defaults(func=cmd_rbac)
 
     actions = sub.add_parser("actions", help="the actions templates can call")

@@ -91,6 +91,17 @@ class Settings:
     verify_interval: float = field(default_factory=lambda: float(os.environ.get("SUTURE_VERIFY_INTERVAL", "5")))
     """Seconds between checks of a Remediation in phase Verifying."""
 
+    argocd_namespace: str = field(default_factory=lambda: os.environ.get("SUTURE_ARGOCD_NAMESPACE", "argocd"))
+    """Argo CD's own namespace: where an Application named by a tracking id without ``<namespace>_`` lives."""
+
+    argocd_label_tracking: bool = field(default_factory=lambda: _flag("SUTURE_ARGOCD_LABEL_TRACKING", False))
+    """Argo CD tracks resources by label (its ``application.resourceTrackingMethod: label``)."""
+
+    argocd_instance_label: str = field(
+        default_factory=lambda: os.environ.get("SUTURE_ARGOCD_INSTANCE_LABEL", "app.kubernetes.io/instance")
+    )
+    """The label key of Argo CD's label tracking (its ``application.instanceLabelKey``)."""
+
     def database_location(self) -> str:
         """The SQL database location, defaulted into the data directory."""
         return self.database or str(self.data_dir / "suture.sqlite")

@@ -20,6 +20,7 @@ from suture.admission import approval_stamp_problem
 from suture.api import GROUP, VERSION
 from suture.config import load_settings
 from suture.engine import Engine, open_checkpointer
+from suture.gitops import GitOpsSettings
 from suture.kube import connect
 from suture.prometheus import HttpPromQLClient
 from suture.recommend import Recommender
@@ -119,6 +120,11 @@ async def start_engine(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
         home_namespace=ours.home_namespace or None,
         learner=learner,
         verify=not ours.dry_run,  # a globally dry-run operator changes nothing, so there is nothing to verify
+        gitops=GitOpsSettings(
+            argocd_namespace=ours.argocd_namespace,
+            argocd_label_tracking=ours.argocd_label_tracking,
+            argocd_instance_label=ours.argocd_instance_label,
+        ),
     )
     memo["verifier"] = Verifier(
         kube=kube,

@@ -39,6 +39,15 @@ OPERATOR_RULES: tuple[RbacRule, ...] = (
 )
 
 
+# Only for templates declaring safety.gitops: suspend: read and pause (then restore) the Argo CD
+# Application or Flux Kustomization/HelmRelease that would revert the run (suture.engine.gitops).
+GITOPS_SUSPEND_RULES: tuple[RbacRule, ...] = (
+    RbacRule("argoproj.io", ("applications",), ("get", "patch")),
+    RbacRule("kustomize.toolkit.fluxcd.io", ("kustomizations",), ("get", "patch")),
+    RbacRule("helm.toolkit.fluxcd.io", ("helmreleases",), ("get", "patch")),
+)
+
+
 def _target_rules() -> tuple[RbacRule, ...]:
     """Reading (and, for rollouts and resource checks, listing) every kind a template can target."""
     by_group: dict[str, list[str]] = {}
@@ -64,12 +73,20 @@ def merge_rules(rules: Iterable[RbacRule]) -> list[dict[str, Any]]:
     ]
 
 
-def cluster_role(registry: Registry, *, actions: Iterable[str] | None = None, peering: bool = False) -> dict[str, Any]:
-    """The operator's ClusterRole for the given actions (all registered ones by default)."""
+def cluster_role(
+    registry: Registry, *, actions: Iterable[str] | None = None, peering: bool = False, gitops_suspend: bool = False
+) -> dict[str, Any]:
+    """The operator's ClusterRole for the given actions (all registered ones by default).
+
+    ``gitops_suspend`` adds patching Argo CD Applications and Flux Kustomizations/HelmReleases,
+    which only templates with ``safety.gitops: suspend`` need.
+    """
     chosen = [registry.get(name) for name in actions] if actions is not None else list(registry)
     rules: list[RbacRule] = [*OPERATOR_RULES, *_target_rules()]
     if peering:
         rules.append(RbacRule("kopf.dev", ("clusterkopfpeerings", "kopfpeerings"), ("get", "list", "watch", "patch")))
+    if gitops_suspend:
+        rules.extend(GITOPS_SUSPEND_RULES)
     for spec in chosen:
         rules.extend(spec.rbac)
     return {

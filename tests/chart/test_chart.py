@@ -85,6 +85,17 @@ def test_rendered_cluster_role_equals_suture_rbac(mode: str, peering: bool) -> N
     assert not any("secrets" in rule["resources"] for rule in role["rules"])
 
 
+def test_gitops_suspend_grants_patching_argocd_and_flux_only_when_asked() -> None:
+    (default,) = find(documents(template()), "ClusterRole")
+    assert not any("kustomizations" in rule["resources"] for rule in default["rules"])
+    (role,) = find(documents(template(None, "gitops.suspend=true")), "ClusterRole")
+    assert role["rules"] == _suture_rbac("--gitops-suspend")["rules"]
+    granted = {(r["apiGroups"][0], res): r["verbs"] for r in role["rules"] for res in r["resources"]}
+    assert granted[("argoproj.io", "applications")] == ["get", "patch"]
+    assert granted[("kustomize.toolkit.fluxcd.io", "kustomizations")] == ["get", "patch"]
+    assert granted[("helm.toolkit.fluxcd.io", "helmreleases")] == ["get", "patch"]
+
+
 def test_binding_names_the_chart_service_account() -> None:
     docs = documents(template(namespace="ops"))
     (sa,) = find(docs, "ServiceAccount")

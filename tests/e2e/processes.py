@@ -4,18 +4,47 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import shutil
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import aiohttp.web
 import yaml
 
-from tests.conftest import free_port, wait_for
+from tests.conftest import REPO, free_port, wait_for
 
-ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
+DEBIAN_ALERTMANAGER = shutil.which("prometheus-alertmanager") or "/usr/bin/prometheus-alertmanager"
+VERSIONS = ("0.25-debian", "0.34")  # what the e2e tests run against: Debian's package, the newest that builds
+
+
+def alertmanager_binary(version: str) -> str:
+    """The Alertmanager of ``version`` (one of VERSIONS); fails, never skips, when it is not installed.
+
+    Debian's comes from hack/ensure-debian-packages.sh, the newest from
+    hack/build-tools.sh (``make tools``); ``make test`` runs both first.
+    """
+    if version == "0.25-debian":
+        path = DEBIAN_ALERTMANAGER
+        hint = "hack/ensure-debian-packages.sh (apt: prometheus-alertmanager)"
+    else:
+        out = subprocess.run(
+            [
+                "bash",
+                "-c",
+                f". {REPO}/hack/versions.sh && echo $SUTURE_BIN/alertmanager-$ALERTMANAGER_VERSION/alertmanager",
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        path, hint = out.stdout.strip(), "make tools (hack/build-tools.sh alertmanager)"
+    assert os.access(path, os.X_OK), f"Alertmanager {version} is not installed at {path}: run {hint}"
+    return path
 
 
 def rfc3339(when: datetime) -> str:
@@ -26,7 +55,8 @@ def rfc3339(when: datetime) -> str:
 class Alertmanager:
     """Alertmanager with one webhook receiver (bearer token from a file), gossip off, state in ``workdir``."""
 
-    def __init__(self, workdir: Path, *, webhook_url: str, token_file: Path) -> None:
+    def __init__(self, workdir: Path, *, webhook_url: str, token_file: Path, binary: str = DEBIAN_ALERTMANAGER) -> None:
+        self.binary = binary
         self.workdir = workdir
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -59,7 +89,7 @@ class Alertmanager:
     async def start(self) -> None:
         (self.workdir / "am-data").mkdir(exist_ok=True)
         self.proc = await asyncio.create_subprocess_exec(
-            ALERTMANAGER,
+            self.binary,
             f"--config.file={self.config}",
             f"--storage.path={self.workdir / 'am-data'}",
             f"--web.listen-address=127.0.0.1:{self.port}",
@@ -135,6 +165,42 @@ class CuttableLink:
 
         await asyncio.gather(pipe(reader, up_writer), pipe(up_reader, writer))
         self._writers -= {writer, up_writer}
+
+
+class WebhookTap:
+    """An HTTP relay in front of the receiver that keeps every notification body and the receiver's answer.
+
+    Shows what a given Alertmanager really sends (0.34's ``notification_reason``
+    and ``routeLabels``) and that the receiver accepted it.
+    """
+
+    def __init__(self, target_url: str) -> None:
+        self.target_url = target_url
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/webhook/alertmanager"
+        self.seen: list[tuple[dict[str, Any], int]] = []  # (body, the receiver's status)
+        self._runner: aiohttp.web.AppRunner | None = None
+
+    async def start(self) -> None:
+        from aiohttp import web
+
+        async def relay(request: web.Request) -> web.Response:
+            raw = await request.read()
+            headers = {k: v for k, v in request.headers.items() if k.lower() in ("authorization", "content-type")}
+            async with aiohttp.ClientSession() as s, s.post(self.target_url, data=raw, headers=headers) as r:
+                answer = await r.read()
+                self.seen.append((json.loads(raw), r.status))
+                return web.Response(status=r.status, body=answer, content_type=r.content_type)
+
+        app = web.Application()
+        app.router.add_post("/webhook/alertmanager", relay)
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
 
 
 def kubeconfig_through(kubeconfig: str, link: CuttableLink, path: Path) -> str:

@@ -1,4 +1,4 @@
-"""Real Alertmanager 0.25 -> `suture run` -> Remediation -> actions on the local control plane.
+"""Real Alertmanager (Debian's 0.25 and the newest, 0.34) -> `suture run` -> Remediation -> actions on the cluster.
 
 Two Alertmanagers (no gossip, as an HA pair that cannot see each other) send
 every notification to the same receiver; the test shows one Remediation per
@@ -9,6 +9,7 @@ retries until the alert is stored.
 
 from __future__ import annotations
 
+import json
 import signal
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -18,11 +19,20 @@ from typing import Any
 import aiohttp
 import pytest
 
-from suture.api import API_VERSION
+from suture.api import API_VERSION, AlertmanagerPayload
 from suture.kube import KubeClient
 from tests.cluster.operator_process import OperatorProcess
 from tests.conftest import deployment, wait_for
-from tests.e2e.processes import Alertmanager, CuttableLink, api_address, kubeconfig_through, rfc3339
+from tests.e2e.processes import (
+    VERSIONS,
+    Alertmanager,
+    CuttableLink,
+    WebhookTap,
+    alertmanager_binary,
+    api_address,
+    kubeconfig_through,
+    rfc3339,
+)
 
 
 @pytest.fixture
@@ -51,14 +61,33 @@ async def operator_proc(
             await proc.kill(signal.SIGTERM)
 
 
+@pytest.fixture(params=VERSIONS)
+def am_version(request: pytest.FixtureRequest) -> str:
+    """Every e2e test runs against Debian's Alertmanager and the newest one."""
+    version: str = request.param
+    return version
+
+
 @pytest.fixture
-async def alertmanagers(tmp_path: Path, operator_proc: OperatorProcess) -> AsyncIterator[list[Alertmanager]]:
-    url = f"http://127.0.0.1:{operator_proc.port}/webhook/alertmanager"
+async def tap(operator_proc: OperatorProcess) -> AsyncIterator[WebhookTap]:
+    relay = WebhookTap(f"http://127.0.0.1:{operator_proc.port}/webhook/alertmanager")
+    await relay.start()
+    try:
+        yield relay
+    finally:
+        await relay.stop()
+
+
+@pytest.fixture
+async def alertmanagers(
+    tmp_path: Path, operator_proc: OperatorProcess, am_version: str, tap: WebhookTap
+) -> AsyncIterator[list[Alertmanager]]:
+    binary = alertmanager_binary(am_version)
     pair = []
     for index in range(2):
         workdir = tmp_path / f"am{index}"
         workdir.mkdir()
-        pair.append(Alertmanager(workdir, webhook_url=url, token_file=operator_proc.token_file))
+        pair.append(Alertmanager(workdir, webhook_url=tap.url, token_file=operator_proc.token_file, binary=binary))
     try:
         for am in pair:
             await am.start()
@@ -130,7 +159,12 @@ async def _remediations(kube: KubeClient, namespace: str) -> list[dict[str, Any]
 
 
 async def test_repeated_alerts_from_two_alertmanagers_make_one_remediation_that_runs_and_records_resolution(
-    kube: KubeClient, namespace: str, operator_proc: OperatorProcess, alertmanagers: list[Alertmanager]
+    kube: KubeClient,
+    namespace: str,
+    operator_proc: OperatorProcess,
+    alertmanagers: list[Alertmanager],
+    tap: WebhookTap,
+    am_version: str,
 ) -> None:
     await kube.create("Deployment", deployment("web", 2), namespace)
     await _scale_template(kube, namespace, replicas=3)
@@ -186,6 +220,24 @@ async def test_repeated_alerts_from_two_alertmanagers_make_one_remediation_that_
 
     done = await wait_for(verified, timeout=30, what="the verification to decide")
     assert done["status"]["verification"]["outcome"] == "Effective"
+    _check_payload_fields(tap, am_version)
+
+
+def _check_payload_fields(tap: WebhookTap, am_version: str) -> None:
+    """Every notification was answered 200; 0.34's extra fields arrived, were accepted and are kept by the model."""
+    assert tap.seen, "no notification went through the tap"
+    assert {status for _, status in tap.seen} == {200}, [status for _, status in tap.seen]
+    newest = am_version != "0.25-debian"
+    reasons = {body.get("notification_reason") for body, _ in tap.seen}
+    if newest:
+        assert {"first notification", "all alerts resolved"} <= reasons, reasons
+        for body, _ in tap.seen:
+            assert "routeLabels" in body, sorted(body)
+            kept = AlertmanagerPayload.model_validate_json(json.dumps(body)).model_dump(mode="json")  # as the receiver
+            assert kept["notification_reason"] == body["notification_reason"]
+            assert kept["routeLabels"] == body["routeLabels"]
+    else:
+        assert reasons == {None}, "Debian's 0.25 sends no notification_reason"
 
 
 async def test_an_unreachable_api_server_gets_503_and_alertmanagers_retry_delivers_the_alert(

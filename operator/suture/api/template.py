@@ -44,6 +44,7 @@ TargetKind = Literal[
     "HorizontalPodAutoscaler",
 ]
 OwnerKind = Literal["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Node"]
+GitOpsMode = Literal["refuse", "suspend", "ignore"]
 
 
 class AlertMatch(SutureModel):
@@ -103,6 +104,12 @@ class Safety(SutureModel):
         default_factory=list,
         max_length=64,
         description="Variables a Remediation may not override (caps, ceilings, notification channels).",
+    )
+    gitops: GitOpsMode = Field(
+        default="refuse",
+        description="When the target or an owner is managed by Argo CD or Flux (which would revert the change): "
+        "refuse the run (default), suspend the Flux Kustomization/HelmRelease or the Argo CD Application's "
+        "automated sync for the run and restore it afterwards, or ignore it and act anyway.",
     )
 
     def permits_namespace(self, namespace: str | None) -> bool:
@@ -273,6 +280,7 @@ __all__ = [
     "AlertMatch",
     "AnyTemplate",
     "ClusterWorkflowTemplate",
+    "GitOpsMode",
     "Safety",
     "TargetSpec",
     "TemplateStats",

@@ -21,6 +21,7 @@ from langgraph.graph import START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
 from suture.api import END, ApprovalStep, Step, WorkflowTemplateSpec
+from suture.engine import gitops
 from suture.engine.execute import ask_approval, execute_step
 from suture.engine.outcome import CANCELLED_CATEGORY, StepResult
 from suture.engine.rollback import undo_entries, unfinished_intents
@@ -59,8 +60,17 @@ def _scope(state: RunState, deps: RunDeps, spec: WorkflowTemplateSpec) -> Scope:
     return Scope(deps=deps, run=state["run"], spec=spec, context=cel_context(state), journal=list(state["journal"]))
 
 
+async def _restored(state: RunState, deps: RunDeps, message: str) -> str:
+    """``message`` with what restoring the run's paused GitOps controllers did (before the final report)."""
+    if not state["run"].get("gitops"):
+        return message
+    words = await gitops.restore(state["run"], deps)
+    return f"{message}; {words}" if words else message
+
+
 async def _end(state: RunState, deps: RunDeps, phase: str, message: str) -> dict[str, Any]:
-    """Stop the run in ``phase`` now (no rollback)."""
+    """Stop the run in ``phase`` now (no rollback); paused GitOps controllers are restored first."""
+    message = await _restored(state, deps, message)
     log = run_logger(state["run"])
     (log.info if phase == SUCCEEDED else log.warning)("run %s: %s", phase, message)
     await deps.sink.run_phase(run_id=state["run"]["id"], phase=phase, message=message, undone=state.get("undone", []))
@@ -164,6 +174,11 @@ def _step_node(step: Step, spec: WorkflowTemplateSpec, flow: Flow, deps: RunDeps
         stop = await _boundary(state, deps, node_id(step.name))
         if stop is not None:
             return stop
+        if state["run"].get("gitops"):
+            # Paused before the first step that may act (not while an approval gate waits); journaled, so once.
+            blocked = await gitops.suspend(state["run"], deps)
+            if blocked:
+                return await _end(state, deps, FAILED, blocked)
         scope = _scope(state, deps, spec)
         result = await execute_step(step, scope)
         update: dict[str, Any] = {"steps": scope.records, "journal": scope.journal}
@@ -222,6 +237,7 @@ def _rollback_node(deps: RunDeps, spec: WorkflowTemplateSpec) -> Node:
         message += f"; undid {', '.join(undone) or 'nothing'}"
         if errors:
             phase, message = FAILED, f"{message}; rollback incomplete: {'; '.join(errors)}"
+        message = await _restored(state, deps, message)  # after the undo: the controller resumes on the old state
         scope.log.warning("run %s: %s", phase, message)
         all_undone = [*state.get("undone", []), *undone]
         remaining = [e for e in state["journal"] if e["label"] not in done]

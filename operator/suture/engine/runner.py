@@ -52,6 +52,8 @@ class RunRequest:
     namespace: str | None = None  # a namespaced template's namespace: actions are confined to it
     remediation: str = ""  # namespace/name, passed to actions
     owner: dict[str, Any] | None = None  # ownerReference of the Remediation, passed to actions
+    # GitOps controllers to pause for the run (``gitops: suspend``): kind, apiVersion, namespace, name.
+    gitops: tuple[Mapping[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ def initial_state(request: RunRequest, *, global_dry_run: bool = False) -> RunSt
         "namespace": request.namespace,
         "remediation": request.remediation,
         "owner": request.owner,
+        "gitops": [dict(ref) for ref in request.gitops],
         "startedAt": time.time(),
         "stepTimeout": parse_duration(spec.timeouts.step),
         "workflowTimeout": parse_duration(spec.timeouts.workflow),

@@ -26,7 +26,9 @@ from suture.api import (
 )
 from suture.engine import RunRequest
 from suture.errors import InvalidReference, RunRefused, TargetError
+from suture.gitops import GitOpsSettings
 from suture.kube import KubeClient
+from suture.runs.gitops import check_gitops
 from suture.targets import resolve_target
 from suture.validation import parse_template
 
@@ -176,11 +178,13 @@ async def build_run_request(
     registry: Registry | None = None,
     now: datetime | None = None,
     home_namespace: str | None = None,
+    gitops: GitOpsSettings | None = None,
 ) -> tuple[RunRequest, AnyTemplate]:
     """The engine request for a Remediation, and its template; RunRefused says why not.
 
     ``home_namespace`` is the operator's own namespace, where its receiver
     creates Remediations: ClusterWorkflowTemplates run from there by default.
+    ``gitops`` says how Argo CD tracks objects (see :mod:`suture.gitops`).
     """
     meta = body.get("metadata") or {}
     namespace, name, uid = str(meta.get("namespace", "")), str(meta.get("name", "")), str(meta.get("uid", ""))
@@ -223,6 +227,7 @@ async def build_run_request(
         uid=uid,
         now=now or datetime.now(UTC),
     )
+    paused = await check_gitops(kube, template=template, target=target, registry=registry, settings=gitops)
     owner = {
         "apiVersion": API_VERSION,
         "kind": "Remediation",
@@ -241,5 +246,6 @@ async def build_run_request(
         namespace=confine,
         remediation=f"{namespace}/{name}",
         owner=owner,
+        gitops=paused,
     )
     return request, template

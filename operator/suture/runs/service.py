@@ -11,6 +11,7 @@ from suture import metrics
 from suture.actions import Registry
 from suture.api import API_VERSION, TERMINAL_PHASES, Remediation, Verify, parse_duration
 from suture.engine import ApprovalNotPending, Engine, RunOutcome, now_iso
+from suture.gitops import GitOpsSettings
 from suture.kube import KubeClient
 from suture.runs.events import post_event
 from suture.runs.learning import INEFFECTIVE_PHASES, Learner, alert_of
@@ -65,6 +66,7 @@ class RemediationService:
         home_namespace: str | None = None,
         learner: Learner | None = None,
         verify: bool = False,
+        gitops: GitOpsSettings | None = None,
     ) -> None:
         """``verify``: a succeeded run enters ``Verifying`` (off for a globally dry-run operator, whose
         runs change nothing); ``learner`` hears the Ineffective outcome of failed and rolled-back runs."""
@@ -79,6 +81,7 @@ class RemediationService:
         self._background: set[asyncio.Task[None]] = set()
         self.learner = learner
         self.verify = verify
+        self.gitops = gitops  # how Argo CD tracks objects, for the GitOps safety rule
 
     async def start(self, body: Mapping[str, Any]) -> None:
         """Start a new run, or resume one after a restart; a finished run is left alone."""
@@ -113,7 +116,11 @@ class RemediationService:
         async with self._acceptance.setdefault(template_name, asyncio.Lock()):
             try:
                 request, template = await build_run_request(
-                    body, kube=self.kube, registry=self.registry, home_namespace=self.home_namespace
+                    body,
+                    kube=self.kube,
+                    registry=self.registry,
+                    home_namespace=self.home_namespace,
+                    gitops=self.gitops,
                 )
             except RunRefused as refused:
                 logger.warning("[%s/%s] run refused (%s): %s", namespace, name, refused.reason, refused.message)

@@ -163,13 +163,18 @@ class Intake:
         return [self.home_namespace]
 
     async def _find(self, alert: AlertmanagerAlert, name: str) -> dict[str, Any] | None:
-        """The occurrence's Remediation wherever it may live, or None."""
-        for namespace in self.possible_namespaces(alert):
-            found = await self._call(
-                lambda namespace=namespace: self.kube.get_or_none(  # type: ignore[misc]
-                    "Remediation", name, namespace, api_version=API_VERSION
+        """The occurrence's Remediation wherever it may live, or None (the places are asked at once)."""
+        answers = await asyncio.gather(
+            *(
+                self._call(
+                    lambda namespace=namespace: self.kube.get_or_none(  # type: ignore[misc]
+                        "Remediation", name, namespace, api_version=API_VERSION
+                    )
                 )
+                for namespace in self.possible_namespaces(alert)
             )
+        )
+        for found in answers:
             if found is not None:
                 result: dict[str, Any] = found
                 return result
@@ -188,25 +193,34 @@ class Intake:
         if firing and not self.catalog.synced:
             # An empty index would call every alert unmatched and lose it: let Alertmanager retry.
             raise RetryLater("templates are not indexed yet")
-        paused = await self._call(lambda: read_pause(self.kube, namespace=self.home_namespace)) if firing else None
+        # The pause is read while each alert looks for its Remediation (one round trip saved on the
+        # hot path); an alert awaits it before creating anything, and its failure still fails the reply.
+        paused: asyncio.Future[str | None] | None = None
+        if firing:
+            paused = asyncio.ensure_future(self._call(lambda: read_pause(self.kube, namespace=self.home_namespace)))
         gate = asyncio.Semaphore(CONCURRENCY)
 
         async def one(alert: AlertmanagerAlert) -> None:
             async with gate:
                 if alert.status == "firing":
+                    assert paused is not None
                     await self._firing(alert, summary, paused=paused)
                 else:
                     await self._resolved(alert, summary)
 
         results = await asyncio.gather(*(one(a) for a in payload.alerts), return_exceptions=True)
-        for result in results:
-            if isinstance(result, BaseException):
-                raise result
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if paused is not None:
+            await asyncio.wait([paused])  # settled, so a failed read fails the reply and is never left unretrieved
+            if paused.exception() is not None:
+                failures.insert(0, paused.exception())  # type: ignore[arg-type]
+        if failures:
+            raise failures[0]
         return summary
 
     # -- one firing alert ---------------------------------------------------------------------
 
-    async def _firing(self, alert: AlertmanagerAlert, summary: Summary, *, paused: str | None) -> None:
+    async def _firing(self, alert: AlertmanagerAlert, summary: Summary, *, paused: Awaitable[str | None]) -> None:
         name = remediation_name(fingerprint=alert.fingerprint, starts_at=alert.starts_at)
         found = await self._find(alert, name)
         if found is not None:
@@ -227,8 +241,9 @@ class Intake:
             logger.info("alert %s: the ranker kept none of %d candidates", alert.fingerprint, len(admitted))
             return
         chosen = ranked[0].template
-        if paused is not None:
-            self._suppress(summary, alert, "Paused", f"remediation is paused for all alerts: {paused}")
+        reason = await paused
+        if reason is not None:
+            self._suppress(summary, alert, "Paused", f"remediation is paused for all alerts: {reason}")
             return
         namespace = chosen.namespace if chosen.kind == "WorkflowTemplate" else self.home_namespace
         if namespace not in self.possible_namespaces(alert):

@@ -330,3 +330,16 @@ async def test_a_cluster_templates_remediation_lives_in_the_home_namespace_and_i
     assert again.existing == first.created
     resolved = await intake.receive(_parse(payload(alert(status="resolved", ends_at="2026-11-29T06:05:00Z"))))
     assert resolved.resolved == first.created
+
+
+async def test_a_pause_that_cannot_be_read_stores_nothing_and_asks_for_a_retry(
+    intake: Intake, kube: ReceiverApi
+) -> None:
+    # The pause is read while the alert looks for its Remediation: its failure must still stop the create.
+    from suture.webhook import RetryLater
+
+    kube.api.fail(method="GET", path_has="/configmaps/", status=503)
+    with pytest.raises(RetryLater):
+        await intake.receive(_parse(payload(alert())))
+    assert kube.remediations() == []
+    assert len((await intake.receive(_parse(payload(alert())))).created) == 1
