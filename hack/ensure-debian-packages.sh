@@ -8,6 +8,8 @@ set -euo pipefail
 need=()
 [ -x /usr/lib/postgresql/15/bin/postgres ] || need+=(postgresql-15)
 [ -x /usr/bin/prometheus-alertmanager ] || need+=(prometheus-alertmanager)
+# promtool (Debian's prometheus package) checks and unit-tests the chart's alerting rules.
+[ -x /usr/bin/promtool ] || need+=(prometheus)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
