@@ -7,7 +7,8 @@ extra rules of kopf peering, and each action's rules, one entry per
 the enabled actions exactly as ``suture.rbac.merge_rules`` does, so
 ``helm template --set actions.enabled={a,b}`` and ``suture rbac --actions a,b``
 print the same rules; tests/chart/test_chart.py checks both that and that this
-file is up to date. Run by `make chart`.
+file is up to date. Run by `make chart`. Installed third-party action packs are
+included like the built-in one (docs/action-packs.md).
 """
 
 from __future__ import annotations
@@ -59,5 +60,7 @@ def render() -> str:
 if __name__ == "__main__":
     if "--check" in sys.argv:
         sys.exit(0 if OUT.exists() and OUT.read_text() == render() else 1)
-    OUT.write_text(render())
-    print(f"wrote {OUT}")
+    # --output PATH: write elsewhere, e.g. into a copy of the chart where a third-party pack is installed.
+    out = Path(sys.argv[sys.argv.index("--output") + 1]) if "--output" in sys.argv else OUT
+    out.write_text(render())
+    print(f"wrote {out}")

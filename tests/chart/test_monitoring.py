@@ -31,11 +31,7 @@ SUFFIXES = {"counter": ("_total", "_created"), "histogram": ("_bucket", "_count"
 
 def _exported() -> dict[str, set[str]]:
     """Every series name suture.metrics exports, with its label names."""
-    labels = {
-        m._name: set(m._labelnames)  # noqa: SLF001  (prometheus_client keeps label names only here)
-        for m in vars(suture.metrics).values()
-        if isinstance(m, MetricWrapperBase)
-    }
+    labels = {m._name: set(m._labelnames) for m in vars(suture.metrics).values() if isinstance(m, MetricWrapperBase)}
     series: dict[str, set[str]] = {}
     for family in REGISTRY.collect():
         if family.name in labels:
@@ -65,7 +61,8 @@ def _dashboard_exprs() -> list[str]:
 
 def test_nothing_is_rendered_unless_enabled() -> None:
     docs = documents(template())
-    assert not find(docs, "ServiceMonitor") and not find(docs, "PrometheusRule")
+    assert not find(docs, "ServiceMonitor")
+    assert not find(docs, "PrometheusRule")
     assert not [d for d in find(docs, "ConfigMap") if d["metadata"]["name"].endswith("-dashboard")]
 
 
@@ -105,7 +102,8 @@ def test_dashboard_is_valid_json_with_the_panels_asked_for() -> None:
 @pytest.mark.parametrize("source", ["rules", "dashboard"])
 def test_every_query_names_only_exported_metrics_and_labels(source: str) -> None:
     exported = _exported()
-    assert "suture_runs_finished_total" in exported and "suture_step_duration_seconds_bucket" in exported
+    assert "suture_runs_finished_total" in exported
+    assert "suture_step_duration_seconds_bucket" in exported
     exprs = _rule_exprs() if source == "rules" else _dashboard_exprs()
     assert exprs
     for expr in exprs:

@@ -25,7 +25,7 @@ class Installed:
 
 @asynccontextmanager
 async def installed_chart(
-    kube: KubeClient, admin_kubeconfig: str, tmp_path: Path, *sets: str
+    kube: KubeClient, admin_kubeconfig: str, tmp_path: Path, *sets: str, chart: Path = CHART
 ) -> AsyncIterator[Installed]:
     """`helm install` into a fresh namespace; uninstalled and the namespace deleted afterwards."""
     suffix = uuid.uuid4().hex[:6]
@@ -34,7 +34,7 @@ async def installed_chart(
     args = ["-n", namespace, "--create-namespace", "--wait=false", "--set", "admissionPolicy.enabled=false"]
     for s in sets:
         args += ["--set", s]
-    helm("install", release, str(CHART), *args, kubeconfig=admin_kubeconfig)
+    helm("install", release, str(chart), *args, kubeconfig=admin_kubeconfig)
     try:
         sa = f"{release}-suture"
         config = await token_kubeconfig(kube, admin_kubeconfig, namespace, sa, tmp_path / f"{sa}.kubeconfig")

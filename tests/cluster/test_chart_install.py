@@ -286,7 +286,8 @@ async def test_every_example_template_runs_with_the_charts_rbac(
         await kube.delete("StorageClass", names["storage_class"])
 
     log = operator.output()
-    assert "Forbidden" not in log and " 403" not in log, log[-4000:]
+    assert "Forbidden" not in log, log[-4000:]
+    assert " 403" not in log, log[-4000:]
     for name, status in statuses.items():
         assert "Forbidden" not in str(status), (name, status)
         assert status["phase"] in ("Succeeded", "Verifying"), (name, status, log[-3000:])
