@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.suture-installed
 
-.PHONY: help setup tools debian-packages lint test test-unit test-cluster crds chart cluster-up cluster-down demo clean
+.PHONY: help setup tools debian-packages lint test test-unit test-cluster test-chart crds chart cluster-up cluster-down demo clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -42,14 +42,17 @@ chart: setup ## render the chart's RBAC rules (charts/suture/files/rbac-rules.ya
 	cp crds/*.suture.dev.yaml charts/suture/crds/
 	rm -f charts/suture/crds/approval-policy.suture.dev.yaml
 
-test: setup lint tools debian-packages ## lint, then the whole test suite against a real local control plane
-	$(BIN)/pytest -q -ra tests
+test: setup lint tools debian-packages ## lint, then the whole test suite against a real local control plane (not the long tests)
+	$(BIN)/pytest -q -ra -m "not long" tests
 
 test-unit: setup ## unit tests only (no cluster)
 	$(BIN)/pytest -q tests/unit
 
 test-cluster: setup tools ## cluster tests only
 	$(BIN)/pytest -q -ra tests/cluster
+
+test-chart: setup tools debian-packages ## long: helm install + every example template under the chart's RBAC, the example action pack
+	$(BIN)/pytest -q -ra -m long tests/cluster
 
 cluster-up: tools ## start the local control plane; prints KUBECONFIG=<path> last
 	@hack/cluster-up.sh

@@ -3,8 +3,9 @@
 The file holds the operator's own rules (``cluster_role`` with no actions), the
 extra rules of kopf peering, and each action's rules, one entry per
 (apiGroup, resource), and which (apiGroup, resource) pairs are cluster-scoped
-(namespaced mode splits on them, as ``suture.rbac.namespaced_grant`` does). The chart's ``templates/rbac.yaml`` merges the entries of
-the enabled actions exactly as ``suture.rbac.merge_rules`` does, so
+(namespaced mode splits on them, as ``suture.rbac.namespaced_grant`` does).
+The chart's ``templates/rbac.yaml`` merges the entries of the enabled actions
+exactly as ``suture.rbac.merge_rules`` does, so
 ``helm template --set actions.enabled={a,b}`` and ``suture rbac --actions a,b``
 print the same rules; tests/chart/test_chart.py checks both that and that this
 file is up to date. Run by `make chart`. Installed third-party action packs are

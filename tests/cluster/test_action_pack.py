@@ -23,6 +23,8 @@ from tests.cluster.chart_install import installed_chart
 from tests.cluster.operator_process import OperatorProcess
 from tests.conftest import REPO, wait_for
 
+pytestmark = pytest.mark.long  # `make test-chart`
+
 PACK = REPO / "examples" / "action-pack"
 BIN = Path(sys.executable).parent
 

@@ -26,6 +26,8 @@ from tests.cluster.chart_install import Installed, installed_chart
 from tests.cluster.operator_process import OperatorProcess
 from tests.conftest import REPO, deployment, free_port, rolled_out, wait_for
 
+pytestmark = pytest.mark.long  # `make test-chart`
+
 EXAMPLES = REPO / "examples" / "templates"
 QUICK = {"duration", "for", "interval", "backoff", "maxBackoff"}
 DONE = ("Succeeded", "Verifying", "Failed", "RolledBack", "Refused", "Cancelled")
