@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.suture-installed
 
-.PHONY: help setup tools debian-packages lint test test-unit test-cluster crds chart cluster-up cluster-down demo demo-down clean
+.PHONY: help setup tools debian-packages lint test test-unit test-cluster test-chart crds chart cluster-up cluster-down demo demo-down clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -50,6 +50,9 @@ test-unit: setup ## unit tests only (no cluster)
 
 test-cluster: setup tools ## cluster tests only
 	$(BIN)/pytest -q -ra tests/cluster
+
+test-chart: setup tools debian-packages ## long: helm install + every example template under the chart's RBAC, the example action pack
+	$(BIN)/pytest -q -ra -m long tests/cluster
 
 cluster-up: tools ## start the local control plane; prints KUBECONFIG=<path> last
 	@hack/cluster-up.sh

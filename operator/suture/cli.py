@@ -423,17 +423,24 @@ def cmd_rbac(args: argparse.Namespace) -> int:
     import yaml
 
     from suture.actions import Registry
-    from suture.rbac import cluster_role, cluster_role_binding
+    from suture.rbac import cluster_role, cluster_role_binding, namespaced_grant, namespaced_manifests
 
     registry = _registry_or_exit()
     assert isinstance(registry, Registry)
     actions = [a for a in args.actions.split(",") if a] if args.actions else None
+    watched = [n for n in (args.watch_namespaces or "").split(",") if n]
     try:
-        role = cluster_role(registry, actions=actions, peering=args.peering, gitops_suspend=args.gitops_suspend)
+        if watched:
+            grant = namespaced_grant(
+                registry, namespaces=watched, actions=actions, peering=args.peering, gitops_suspend=args.gitops_suspend
+            )
+            docs = namespaced_manifests(grant, namespace=args.namespace, service_account=args.service_account)
+        else:
+            role = cluster_role(registry, actions=actions, peering=args.peering, gitops_suspend=args.gitops_suspend)
+            docs = [role, cluster_role_binding(namespace=args.namespace, service_account=args.service_account)]
     except UnknownAction as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    docs = [role, cluster_role_binding(namespace=args.namespace, service_account=args.service_account)]
     sys.stdout.write(yaml.safe_dump_all(docs, sort_keys=False))
     return 0
 
@@ -578,6 +585,7 @@ def build_parser() -> argparse.ArgumentParser:
     rbac.add_argument("--service-account", default="suture", help="the operator's ServiceAccount")
     rbac.add_argument("--peering", action="store_true", help="also grant kopf peering (several replicas)")
     rbac.add_argument("--gitops-suspend", action="store_true", help="also grant pausing Argo CD/Flux (gitops: suspend)")
+    rbac.add_argument("--watch-namespaces", help="comma-separated: Roles in these namespaces only (namespaced mode)")
     rbac.set_defaults(func=cmd_rbac)
 
     actions = sub.add_parser("actions", help="the actions templates can call")

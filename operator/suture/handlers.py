@@ -76,6 +76,10 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.peering.standalone = not ours.peering
     if ours.peering:
         settings.peering.name = ours.peering
+    if ours.namespaces:
+        # Watching named namespaces needs no cluster-wide Namespace or CRD watch, and namespaced RBAC
+        # (the chart's watchNamespaces) forbids the list: kopf would retry it for a minute first.
+        settings.scanning.disabled = True
     registry()  # fail at start-up, not at the first template, when a pack is broken
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from suture.actions import RbacRule, Registry
 from suture.api import GROUP, TARGET_KINDS
-from suture.kube import resource_info
+from suture.kube import KINDS, resource_info
 
 ROLE_NAME = "suture-operator"
 
@@ -73,10 +73,13 @@ def merge_rules(rules: Iterable[RbacRule]) -> list[dict[str, Any]]:
     ]
 
 
-def cluster_role(
-    registry: Registry, *, actions: Iterable[str] | None = None, peering: bool = False, gitops_suspend: bool = False
-) -> dict[str, Any]:
-    """The operator's ClusterRole for the given actions (all registered ones by default).
+PEERING_RULE = RbacRule("kopf.dev", ("clusterkopfpeerings", "kopfpeerings"), ("get", "list", "watch", "patch"))
+
+
+def _wanted(
+    registry: Registry, actions: Iterable[str] | None, peering: bool, gitops_suspend: bool
+) -> tuple[list[Any], list[RbacRule]]:
+    """The chosen action specs and every rule the operator needs for them.
 
     ``gitops_suspend`` adds patching Argo CD Applications and Flux Kustomizations/HelmReleases,
     which only templates with ``safety.gitops: suspend`` need.
@@ -84,11 +87,19 @@ def cluster_role(
     chosen = [registry.get(name) for name in actions] if actions is not None else list(registry)
     rules: list[RbacRule] = [*OPERATOR_RULES, *_target_rules()]
     if peering:
-        rules.append(RbacRule("kopf.dev", ("clusterkopfpeerings", "kopfpeerings"), ("get", "list", "watch", "patch")))
+        rules.append(PEERING_RULE)
     if gitops_suspend:
         rules.extend(GITOPS_SUSPEND_RULES)
     for spec in chosen:
         rules.extend(spec.rbac)
+    return chosen, rules
+
+
+def cluster_role(
+    registry: Registry, *, actions: Iterable[str] | None = None, peering: bool = False, gitops_suspend: bool = False
+) -> dict[str, Any]:
+    """The operator's ClusterRole for the given actions (all registered ones by default)."""
+    chosen, rules = _wanted(registry, actions, peering, gitops_suspend)
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
@@ -110,3 +121,124 @@ def cluster_role_binding(*, namespace: str, service_account: str) -> dict[str, A
         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": ROLE_NAME},
         "subjects": [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}],
     }
+
+
+# Cluster-scoped resources the kind table does not carry (kopf's own peering objects).
+_EXTRA_CLUSTER_SCOPED = {("kopf.dev", "clusterkopfpeerings")}
+READ_VERBS = frozenset({"get", "list", "watch"})
+
+
+def cluster_scoped(api_group: str, resource: str) -> bool:
+    """True when ``resource`` (``plural`` or ``plural/subresource``) of ``api_group`` is not namespaced.
+
+    Resources the kind table does not know (a third-party pack's own) count as namespaced: a Role
+    granting a cluster-scoped resource grants nothing, so the mistake cannot widen access.
+    """
+    plural = resource.split("/", 1)[0]
+    if (api_group, plural) in _EXTRA_CLUSTER_SCOPED:
+        return True
+    return any(not i.namespaced and i.group == api_group and i.plural == plural for i in KINDS.entries())
+
+
+def namespaced_grant(
+    registry: Registry,
+    *,
+    namespaces: Iterable[str],
+    actions: Iterable[str] | None = None,
+    peering: bool = False,
+    gitops_suspend: bool = False,
+) -> dict[str, Any]:
+    """What the operator gets when it watches only ``namespaces`` (the chart's namespaced mode).
+
+    ``role``: the namespaced rules, for a Role in each watched namespace. ``home_role``: the operator's
+    own namespaced rules (pause ConfigMap, Remediations of ClusterWorkflowTemplates, Events), for a Role in
+    its home namespace. ``cluster_rules``: cluster-scoped reads only (CRDs for kopf, nodes and
+    StorageClasses an action reads, the approval policy), Suture's own ClusterWorkflowTemplates, and
+    ``get`` on the watched Namespace objects by name. ``not_granted``: writes to cluster-scoped
+    resources, never given in this mode (so node actions such as cordon_node cannot act).
+    """
+    watched = sorted(set(namespaces))
+    chosen, rules = _wanted(registry, actions, peering, gitops_suspend)
+    in_namespace: list[RbacRule] = []
+    home: list[RbacRule] = []
+    cluster: list[RbacRule] = []
+    refused: list[RbacRule] = []
+    for rule in rules:
+        for resource in rule.resources:
+            one = RbacRule(rule.api_group, (resource,), rule.verbs)
+            if not cluster_scoped(rule.api_group, resource):
+                in_namespace.append(one)
+                if rule in OPERATOR_RULES:
+                    home.append(one)
+            elif rule.api_group == GROUP:  # Suture's own cluster-scoped templates: validated and indexed
+                cluster.append(one)
+            elif rule.api_group == "" and resource == "namespaces":
+                continue  # only the watched ones, by name (below)
+            else:
+                reads = tuple(v for v in rule.verbs if v in READ_VERBS)
+                writes = tuple(v for v in rule.verbs if v not in READ_VERBS)
+                if reads:
+                    cluster.append(RbacRule(rule.api_group, (resource,), reads))
+                if writes:
+                    refused.append(RbacRule(rule.api_group, (resource,), writes))
+    cluster_rules = merge_rules(cluster)
+    if watched:
+        cluster_rules.append(
+            {"apiGroups": [""], "resources": ["namespaces"], "resourceNames": watched, "verbs": ["get"]}
+        )
+    return {
+        "actions": sorted(s.name for s in chosen),
+        "namespaces": watched,
+        "role": merge_rules(in_namespace),
+        "home_role": merge_rules(home),
+        "cluster_rules": cluster_rules,
+        "not_granted": merge_rules(refused),
+    }
+
+
+def namespaced_manifests(grant: dict[str, Any], *, namespace: str, service_account: str) -> list[dict[str, Any]]:
+    """ClusterRole, Roles and their bindings for a :func:`namespaced_grant` (``suture rbac --watch-namespaces``)."""
+    labels = {"app.kubernetes.io/part-of": "suture"}
+    subject = [{"kind": "ServiceAccount", "name": service_account, "namespace": namespace}]
+    not_granted = "; ".join(
+        f"{r['apiGroups'][0] or 'core'} {','.join(r['resources'])}: {','.join(r['verbs'])}"
+        for r in grant["not_granted"]
+    )
+    docs: list[dict[str, Any]] = [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole",
+            "metadata": {
+                "name": ROLE_NAME,
+                "labels": labels,
+                "annotations": {
+                    "suture.dev/actions": ",".join(grant["actions"]),
+                    "suture.dev/not-granted": not_granted,
+                },
+            },
+            "rules": grant["cluster_rules"],
+        },
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": ROLE_NAME, "labels": labels},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": ROLE_NAME},
+            "subjects": subject,
+        },
+    ]
+    targets = [(ns, grant["role"]) for ns in grant["namespaces"]]
+    if namespace not in grant["namespaces"]:
+        targets.append((namespace, grant["home_role"]))
+    for ns, rules in targets:
+        meta = {"name": ROLE_NAME, "namespace": ns, "labels": labels}
+        docs.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "Role", "metadata": meta, "rules": rules})
+        docs.append(
+            {
+                "apiVersion": "rbac.authorization.k8s.io/v1",
+                "kind": "RoleBinding",
+                "metadata": meta,
+                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": ROLE_NAME},
+                "subjects": subject,
+            }
+        )
+    return docs

@@ -31,6 +31,8 @@ def test_lint_is_clean(mode: str) -> None:
 def test_template_renders(mode: str) -> None:
     docs = documents(template(VALUES_FILES[mode]))
     kinds = sorted(d["kind"] for d in docs)
+    # Namespaced mode: a Role and RoleBinding in each watched namespace (shop, payments) and the release's.
+    roles = ["Role", "RoleBinding"] * 3 if mode == "namespaced" else []
     assert kinds == sorted(
         [
             "ServiceAccount",
@@ -41,6 +43,7 @@ def test_template_renders(mode: str) -> None:
             "Deployment",
             "MutatingAdmissionPolicy",
             "MutatingAdmissionPolicyBinding",
+            *roles,
         ]
     )
 
@@ -75,7 +78,7 @@ def _suture_rbac(*args: str) -> dict[str, Any]:
     return role
 
 
-@pytest.mark.parametrize(("mode", "peering"), [("default", False), ("namespaced", False), ("ha", True)])
+@pytest.mark.parametrize(("mode", "peering"), [("default", False), ("ha", True)])
 def test_rendered_cluster_role_equals_suture_rbac(mode: str, peering: bool) -> None:
     (role,) = find(documents(template(VALUES_FILES[mode])), "ClusterRole")
     cli = _suture_rbac(*(["--peering"] if peering else []))
@@ -253,3 +256,82 @@ def test_readme_values_table_matches_the_schema() -> None:
     end = next((i for i, line in enumerate(lines) if not line.startswith("|")), len(lines))
     rows = "\n".join(lines[:end]) + "\n"
     assert rows == render(), "regenerate with `.venv/bin/python -m tests.chart.values_table`"
+
+
+def _without_chart_names(docs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """RBAC documents with the names, labels and subjects that differ between chart and CLI taken out."""
+    out = []
+    for d in docs:
+        if d["kind"] not in ("ClusterRole", "Role"):
+            continue
+        out.append(
+            {
+                "kind": d["kind"],
+                "namespace": d["metadata"].get("namespace"),
+                "annotations": d["metadata"].get("annotations", {}),
+                "rules": d["rules"],
+            }
+        )
+    return out
+
+
+@pytest.mark.parametrize(
+    ("sets", "actions"),
+    [
+        ((), None),
+        (
+            ("actions.enabled={scale_deployment,cordon_node,collect_diagnostics}",),
+            "scale_deployment,cordon_node,collect_diagnostics",
+        ),
+        (("replicas=2", "database.url.secretName=db"), None),
+    ],
+)
+def test_namespaced_mode_renders_what_suture_rbac_watch_namespaces_prints(
+    sets: tuple[str, ...], actions: str | None
+) -> None:
+    """Chart and CLI come from one generator: the same ClusterRole, Roles and not-granted writes."""
+    rendered = documents(template(VALUES_FILES["namespaced"], *sets, namespace="ops"))
+    args = ["--watch-namespaces", "shop,payments", "--namespace", "ops"]
+    args += ["--actions", actions] if actions else []
+    args += ["--peering"] if "replicas=2" in sets else []
+    out = subprocess.run(
+        [str(Path(sys.executable).parent / "suture"), "rbac", *args], capture_output=True, text=True, check=True
+    ).stdout
+    cli = list(yaml.safe_load_all(out))
+    assert _without_chart_names(rendered) == _without_chart_names(cli)
+    name = find(rendered, "ClusterRole")[0]["metadata"]["name"]
+    subject = [{"kind": "ServiceAccount", "name": name, "namespace": "ops"}]
+    for binding in find(rendered, "RoleBinding") + find(rendered, "ClusterRoleBinding"):
+        assert binding["subjects"] == subject
+        assert binding["roleRef"]["name"] == name
+
+
+def test_namespaced_mode_grants_no_cluster_scoped_write_and_no_other_namespace() -> None:
+    docs = documents(template(VALUES_FILES["namespaced"], namespace="ops"))
+    (cluster,) = find(docs, "ClusterRole")
+    writes = {"create", "update", "patch", "delete", "deletecollection"}
+    for rule in cluster["rules"]:
+        if rule["apiGroups"] != ["suture.dev"]:  # its own ClusterWorkflowTemplates: validated, status written
+            assert not writes & set(rule["verbs"]), rule
+    assert {
+        "apiGroups": [""],
+        "resources": ["namespaces"],
+        "resourceNames": ["payments", "shop"],
+        "verbs": ["get"],
+    } in (cluster["rules"])
+    assert "core nodes: patch" in cluster["metadata"]["annotations"]["suture.dev/not-granted"]
+    roles = {r["metadata"]["namespace"]: r for r in find(docs, "Role")}
+    assert sorted(roles) == ["ops", "payments", "shop"]
+    # The release's own namespace holds only what the operator itself needs (pause, Remediations, Events).
+    home = {res for rule in roles["ops"]["rules"] for res in rule["resources"]}
+    assert "pods" not in home
+    assert "deployments" not in home
+    assert "remediations" in home
+    assert "configmaps" in home
+    assert not any("secrets" in rule["resources"] for role in roles.values() for rule in role["rules"])
+
+
+def test_a_watched_namespace_must_be_a_namespace_name() -> None:
+    proc = helm("template", "suture", str(CHART), "--set", "watchNamespaces={Shop/x}", check=False)
+    assert proc.returncode != 0
+    assert "at '/watchNamespaces/0'" in proc.stderr, proc.stderr

@@ -29,6 +29,11 @@ async def service_account_kubeconfig(kube: KubeClient, admin: str, namespace: st
     await kube.create(
         "ServiceAccount", {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": name}}, namespace
     )
+    return await token_kubeconfig(kube, admin, namespace, name, path)
+
+
+async def token_kubeconfig(kube: KubeClient, admin: str, namespace: str, name: str, path: Path) -> str:
+    """Write a kubeconfig that authenticates as the existing ServiceAccount ``name`` (a TokenRequest token)."""
     review = await kube.request(
         "POST",
         f"/api/v1/namespaces/{namespace}/serviceaccounts/{name}/token",

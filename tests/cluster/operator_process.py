@@ -13,9 +13,12 @@ from tests.conftest import free_port
 
 
 class OperatorProcess:
-    """`suture run` in a subprocess, with its own data directory."""
+    """`suture run` in a subprocess, with its own data directory.
 
-    def __init__(self, kubeconfig: str, data_dir: Path, namespace: str, **env: str) -> None:
+    ``namespace``: the one namespace it watches, several, or None for every namespace.
+    """
+
+    def __init__(self, kubeconfig: str, data_dir: Path, namespace: str | list[str] | None, **env: str) -> None:
         self.kubeconfig = kubeconfig
         self.data_dir = data_dir
         self.namespace = namespace
@@ -43,12 +46,17 @@ class OperatorProcess:
             "-m",
             "suture.cli",
             "run",
-            "--namespace",
-            self.namespace,
+            *self._namespace_args(),
             env=env,
             stdout=self.log.open("ab"),
             stderr=asyncio.subprocess.STDOUT,
         )
+
+    def _namespace_args(self) -> list[str]:
+        if self.namespace is None:
+            return []
+        names = [self.namespace] if isinstance(self.namespace, str) else self.namespace
+        return [arg for name in names for arg in ("--namespace", name)]
 
     async def kill(self, sig: int = signal.SIGKILL) -> None:
         assert self.proc is not None

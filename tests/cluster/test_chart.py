@@ -7,6 +7,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.chart.helm import CHART, VALUES_FILES, helm, template
 from tests.conftest import kubectl_binary
@@ -29,11 +30,16 @@ def test_rendered_manifests_pass_server_side_dry_run(kubeconfig: str, chart_name
     values: Path | None = VALUES_FILES[mode]
     # The CRDs are included too: they are what `helm install` creates first.
     rendered = template(values, namespace=chart_namespace, crds=True)
-    proc = _kubectl(kubeconfig, "apply", "--dry-run=server", "-n", chart_namespace, "-f", "-", stdin=rendered)
+    for ns in yaml.safe_load(values.read_text()).get("watchNamespaces", []) if values else []:
+        _kubectl(kubeconfig, "create", "namespace", ns)  # namespaced mode: its Roles live there
+    # Every namespaced object names its namespace (the release's, or a watched one for Roles).
+    proc = _kubectl(kubeconfig, "apply", "--dry-run=server", "-f", "-", stdin=rendered)
     assert proc.returncode == 0, proc.stderr
     out = proc.stdout
     for kind in ("serviceaccount", "secret", "clusterrole.", "clusterrolebinding.", "service/", "deployment.apps"):
         assert kind in out, out
+    if mode == "namespaced":
+        assert out.count("\nrole.rbac.authorization.k8s.io/suture created") == 3, out  # shop, payments, the release's
     assert "mutatingadmissionpolicy.admissionregistration.k8s.io/suture-approval-stamp" in out
     assert "(server dry run)" in out
 
