@@ -32,7 +32,7 @@ import numpy as np
 
 from suture.recommend.alerts import Candidate
 from suture.recommend.features import Vector
-from suture.recommend.index import Hit
+from suture.recommend.index import Hits
 from suture.recommend.weights import WeightMode
 
 Choose = Literal["mean", "thompson", "ucb"]
@@ -126,27 +126,26 @@ class Evidence:
         return self.wins + self.losses
 
 
-def gather(hits: list[Hit], *, query_mass: float, sharpness: float) -> Evidence:
+def gather(hits: Hits, *, query_mass: float, sharpness: float) -> Evidence:
     """Turn index hits into weighted evidence; similarity = hit score / ``query_mass`` (see weighted_query)."""
     ev = Evidence()
-    if query_mass <= 0:
+    if query_mass <= 0 or len(hits) == 0:
         return ev
-    for rank, hit in enumerate(hits):
-        similarity = min(max(hit.score / query_mass, 0.0), 1.0)
-        weight = similarity**sharpness
-        if hit.point.effective:
-            ev.wins += weight
-        else:
-            ev.losses += weight
-        if rank < SHOWN_NEIGHBOURS:  # explanations name a few; building all of them costs more than the search
-            ev.neighbours.append(
-                Neighbour(
-                    fingerprint=hit.point.fingerprint or hit.point.id,
-                    template=hit.point.template,
-                    outcome="Effective" if hit.point.effective else "Ineffective",
-                    similarity=round(similarity, 4),
-                )
+    similarity = np.clip(hits.scores.astype(np.float64) / query_mass, 0.0, 1.0)
+    weight = similarity**sharpness
+    ev.wins = float(weight[hits.effective].sum())
+    ev.losses = float(weight[~hits.effective].sum())
+    # Explanations name a few; their points are built only for those.
+    for i in range(min(SHOWN_NEIGHBOURS, len(hits))):
+        point = hits.point(i)
+        ev.neighbours.append(
+            Neighbour(
+                fingerprint=point.fingerprint or point.id,
+                template=point.template,
+                outcome="Effective" if point.effective else "Ineffective",
+                similarity=round(float(similarity[i]), 4),
             )
+        )
     ev.count = len(hits)
     return ev
 
