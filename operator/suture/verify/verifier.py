@@ -18,8 +18,9 @@ from suture import metrics
 from suture.api import API_VERSION
 from suture.kube import ApiError, KubeClient
 from suture.runs import VERIFYING, Learner, alert_of, post_event
-from suture.store import History, RunRecord
+from suture.store import History
 from suture.verify.alertmanager import AlertmanagerUnavailable, AlertSource
+from suture.verify.record import keep_run
 
 logger = logging.getLogger("suture.verify")
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -138,33 +139,17 @@ class Verifier:
         return Verdict("Unknown", f"no resolved notification within the verify window and {why}")
 
     async def _keep(self, body: Mapping[str, Any], verdict: Verdict, verification: Mapping[str, Any]) -> None:
-        """The run and its outcome in the SQL history (upserts: a repeat changes nothing)."""
+        """The run, its steps and its outcome in the SQL history (upserts: a repeat changes nothing)."""
         assert self.history is not None
-        meta, status = body.get("metadata") or {}, body.get("status") or {}
-        alert, target = alert_of(body), status.get("target") or {}
-        recommendation = status.get("recommendation") or {}
-        started = _parse(status.get("startTime")) or self.clock()
-        await self.history.record_run(
-            RunRecord(
-                run_id=str(meta.get("uid", "")),
-                alert_name=str(alert["labels"].get("alertname", "")),
-                fingerprint=str(alert["fingerprint"]),
-                template=str(((body.get("spec") or {}).get("templateRef") or {}).get("name", "")),
-                phase="Succeeded",
-                started_at=started,
-                finished_at=_parse(status.get("completionTime")),
-                labels=alert["labels"],
-                annotations=alert["annotations"],
-                target="/".join(str(target[k]) for k in ("kind", "namespace", "name") if target.get(k)),
-                score=recommendation.get("score"),
-            )
-        )
-        await self.history.record_outcome(
-            run_id=str(meta.get("uid", "")),
+        await keep_run(
+            self.history,
+            body,
+            phase="Succeeded",
             outcome=verdict.outcome,
             decided_at=self.clock(),
-            resolved_after_seconds=verification.get("timeToResolveSeconds"),
             message=verdict.message,
+            resolved_after_seconds=verification.get("timeToResolveSeconds"),
+            kube=self.kube,
         )
 
     async def _template_stats(self, body: Mapping[str, Any], verdict: Verdict) -> None:

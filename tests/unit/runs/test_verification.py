@@ -34,7 +34,16 @@ class RecordingLearner:
 
     lessons: list[tuple[str, str, str]] = field(default_factory=list)
 
-    async def record(self, *, alert: Mapping[str, Any], template: str, outcome: str, run_id: str) -> None:
+    async def record(
+        self,
+        *,
+        alert: Mapping[str, Any],
+        template: str,
+        outcome: str,
+        run_id: str,
+        remediation: Mapping[str, Any] | None = None,
+        phase: str | None = None,
+    ) -> None:
         self.lessons.append((template, outcome, run_id))
 
 
