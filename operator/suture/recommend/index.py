@@ -60,9 +60,12 @@ class Hits(Sequence[Hit]):
         scores: npt.NDArray[np.float32],
         effective: npt.NDArray[np.bool_],
         point_at: Callable[[int], Point],
+        seqs: npt.NDArray[np.int64] | None = None,
     ) -> None:
         self.scores = scores
         self.effective = effective
+        self.seqs = np.zeros(len(scores), dtype=np.int64) if seqs is None else seqs
+        """Recording order of each hit (larger is more recent)."""
         self._point_at = point_at
 
     @classmethod
@@ -73,6 +76,7 @@ class Hits(Sequence[Hit]):
             np.asarray([h.score for h in listed], dtype=np.float32),
             np.asarray([h.point.effective for h in listed], dtype=np.bool_),
             lambda i: listed[i].point,
+            np.asarray([h.point.seq for h in listed], dtype=np.int64),
         )
 
     def point(self, i: int) -> Point:
@@ -103,9 +107,7 @@ class VectorIndex(Protocol):
         """Store ``point``; durable when this returns if the index is persistent. Adding an id twice keeps one."""
         ...
 
-    def search(
-        self, query: Vector, *, family: str, template: str, limit: int, norms: Vector | None = None
-    ) -> Hits:
+    def search(self, query: Vector, *, family: str, template: str, limit: int, norms: Vector | None = None) -> Hits:
         """The ``limit`` points of ``family`` and ``template`` with the largest score, best first.
 
         The score is the dot product with ``query``; with ``norms``, it is divided by

@@ -53,7 +53,7 @@ class _Segment:
         self.columns: npt.NDArray[np.float32] = np.zeros((dim, 16), dtype=np.float32)
         self.effective: npt.NDArray[np.bool_] = np.zeros(16, dtype=np.bool_)
         self.ids: list[str] = []
-        self.seqs: list[int] = []
+        self.seqs: npt.NDArray[np.int64] = np.zeros(16, dtype=np.int64)
         self.fingerprints: list[str] = []
 
     def __len__(self) -> int:
@@ -66,10 +66,11 @@ class _Segment:
             grown[:, :n] = self.columns
             self.columns = grown
             self.effective = np.concatenate([self.effective, np.zeros(n, dtype=np.bool_)])
+            self.seqs = np.concatenate([self.seqs, np.zeros(n, dtype=np.int64)])
         self.columns[:, n] = point.vector
         self.effective[n] = point.effective
         self.ids.append(point.id)
-        self.seqs.append(point.seq)
+        self.seqs[n] = point.seq
         self.fingerprints.append(point.fingerprint)
         return n
 
@@ -81,7 +82,7 @@ class _Segment:
             family=self.family,
             template=self.template,
             effective=bool(self.effective[row]),
-            seq=self.seqs[row],
+            seq=int(self.seqs[row]),
             vector=column.copy() if copy else column,
             fingerprint=self.fingerprints[row],
         )
@@ -99,7 +100,7 @@ class _Segment:
         # Best first; on equal scores the more recent point first (drift: recent evidence wins ties).
         order = top[np.lexsort((-top, -scores[top]))]
         rows = order.tolist()
-        return Hits(scores[order], self.effective[order], lambda i: self.point(rows[i], copy=False))
+        return Hits(scores[order], self.effective[order], lambda i: self.point(rows[i], copy=False), self.seqs[order])
 
 
 _NO_HITS = Hits(np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.bool_), lambda i: _no_point(i))
@@ -217,9 +218,7 @@ class NumpyIndex:
                 os.fsync(self._file.fileno())
         self._insert(point)
 
-    def search(
-        self, query: Vector, *, family: str, template: str, limit: int, norms: Vector | None = None
-    ) -> Hits:
+    def search(self, query: Vector, *, family: str, template: str, limit: int, norms: Vector | None = None) -> Hits:
         """Top ``limit`` points of (family, template); see :meth:`VectorIndex.search`."""
         segment = self._segments.get((family, template))
         return _NO_HITS if segment is None else segment.search(query, limit, norms)

@@ -83,9 +83,7 @@ class QdrantIndex:
         if not existed:
             self._count += 1
 
-    def search(
-        self, query: Vector, *, family: str, template: str, limit: int, norms: Vector | None = None
-    ) -> Hits:
+    def search(self, query: Vector, *, family: str, template: str, limit: int, norms: Vector | None = None) -> Hits:
         """Filtered top-``limit``; with ``norms``, the server's top by dot product re-ranked here by cosine.
 
         Qdrant cannot divide by a length that depends on weights chosen at query

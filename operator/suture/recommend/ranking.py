@@ -69,6 +69,8 @@ class Policy:
     """Weight share (x IDF) a token has before outcomes show whether it matters; see TokenWeights."""
     shrink: float = 5.0
     """Outcomes a token needs before its learned relevance counts half."""
+    half_life: float | None = None
+    """Outcomes (of any alert) after which a past outcome's evidence counts half; None: never fades."""
     similarity: Similarity = "containment"
     """``containment``: the share of this alert's weighted tokens the past alert has (blind to its extras).
     ``cosine`` (weighted): a past alert's extra tokens count against it; about 5 points worse on the benchmark."""
@@ -126,13 +128,20 @@ class Evidence:
         return self.wins + self.losses
 
 
-def gather(hits: Hits, *, query_mass: float, sharpness: float) -> Evidence:
-    """Turn index hits into weighted evidence; similarity = hit score / ``query_mass`` (see weighted_query)."""
+def gather(
+    hits: Hits, *, query_mass: float, sharpness: float, now: int = 0, half_life: float | None = None
+) -> Evidence:
+    """Turn index hits into weighted evidence; similarity = hit score / ``query_mass`` (see weighted_query).
+
+    With ``half_life``, a hit recorded ``half_life`` outcomes before ``now`` counts half: causes drift.
+    """
     ev = Evidence()
     if query_mass <= 0 or len(hits) == 0:
         return ev
     similarity = np.clip(hits.scores.astype(np.float64) / query_mass, 0.0, 1.0)
     weight = similarity**sharpness
+    if half_life:
+        weight = weight * 0.5 ** (np.maximum(now - hits.seqs, 0) / half_life)
     ev.wins = float(weight[hits.effective].sum())
     ev.losses = float(weight[~hits.effective].sum())
     # Explanations name a few; their points are built only for those.
