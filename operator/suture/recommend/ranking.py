@@ -49,9 +49,9 @@ class Policy:
     """``mean``: posterior mean, deterministic. ``thompson``: a seeded draw from the posterior."""
     ucb_width: float = 1.0
     """With ``choose="ucb"``: posterior standard deviations added to the mean."""
-    neighbours: int = 40
+    neighbours: int = 20
     """Past alerts per template that count as evidence."""
-    sharpness: float = 3.0
+    sharpness: float = 4.0
     """Evidence of a neighbour = similarity ** sharpness: near-identical failures count, loose ones barely."""
     prior_strength: float = 1.0
     """Pseudo-counts of the prior. With mean 0.5, 1 is Beta(0.5,0.5): an untried template keeps the optimistic
@@ -65,13 +65,12 @@ class Policy:
     """Borrow a template's rate from other families (one pseudo-count) when this family has no evidence for it."""
     weights: WeightMode = "idf-relevance"
     """How dimensions are weighted (``uniform`` and ``idf`` exist to measure against)."""
-    floor: float = 0.1
+    floor: float = 0.05
     """Weight share (x IDF) a token has before outcomes show whether it matters; see TokenWeights."""
     shrink: float = 5.0
     """Outcomes a token needs before its learned relevance counts half."""
     half_life: float | None = None
-    """Outcomes (of any alert) after which a past outcome's evidence counts half; None: never fades.
-    Measured on the learning benchmark's development seeds (21-30): 300 cost about 1 point, so off."""
+    """Outcomes (of any alert) after which a past outcome's evidence counts half; None: never fades."""
     similarity: Similarity = "containment"
     """``containment``: the share of this alert's weighted tokens the past alert has (blind to its extras).
     ``cosine`` (weighted): a past alert's extra tokens count against it; about 5 points worse on the benchmark."""
