@@ -18,7 +18,7 @@ from suture import metrics
 from suture.api import API_VERSION
 from suture.kube import ApiError, KubeClient
 from suture.runs import VERIFYING, Learner, alert_of, post_event
-from suture.store import History
+from suture.store import History, keeps_failing
 from suture.verify.alertmanager import AlertmanagerUnavailable, AlertSource
 from suture.verify.record import keep_run
 
@@ -159,6 +159,8 @@ class Verifier:
         ref = (body.get("spec") or {}).get("templateRef") or {}
         template = str(ref.get("name", ""))
         rows = [row for row in await self.history.stats() if row.template == template]
+        failing = keeps_failing((await self.history.outcomes_by_template()).get(template, []))
+        metrics.TEMPLATE_FAILING.labels(template).set(1 if failing else 0)
         effective = sum(row.effective for row in rows)
         ineffective = sum(row.ineffective for row in rows)
         stats: dict[str, Any] = {
