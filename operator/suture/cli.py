@@ -579,6 +579,10 @@ def build_parser() -> argparse.ArgumentParser:
     rec.add_argument("--output", choices=["text", "json"], default="text")
     rec.set_defaults(func=cmd_recommend)
 
+    from suture.stats import add_commands as add_stats_commands
+
+    add_stats_commands(sub)
+
     rbac = sub.add_parser("rbac", help="print the operator's least-privilege ClusterRole and binding")
     rbac.add_argument("--actions", help="comma-separated actions to allow (default: every registered action)")
     rbac.add_argument("--namespace", default="suture", help="namespace of the operator's ServiceAccount")

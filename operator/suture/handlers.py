@@ -27,7 +27,7 @@ from suture.recommend import Recommender
 from suture.runs import KubeStatusSink, KubeTemplateSource, RemediationService
 from suture.store import History, SqlJournal, open_database
 from suture.validation import template_status_patch
-from suture.verify import HttpAlertmanager, RecommenderLearner, Verifier
+from suture.verify import HistoryLearner, HttpAlertmanager, RecommenderLearner, Verifier
 from suture.webhook import (
     ByNameRanker,
     FallbackRanker,
@@ -122,7 +122,7 @@ async def start_engine(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
         sink=sink,
         registry=registry(),
         home_namespace=ours.home_namespace or None,
-        learner=learner,
+        learner=HistoryLearner(history=History(database), inner=learner, kube=kube),
         verify=not ours.dry_run,  # a globally dry-run operator changes nothing, so there is nothing to verify
         gitops=GitOpsSettings(
             argocd_namespace=ours.argocd_namespace,

@@ -56,4 +56,9 @@ VERIFICATIONS = Counter(
 LEARNING_FAILURES = Counter(
     "suture_learning_failures_total", "Outcomes the recommender could not record (logged; the run is unaffected)."
 )
+TEMPLATE_FAILING = Gauge(
+    "suture_template_failing",
+    "1 while a template keeps failing (suture.store.keeps_failing over its decided runs), else 0.",
+    ["template"],
+)
 RANKER_FALLBACKS = Counter("suture_ranker_fallbacks_total", "Alerts ranked by priority because the recommender failed.")

@@ -14,6 +14,8 @@ from aiohttp import web
 
 from suture.api import API_VERSION
 from suture.kube import KubeClient
+from suture.store import History as SqlHistory
+from suture.store import open_database
 from tests.cluster.operator_process import OperatorProcess
 from tests.cluster.test_receiver import _post, _ready
 from tests.conftest import deployment, wait_for
@@ -59,6 +61,19 @@ async def _setup(kube: KubeClient, namespace: str, window: str) -> None:
         },
     }
     await kube.create("WorkflowTemplate", body, namespace, api_version=API_VERSION)
+
+
+class History:
+    """The operator's SQL history, read beside it like ``suture history`` does."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.location = str(data_dir / "suture.sqlite")
+
+    async def run_of(self, run_id: str) -> dict[str, Any]:
+        async with open_database(location=self.location) as engine:
+            found = await SqlHistory(engine).run(run_id)
+        assert found is not None
+        return found
 
 
 async def _valid(kube: KubeClient, namespace: str) -> None:
@@ -124,6 +139,11 @@ async def test_a_resolved_alert_is_effective_and_the_next_similar_alert_ranks_th
     fix_web = await wait_for(stats_written, timeout=30, what="the template's stats")
     assert fix_web["status"]["stats"]["lastOutcome"] == "Effective"
     assert fix_web["status"]["stats"]["effectiveness"] == 1.0
+    # The run and its step are in the SQL history that suture stats and history read (SQLite beside the operator).
+    history = await History(proc.data_dir).run_of(verifying["metadata"]["uid"])
+    assert history["phase"] == "Succeeded"
+    assert history["outcome"]["outcome"] == "Effective"
+    assert [(s["step"], s["action"], s["phase"]) for s in history["steps"]] == [("look", "wait", "Succeeded")]
 
     status, summary = await _post(proc, [{**_alert(namespace, "f2"), "startsAt": "2026-11-29T07:00:00Z"}])
     (second,) = summary["created"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -14,10 +16,13 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from suture.store import History, RunRecord, SqlJournal, StepRecord, async_url, open_database
+from suture.cli import main
+from suture.stats import slow_steps
+from suture.store import History, RunRecord, SqlJournal, StepRecord, async_url, keeps_failing, open_database
 from suture.store.db import metadata
 from suture.store.journal import effects
 from suture.store.migrate import current_revision
+from suture.verify import HistoryLearner
 
 T0 = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
 
@@ -174,3 +179,131 @@ async def test_each_run_keeps_its_template_version_and_an_edit_erases_nothing(hi
     assert (whole.runs, whole.effective, whole.ineffective) == (2, 1, 1)
     versions = await history.stats(by_version=True)
     assert [(s.version, s.effective, s.ineffective) for s in versions] == [("aaaa", 0, 1), ("bbbb", 1, 0)]
+
+
+async def test_slow_steps_failing_templates_and_recent_runs_read_back(history: History) -> None:
+    # Two runs of "rollback": its "wait" step takes 30 of 40 s, "collect" 2 s.
+    for i in range(2):
+        start = T0 + timedelta(minutes=10 * i)
+        await history.record_run(
+            run(f"r{i}", template="rollback", started=start, finished_at=start + timedelta(seconds=40))
+        )
+        for step, action, offset, seconds in (("collect", "collect_diagnostics", 0, 2), ("wait", "wait", 5, 30)):
+            await history.record_step(
+                StepRecord(
+                    run_id=f"r{i}",
+                    step=step,
+                    phase="Succeeded",
+                    action=action,
+                    started_at=start + timedelta(seconds=offset),
+                    finished_at=start + timedelta(seconds=offset + seconds),
+                )
+            )
+        await history.record_outcome(run_id=f"r{i}", outcome="Ineffective", decided_at=start + timedelta(minutes=5))
+    await history.record_run(run("r2", template="rollback", started=T0 + timedelta(minutes=30)))
+    await history.record_outcome(run_id="r2", outcome="Ineffective", decided_at=T0 + timedelta(minutes=35))
+    timings = await history.step_timings()
+    assert sorted((t.step, t.action, t.seconds, t.run_seconds) for t in timings) == [
+        ("collect", "collect_diagnostics", 2.0, 40.0),
+        ("collect", "collect_diagnostics", 2.0, 40.0),
+        ("wait", "wait", 30.0, 40.0),
+        ("wait", "wait", 30.0, 40.0),
+    ]
+    slow = slow_steps(timings)
+    assert [(s.template, s.step, s.runs, s.share) for s in slow] == [("rollback", "wait", 2, 0.75)]
+    by_template = await history.outcomes_by_template()
+    assert by_template == {"rollback": ["Ineffective"] * 3}
+    assert keeps_failing(by_template["rollback"]) is not None
+    recent = await history.recent(limit=2)
+    assert [r["run_id"] for r in recent] == ["r2", "r1"]
+    assert recent[0]["outcome"] == "Ineffective"
+    assert [r["run_id"] for r in await history.recent(template="other")] == []
+
+
+async def test_a_failed_run_is_kept_with_its_steps_by_the_history_learner(location: str) -> None:
+    told: list[tuple[str, str]] = []
+
+    class Inner:
+        async def record(self, *, alert: Any, template: str, outcome: str, run_id: str, **_: Any) -> None:
+            told.append((template, outcome))
+
+    body = {
+        "metadata": {"name": "rem-1", "namespace": "shop", "uid": "uid-1"},
+        "spec": {
+            "templateRef": {"name": "restart-pod"},
+            "alert": {"labels": {"alertname": "KubePodCrashLooping"}, "fingerprint": "abc"},
+        },
+        "status": {
+            "phase": "RolledBack",
+            "startTime": "2026-11-29T06:00:00Z",
+            "completionTime": "2026-11-29T06:00:20Z",
+            "target": {"kind": "Deployment", "namespace": "shop", "name": "web"},
+            "steps": [
+                {
+                    "name": "restart",
+                    "phase": "Failed",
+                    "attempts": 3,
+                    "startTime": "2026-11-29T06:00:01Z",
+                    "endTime": "2026-11-29T06:00:19Z",
+                },
+            ],
+        },
+    }
+    async with open_database(location=location) as engine:
+        learner = HistoryLearner(history=History(engine), inner=Inner())
+        for _ in range(2):  # a repeat changes nothing
+            await learner.record(
+                alert={},
+                template="restart-pod",
+                outcome="Ineffective",
+                run_id="uid-1",
+                remediation=body,
+                phase="RolledBack",
+            )
+        stored = await History(engine).run("uid-1")
+        stats = await History(engine).stats()
+    assert told == [("restart-pod", "Ineffective")] * 2
+    assert stored is not None
+    assert (stored["phase"], stored["target"], stored["outcome"]["outcome"]) == (
+        "RolledBack",
+        "Deployment/shop/web",
+        "Ineffective",
+    )
+    assert [(s["step"], s["phase"], s["attempts"]) for s in stored["steps"]] == [("restart", "Failed", 3)]
+    assert [(s.template, s.runs, s.ineffective) for s in stats] == [("restart-pod", 1, 1)]
+
+
+def test_suture_stats_and_history_print_tables_and_json(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import asyncio
+
+    async def fill() -> None:
+        async with open_database(location=str(tmp_path / "suture.sqlite")) as engine:
+            h = History(engine)
+            for i, outcome in enumerate(["Effective", "Effective", "Ineffective", "Unknown"]):
+                await h.record_run(run(f"r{i}", started=T0 + timedelta(minutes=i)))
+                await h.record_outcome(
+                    run_id=f"r{i}",
+                    outcome=outcome,
+                    decided_at=T0 + timedelta(minutes=i, seconds=30),
+                    resolved_after_seconds=60.0 + i if outcome == "Effective" else None,
+                )
+
+    asyncio.run(fill())
+    assert main(["stats", "--data-dir", str(tmp_path), "--output", "json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    [row] = report["templates"]
+    assert (row["runs"], row["effective"], row["ineffective"], row["unknown"]) == (4, 2, 1, 1)
+    assert row["effectiveRate"] == pytest.approx(2 / 3, abs=1e-4)
+    low, high = row["interval"]
+    assert 0 < low < 2 / 3 < high < 1
+    assert row["medianResolveSeconds"] == pytest.approx(60.5)
+    assert report["failing"] == []
+    assert main(["stats", "--database-url", str(tmp_path / "suture.sqlite")]) == 0
+    table = capsys.readouterr().out
+    assert "restart-pod" in table
+    assert "67%" in table
+    assert "MEDIAN RESOLVE" in table
+    assert main(["history", "--data-dir", str(tmp_path), "--limit", "2", "--output", "json"]) == 0
+    assert [r["run_id"] for r in json.loads(capsys.readouterr().out)["runs"]] == ["r3", "r2"]
+    assert main(["history", "--data-dir", str(tmp_path)]) == 0
+    assert "Ineffective" in capsys.readouterr().out

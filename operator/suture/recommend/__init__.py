@@ -12,7 +12,7 @@ See :mod:`suture.recommend.ranking` for how scores are made and
 from suture.recommend.alerts import OUTCOMES, AlertView, Candidate, Context, Outcome
 from suture.recommend.explain import recommendation
 from suture.recommend.features import Features, Featurizer, HashingFeaturizer
-from suture.recommend.index import Hit, Point, VectorIndex
+from suture.recommend.index import Hit, Hits, Point, VectorIndex
 from suture.recommend.numpy_index import IndexLockedError, NumpyIndex
 from suture.recommend.ranking import Neighbour, Policy, Ranked
 from suture.recommend.recommender import Recommender
@@ -26,6 +26,7 @@ __all__ = [
     "Featurizer",
     "HashingFeaturizer",
     "Hit",
+    "Hits",
     "IndexLockedError",
     "Neighbour",
     "NumpyIndex",

@@ -13,9 +13,12 @@ nothing and is kept in the SQL history only.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, overload
+
+import numpy as np
+import numpy.typing as npt
 
 from suture.recommend.features import Vector
 
@@ -44,6 +47,59 @@ class Hit:
     score: float
 
 
+class Hits(Sequence[Hit]):
+    """Search results, best first, as arrays: ranking reads scores and outcomes without building objects.
+
+    Why arrays: ranking turns every hit into evidence with two numpy
+    reductions; only the few it names in an explanation need their point,
+    which :meth:`point` builds on demand.
+    """
+
+    def __init__(
+        self,
+        scores: npt.NDArray[np.float32],
+        effective: npt.NDArray[np.bool_],
+        point_at: Callable[[int], Point],
+        seqs: npt.NDArray[np.int64] | None = None,
+    ) -> None:
+        self.scores = scores
+        self.effective = effective
+        self.seqs = np.zeros(len(scores), dtype=np.int64) if seqs is None else seqs
+        """Recording order of each hit (larger is more recent)."""
+        self._point_at = point_at
+
+    @classmethod
+    def of(cls, hits: Sequence[Hit]) -> Hits:
+        """Wrap already built hits (indexes that return whole points, like Qdrant)."""
+        listed = list(hits)
+        return cls(
+            np.asarray([h.score for h in listed], dtype=np.float32),
+            np.asarray([h.point.effective for h in listed], dtype=np.bool_),
+            lambda i: listed[i].point,
+            np.asarray([h.point.seq for h in listed], dtype=np.int64),
+        )
+
+    def point(self, i: int) -> Point:
+        """The ``i``-th best hit's point."""
+        return self._point_at(i)
+
+    def __len__(self) -> int:
+        return int(self.scores.shape[0])
+
+    @overload
+    def __getitem__(self, i: int) -> Hit: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[Hit]: ...
+    def __getitem__(self, i: int | slice) -> Hit | Sequence[Hit]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(len(self))[i]]
+        if i < 0:
+            i += len(self)
+        if not 0 <= i < len(self):
+            raise IndexError(i)
+        return Hit(point=self._point_at(i), score=float(self.scores[i]))
+
+
 class VectorIndex(Protocol):
     """Where past alerts live. Implementations: :class:`NumpyIndex` (embedded), :class:`QdrantIndex`."""
 
@@ -51,9 +107,7 @@ class VectorIndex(Protocol):
         """Store ``point``; durable when this returns if the index is persistent. Adding an id twice keeps one."""
         ...
 
-    def search(
-        self, query: Vector, *, family: str, template: str, limit: int, norms: Vector | None = None
-    ) -> list[Hit]:
+    def search(self, query: Vector, *, family: str, template: str, limit: int, norms: Vector | None = None) -> Hits:
         """The ``limit`` points of ``family`` and ``template`` with the largest score, best first.
 
         The score is the dot product with ``query``; with ``norms``, it is divided by

@@ -30,7 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from suture.recommend.features import Vector
-from suture.recommend.index import Hit, Point
+from suture.recommend.index import Hits, Point
 
 
 class IndexLockedError(RuntimeError):
@@ -40,17 +40,20 @@ class IndexLockedError(RuntimeError):
 class _Segment:
     """Points of one (family, template): a growable matrix, and per row the point's other fields.
 
-    Vectors live only in the matrix (a Point is rebuilt, with a copy of its row,
-    when it is returned), so 100k points cost about their matrix and no more.
+    The matrix is stored transposed (one row per dimension, one column per
+    point) so a search reads only the dimensions the query has: an alert sets
+    about 30 of 256, which makes a search about 8x less memory traffic than a
+    full matrix-vector product. Vectors live only in the matrix (a Point is
+    rebuilt when one is returned), so 100k points cost about their matrix.
     """
 
     def __init__(self, family: str, template: str, dim: int) -> None:
         self.family = family
         self.template = template
-        self.matrix: npt.NDArray[np.float32] = np.zeros((16, dim), dtype=np.float32)
+        self.columns: npt.NDArray[np.float32] = np.zeros((dim, 16), dtype=np.float32)
+        self.effective: npt.NDArray[np.bool_] = np.zeros(16, dtype=np.bool_)
         self.ids: list[str] = []
-        self.effective: list[bool] = []
-        self.seqs: list[int] = []
+        self.seqs: npt.NDArray[np.int64] = np.zeros(16, dtype=np.int64)
         self.fingerprints: list[str] = []
 
     def __len__(self) -> int:
@@ -58,40 +61,53 @@ class _Segment:
 
     def append(self, point: Point) -> int:
         n = len(self.ids)
-        if n == self.matrix.shape[0]:
-            grown = np.zeros((2 * n, self.matrix.shape[1]), dtype=np.float32)
-            grown[:n] = self.matrix
-            self.matrix = grown
-        self.matrix[n] = point.vector
+        if n == self.columns.shape[1]:
+            grown = np.zeros((self.columns.shape[0], 2 * n), dtype=np.float32)
+            grown[:, :n] = self.columns
+            self.columns = grown
+            self.effective = np.concatenate([self.effective, np.zeros(n, dtype=np.bool_)])
+            self.seqs = np.concatenate([self.seqs, np.zeros(n, dtype=np.int64)])
+        self.columns[:, n] = point.vector
+        self.effective[n] = point.effective
         self.ids.append(point.id)
-        self.effective.append(point.effective)
-        self.seqs.append(point.seq)
+        self.seqs[n] = point.seq
         self.fingerprints.append(point.fingerprint)
         return n
 
-    def point(self, row: int) -> Point:
+    def point(self, row: int, *, copy: bool = True) -> Point:
+        # A hit's point gets a view of its column (explanations never read it); points() hands out copies.
+        column = self.columns[:, row]
         return Point(
             id=self.ids[row],
             family=self.family,
             template=self.template,
-            effective=self.effective[row],
-            seq=self.seqs[row],
-            vector=self.matrix[row].copy(),
+            effective=bool(self.effective[row]),
+            seq=int(self.seqs[row]),
+            vector=column.copy() if copy else column,
             fingerprint=self.fingerprints[row],
         )
 
-    def search(self, query: Vector, limit: int, norms: Vector | None) -> list[Hit]:
+    def search(self, query: Vector, limit: int, norms: Vector | None) -> Hits:
         n = len(self.ids)
         if n == 0 or limit <= 0:
-            return []
-        rows = self.matrix[:n]
-        scores = rows @ query
+            return _NO_HITS
+        used = np.flatnonzero(query)
+        # Stored vectors are 0/1 and sparse: only the query's nonzero dimensions can add to a score.
+        scores = query[used] @ self.columns[used, :n]
         if norms is not None:
-            scores = scores / np.sqrt(np.maximum(rows @ norms, 1e-12))
+            scores = scores / np.sqrt(np.maximum(norms @ self.columns[:, :n], 1e-12))
         top = np.argpartition(-scores, limit - 1)[:limit] if n > limit else np.arange(n)
         # Best first; on equal scores the more recent point first (drift: recent evidence wins ties).
         order = top[np.lexsort((-top, -scores[top]))]
-        return [Hit(point=self.point(i), score=float(scores[i])) for i in order.tolist()]
+        rows = order.tolist()
+        return Hits(scores[order], self.effective[order], lambda i: self.point(rows[i], copy=False), self.seqs[order])
+
+
+_NO_HITS = Hits(np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.bool_), lambda i: _no_point(i))
+
+
+def _no_point(i: int) -> Point:
+    raise IndexError(i)
 
 
 def _encode(point: Point) -> str:
@@ -202,12 +218,10 @@ class NumpyIndex:
                 os.fsync(self._file.fileno())
         self._insert(point)
 
-    def search(
-        self, query: Vector, *, family: str, template: str, limit: int, norms: Vector | None = None
-    ) -> list[Hit]:
+    def search(self, query: Vector, *, family: str, template: str, limit: int, norms: Vector | None = None) -> Hits:
         """Top ``limit`` points of (family, template); see :meth:`VectorIndex.search`."""
         segment = self._segments.get((family, template))
-        return [] if segment is None else segment.search(query, limit, norms)
+        return _NO_HITS if segment is None else segment.search(query, limit, norms)
 
     def points(self) -> Iterator[Point]:
         """Every point in recording order."""

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from suture.recommend.features import Vector
-from suture.recommend.index import Hit, Point
+from suture.recommend.index import Hit, Hits, Point
 
 COLLECTION = "suture_alerts"
 _NAMESPACE = uuid.UUID("6d1b1f4e-3c0a-4f7e-9d55-2a8c1b7e0c11")
@@ -83,9 +83,7 @@ class QdrantIndex:
         if not existed:
             self._count += 1
 
-    def search(
-        self, query: Vector, *, family: str, template: str, limit: int, norms: Vector | None = None
-    ) -> list[Hit]:
+    def search(self, query: Vector, *, family: str, template: str, limit: int, norms: Vector | None = None) -> Hits:
         """Filtered top-``limit``; with ``norms``, the server's top by dot product re-ranked here by cosine.
 
         Qdrant cannot divide by a length that depends on weights chosen at query
@@ -109,12 +107,12 @@ class QdrantIndex:
         )
         hits = [Hit(point=self._point(p), score=float(p.score)) for p in response.points]
         if norms is None:
-            return hits
+            return Hits.of(hits)
         rescored = [
             Hit(point=h.point, score=h.score / float(np.sqrt(max(float(h.point.vector @ norms), 1e-12)))) for h in hits
         ]
         rescored.sort(key=lambda h: (-h.score, -h.point.seq))
-        return rescored[:limit]
+        return Hits.of(rescored[:limit])
 
     def _point(self, record: Any) -> Point:
         payload = record.payload or {}

@@ -131,7 +131,7 @@ class Recommender:
     ) -> Ranked:
         policy = self.policy
         hits = self._index.search(query, family=view.name, template=cand.name, limit=policy.neighbours, norms=norms)
-        evidence = gather(hits, query_mass=mass, sharpness=policy.sharpness)
+        evidence = gather(hits, query_mass=mass, sharpness=policy.sharpness, now=self._seq, half_life=policy.half_life)
         prior = prior_mean(cand, features.tokens, policy)
         pooled = self._pooled_elsewhere(view.name, cand.name) if policy.pool else None
         alpha, beta = posterior(prior=prior, evidence=evidence, pooled=pooled, policy=policy)

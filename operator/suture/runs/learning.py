@@ -19,8 +19,22 @@ INEFFECTIVE_PHASES = frozenset({"Failed", "RolledBack"})
 class Learner(Protocol):
     """Records the outcome of running a template for an alert. Must not raise for a bad outcome store."""
 
-    async def record(self, *, alert: Mapping[str, Any], template: str, outcome: str, run_id: str) -> None:
-        """Learn that ``template`` ran for ``alert`` with ``outcome`` (idempotent per ``run_id``)."""
+    async def record(
+        self,
+        *,
+        alert: Mapping[str, Any],
+        template: str,
+        outcome: str,
+        run_id: str,
+        remediation: Mapping[str, Any] | None = None,
+        phase: str | None = None,
+    ) -> None:
+        """Learn that ``template`` ran for ``alert`` with ``outcome`` (idempotent per ``run_id``).
+
+        ``remediation`` and ``phase`` come with a failed or rolled-back run (the
+        Remediation as last read, and the run's final phase) so the run can be
+        kept in the history with its steps.
+        """
 
 
 def alert_of(body: Mapping[str, Any]) -> dict[str, Any]:

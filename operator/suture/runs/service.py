@@ -217,7 +217,14 @@ class RemediationService:
             return  # a person said no (the run rolled back or stopped): nothing about the template's worth
         template = str(((body.get("spec") or {}).get("templateRef") or {}).get("name", ""))
         try:
-            await self.learner.record(alert=alert_of(body), template=template, outcome="Ineffective", run_id=uid)
+            await self.learner.record(
+                alert=alert_of(body),
+                template=template,
+                outcome="Ineffective",
+                run_id=uid,
+                remediation=fresh or body,
+                phase=outcome.phase,
+            )
         except Exception:
             metrics.LEARNING_FAILURES.inc()
             logger.exception("run %s: could not record its Ineffective outcome", uid)

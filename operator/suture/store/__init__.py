@@ -6,7 +6,26 @@ The schema is created and upgraded by alembic migrations at start-up.
 """
 
 from suture.store.db import async_url, open_database
-from suture.store.history import History, RunRecord, StepRecord, TemplateStats
+from suture.store.history import (
+    History,
+    RunRecord,
+    StepRecord,
+    StepTiming,
+    TemplateStats,
+    keeps_failing,
+    wilson_interval,
+)
 from suture.store.journal import SqlJournal
 
-__all__ = ["History", "RunRecord", "SqlJournal", "StepRecord", "TemplateStats", "async_url", "open_database"]
+__all__ = [
+    "History",
+    "RunRecord",
+    "SqlJournal",
+    "StepRecord",
+    "StepTiming",
+    "TemplateStats",
+    "async_url",
+    "keeps_failing",
+    "open_database",
+    "wilson_interval",
+]

@@ -13,6 +13,7 @@ schema itself is created by the alembic migrations in ``migrations/``.
 from __future__ import annotations
 
 import json
+import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -130,6 +131,58 @@ class TemplateStats:
     version: str = ""  # the template's content hash, with stats(by_version=True)
 
 
+@dataclass(frozen=True)
+class StepTiming:
+    """One finished step of one run, with its run's own duration (``suture stats`` finds slow steps in these)."""
+
+    run_id: str
+    template: str
+    step: str
+    action: str
+    seconds: float
+    run_seconds: float
+    """The run's time: its start to finish, or the sum of its steps' times when the run has no finish."""
+
+
+FAILING_STREAK = 3
+"""A template whose last this many decided outcomes are all Ineffective keeps failing."""
+FAILING_MIN_RUNS = 5
+"""... or whose effective rate is surely below one half (Wilson upper bound) over at least this many."""
+
+
+def wilson_interval(successes: int, trials: int, *, z: float = 1.96) -> tuple[float, float]:
+    """The Wilson score interval (95 % by default) of a success rate; (0, 1) when nothing was tried.
+
+    Why Wilson: with the few runs a template has, the plain rate +- 2 s.e.
+    gives intervals outside 0..1 and claims certainty after one run.
+    """
+    if trials <= 0:
+        return 0.0, 1.0
+    rate = successes / trials
+    denominator = 1.0 + z * z / trials
+    centre = (rate + z * z / (2 * trials)) / denominator
+    half = z * math.sqrt(rate * (1.0 - rate) / trials + z * z / (4 * trials * trials)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def keeps_failing(outcomes: Sequence[str]) -> str | None:
+    """Why a template with these outcomes (oldest first) keeps failing, or None. Unknown outcomes are skipped.
+
+    The one rule for "keeps failing" (``suture stats`` and the template's
+    status both use it): the last FAILING_STREAK decided outcomes were all
+    Ineffective, or over at least FAILING_MIN_RUNS the effective rate's upper
+    Wilson bound is below 0.5.
+    """
+    decided = [o for o in outcomes if o in ("Effective", "Ineffective")]
+    tail = decided[-FAILING_STREAK:]
+    if len(tail) == FAILING_STREAK and all(o == "Ineffective" for o in tail):
+        return f"the last {FAILING_STREAK} decided runs were Ineffective"
+    wins = decided.count("Effective")
+    if len(decided) >= FAILING_MIN_RUNS and wilson_interval(wins, len(decided))[1] < 0.5:
+        return f"{wins} of {len(decided)} decided runs were Effective (surely below one half)"
+    return None
+
+
 def _upsert(engine: AsyncEngine, table: Table, values: dict[str, Any], keys: list[str]) -> Any:
     insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
     statement = insert(table).values(**values)
@@ -229,6 +282,78 @@ class History:
         async with self._engine.connect() as conn:
             return len((await conn.execute(query)).all())
 
+    async def outcomes_by_template(self) -> dict[str, list[str]]:
+        """Each template's outcomes, oldest decision first (what :func:`keeps_failing` reads)."""
+        query = (
+            select(runs.c.template, outcomes.c.outcome)
+            .join(outcomes, outcomes.c.run_id == runs.c.run_id)
+            .order_by(outcomes.c.decided_at, runs.c.started_at)
+        )
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        out: dict[str, list[str]] = {}
+        for template, outcome in rows:
+            out.setdefault(str(template), []).append(str(outcome))
+        return out
+
+    async def step_timings(self) -> list[StepTiming]:
+        """Every step with a start and an end, with its run's duration (for slow steps)."""
+        query = select(
+            steps.c.run_id,
+            runs.c.template,
+            steps.c.step,
+            steps.c.action,
+            steps.c.started_at,
+            steps.c.finished_at,
+            runs.c.started_at.label("run_started"),
+            runs.c.finished_at.label("run_finished"),
+        ).join(runs, runs.c.run_id == steps.c.run_id)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).mappings().all()
+        timed = [r for r in rows if r["started_at"] is not None and r["finished_at"] is not None]
+        by_run: dict[str, float] = {}
+        for r in timed:
+            by_run[r["run_id"]] = by_run.get(r["run_id"], 0.0) + _seconds(r["started_at"], r["finished_at"])
+        out = []
+        for r in timed:
+            run_seconds = by_run[r["run_id"]]
+            if r["run_started"] is not None and r["run_finished"] is not None:
+                run_seconds = max(run_seconds, _seconds(r["run_started"], r["run_finished"]))
+            out.append(
+                StepTiming(
+                    run_id=str(r["run_id"]),
+                    template=str(r["template"]),
+                    step=str(r["step"]),
+                    action=str(r["action"]),
+                    seconds=_seconds(r["started_at"], r["finished_at"]),
+                    run_seconds=run_seconds,
+                )
+            )
+        return out
+
+    async def recent(self, *, limit: int = 50, template: str | None = None) -> list[dict[str, Any]]:
+        """The latest runs, newest first, each with its outcome (None while undecided), JSON-ready."""
+        query = (
+            select(
+                runs.c.run_id,
+                runs.c.started_at,
+                runs.c.alert_name,
+                runs.c.template,
+                runs.c.target,
+                runs.c.phase,
+                runs.c.score,
+                outcomes.c.outcome,
+                outcomes.c.resolved_after_seconds,
+            )
+            .join(outcomes, outcomes.c.run_id == runs.c.run_id, isouter=True)
+            .order_by(runs.c.started_at.desc())
+            .limit(limit)
+        )
+        if template is not None:
+            query = query.where(runs.c.template == template)
+        async with self._engine.connect() as conn:
+            return [dict(r) for r in (await conn.execute(query)).mappings().all()]
+
     async def stats(self, *, by_version: bool = False) -> list[TemplateStats]:
         """Per (template, alert name): runs, outcomes and the median time to resolve of effective runs.
 
@@ -266,3 +391,8 @@ class History:
                 )
             )
         return out
+
+
+def _seconds(start: datetime, end: datetime) -> float:
+    # SQLite hands back naive datetimes for aware ones stored; both ends come from the same column type.
+    return max(0.0, (end - start).total_seconds())

@@ -13,12 +13,13 @@ from suture.verify.alertmanager import (
     matchers,
     quote_matcher_value,
 )
-from suture.verify.learner import RecommenderLearner
+from suture.verify.learner import HistoryLearner, RecommenderLearner
 from suture.verify.verifier import Verdict, Verifier
 
 __all__ = [
     "AlertSource",
     "AlertmanagerUnavailable",
+    "HistoryLearner",
     "HttpAlertmanager",
     "RecommenderLearner",
     "Verdict",

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
+from suture.kube import KubeClient
 from suture.recommend import OUTCOMES, Outcome, Recommender
+from suture.runs import Learner
+from suture.store import History
+from suture.verify.record import keep_run
 
 
 class RecommenderLearner:
@@ -15,9 +20,59 @@ class RecommenderLearner:
     def __init__(self, recommender: Recommender) -> None:
         self.recommender = recommender
 
-    async def record(self, *, alert: Mapping[str, Any], template: str, outcome: str, run_id: str) -> None:
+    async def record(
+        self,
+        *,
+        alert: Mapping[str, Any],
+        template: str,
+        outcome: str,
+        run_id: str,
+        remediation: Mapping[str, Any] | None = None,
+        phase: str | None = None,
+    ) -> None:
         """Record the outcome (once per ``run_id``); an outcome the recommender does not know is a ValueError."""
         known: dict[str, Outcome] = {o: o for o in OUTCOMES}
         if outcome not in known:
             raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
         await asyncio.to_thread(self.recommender.record_outcome, dict(alert), template, known[outcome], run_id=run_id)
+
+
+class HistoryLearner:
+    """Keeps failed and rolled-back runs (with their steps) in the SQL history, then tells ``inner``.
+
+    Verified runs reach the history through the Verifier; this covers the runs
+    that never got to ``Verifying``. Either part failing is logged by the
+    caller; the history write comes first so the ranking never knows more
+    than ``suture stats`` shows.
+    """
+
+    def __init__(self, *, history: History, inner: Learner | None = None, kube: KubeClient | None = None) -> None:
+        self.history = history
+        self.inner = inner
+        self.kube = kube
+
+    async def record(
+        self,
+        *,
+        alert: Mapping[str, Any],
+        template: str,
+        outcome: str,
+        run_id: str,
+        remediation: Mapping[str, Any] | None = None,
+        phase: str | None = None,
+    ) -> None:
+        """Upsert the run with ``outcome`` when it comes with its Remediation; then the inner learner."""
+        if remediation is not None and phase is not None:
+            await keep_run(
+                self.history,
+                remediation,
+                phase=phase,
+                outcome=outcome,
+                decided_at=datetime.now(UTC),
+                message=f"the run ended {phase}",
+                kube=self.kube,
+            )
+        if self.inner is not None:
+            await self.inner.record(
+                alert=alert, template=template, outcome=outcome, run_id=run_id, remediation=remediation, phase=phase
+            )

@@ -18,8 +18,9 @@ from suture import metrics
 from suture.api import API_VERSION
 from suture.kube import ApiError, KubeClient
 from suture.runs import VERIFYING, Learner, alert_of, post_event
-from suture.store import History, RunRecord
+from suture.store import History, keeps_failing
 from suture.verify.alertmanager import AlertmanagerUnavailable, AlertSource
+from suture.verify.record import keep_run
 
 logger = logging.getLogger("suture.verify")
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
@@ -138,37 +139,17 @@ class Verifier:
         return Verdict("Unknown", f"no resolved notification within the verify window and {why}")
 
     async def _keep(self, body: Mapping[str, Any], verdict: Verdict, verification: Mapping[str, Any]) -> None:
-        """The run and its outcome in the SQL history (upserts: a repeat changes nothing)."""
+        """The run, its steps and its outcome in the SQL history (upserts: a repeat changes nothing)."""
         assert self.history is not None
-        meta, status = body.get("metadata") or {}, body.get("status") or {}
-        alert, target = alert_of(body), status.get("target") or {}
-        recommendation = status.get("recommendation") or {}
-        version = status.get("templateVersion") or {}
-        started = _parse(status.get("startTime")) or self.clock()
-        await self.history.record_run(
-            RunRecord(
-                run_id=str(meta.get("uid", "")),
-                alert_name=str(alert["labels"].get("alertname", "")),
-                fingerprint=str(alert["fingerprint"]),
-                template=str(((body.get("spec") or {}).get("templateRef") or {}).get("name", "")),
-                phase="Succeeded",
-                started_at=started,
-                finished_at=_parse(status.get("completionTime")),
-                labels=alert["labels"],
-                annotations=alert["annotations"],
-                target="/".join(str(target[k]) for k in ("kind", "namespace", "name") if target.get(k)),
-                score=recommendation.get("score"),
-                template_generation=version.get("generation"),
-                template_hash=str(version.get("hash") or ""),
-                attempts=1 + len(status.get("retries") or []),
-            )
-        )
-        await self.history.record_outcome(
-            run_id=str(meta.get("uid", "")),
+        await keep_run(
+            self.history,
+            body,
+            phase="Succeeded",
             outcome=verdict.outcome,
             decided_at=self.clock(),
-            resolved_after_seconds=verification.get("timeToResolveSeconds"),
             message=verdict.message,
+            resolved_after_seconds=verification.get("timeToResolveSeconds"),
+            kube=self.kube,
         )
 
     async def _template_stats(self, body: Mapping[str, Any], verdict: Verdict) -> None:
@@ -178,6 +159,8 @@ class Verifier:
         ref = (body.get("spec") or {}).get("templateRef") or {}
         template = str(ref.get("name", ""))
         rows = [row for row in await self.history.stats() if row.template == template]
+        failing = keeps_failing((await self.history.outcomes_by_template()).get(template, []))
+        metrics.TEMPLATE_FAILING.labels(template).set(1 if failing else 0)
         effective = sum(row.effective for row in rows)
         ineffective = sum(row.ineffective for row in rows)
         stats: dict[str, Any] = {

@@ -11,13 +11,14 @@ from typing import Any
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
+from prometheus_client import REGISTRY
 
 from suture.actions import Registry
 from suture.engine import Engine
 from suture.kube import KubeClient
 from suture.recommend import Recommender
 from suture.runs import KubeStatusSink, RemediationService
-from suture.store import History, open_database
+from suture.store import History, RunRecord, open_database
 from suture.verify import AlertmanagerUnavailable, RecommenderLearner, Verifier, matchers, quote_matcher_value
 from tests.fakes.kubeapi import FakeKubeApi
 from tests.fakes.objects import remediation, template
@@ -34,7 +35,16 @@ class RecordingLearner:
 
     lessons: list[tuple[str, str, str]] = field(default_factory=list)
 
-    async def record(self, *, alert: Mapping[str, Any], template: str, outcome: str, run_id: str) -> None:
+    async def record(
+        self,
+        *,
+        alert: Mapping[str, Any],
+        template: str,
+        outcome: str,
+        run_id: str,
+        remediation: Mapping[str, Any] | None = None,
+        phase: str | None = None,
+    ) -> None:
         self.lessons.append((template, outcome, run_id))
 
 
@@ -317,6 +327,37 @@ async def test_the_outcome_is_kept_in_the_sql_history(
         assert (stats.runs, stats.effective) == (1, 1)
     shown = api.get("WorkflowTemplate", "restart", "shop")["status"]["stats"]
     assert (shown["runs"], shown["effectiveness"], shown["lastOutcome"]) == (1, 1.0, "Effective")
+
+
+async def test_a_template_that_keeps_failing_sets_its_metric(
+    api: FakeKubeApi,
+    kube: KubeClient,
+    make_service: Callable[[], RemediationService],
+    learner: RecordingLearner,
+    tmp_path: Path,
+) -> None:
+    api.add(with_window("5m"))
+    (rem,) = api.add(alert_remediation())
+    await run_to_the_end(api, make_service(), rem)
+    await resolve(kube, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    async with open_database(location=str(tmp_path / "suture.sqlite")) as database:
+        history = History(database)
+        past = datetime(2026, 1, 1, tzinfo=UTC)
+        for i in range(8):  # eight earlier Ineffective runs: one Effective more leaves the rate surely below a half
+            await history.record_run(
+                RunRecord(
+                    run_id=f"old-{i}",
+                    alert_name="A",
+                    fingerprint="f",
+                    template="restart",
+                    phase="Failed",
+                    started_at=past,
+                )
+            )
+            await history.record_outcome(run_id=f"old-{i}", outcome="Ineffective", decided_at=past)
+        verifier = Verifier(kube=kube, learner=learner, clock=Clock(), history=history)
+        assert await verifier.check(stored(api)) == "Effective"
+    assert REGISTRY.get_sample_value("suture_template_failing", {"template": "restart"}) == 1.0
 
 
 async def test_a_rejected_approval_teaches_nothing_even_when_the_run_rolls_back(
