@@ -113,12 +113,7 @@ rc=0
 
 # ---------------------------------------------------------------------------
 log "6/6 what Suture learned"
-if "$suture" stats --help >/dev/null 2>&1; then
-  "$suture" stats --data-dir "$state/suture-data"
-else
-  # `suture stats` (the SQL history) has not landed yet: the templates' status.stats say the same.
-  "$python" -m suture.demo stats --state "$state" --kubeconfig "$KUBECONFIG"
-fi
+"$suture" stats --data-dir "$state/suture-data"
 
 cat <<EOF
 

@@ -1,4 +1,4 @@
-"""`python -m suture.demo up|scenario|stats|down`: the parts of `make demo` (hack/demo.sh drives them)."""
+"""`python -m suture.demo up|scenario|down`: the parts of `make demo` (hack/demo.sh drives them)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from suture.api import API_VERSION
 from suture.demo.scenario import (
     Watch,
     bad_rollout,
@@ -92,33 +91,9 @@ def _summary(results: list[dict[str, Any]]) -> None:
     print(render_table(["ALERT", "TARGET", "TEMPLATE", "OUTCOME", "RESOLVED AFTER RUN"], rows))
 
 
-async def stats(kubeconfig: str) -> None:
-    """The templates' learned effectiveness from their status.stats (the fallback while `suture stats` is absent)."""
-    kube = await connect(kubeconfig)
-    try:
-        rows = []
-        for kind, namespace in (("WorkflowTemplate", NAMESPACE), ("ClusterWorkflowTemplate", None)):
-            for item in await kube.list(kind, namespace, api_version=API_VERSION):
-                s = (item.get("status") or {}).get("stats") or {}
-                rate = s.get("effectiveness")
-                rows.append(
-                    [
-                        item["metadata"]["name"],
-                        str(s.get("runs", 0)),
-                        str(s.get("succeeded", 0)),
-                        str(s.get("failed", 0)),
-                        f"{rate:.0%}" if isinstance(rate, int | float) else "-",
-                        str(s.get("lastOutcome", "-")),
-                    ]
-                )
-        print(render_table(["TEMPLATE", "RUNS", "EFFECTIVE", "INEFFECTIVE", "RATE", "LAST"], rows))
-    finally:
-        await kube.close()
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m suture.demo")
-    parser.add_argument("command", choices=["up", "scenario", "stats", "down"])
+    parser.add_argument("command", choices=["up", "scenario", "down"])
     parser.add_argument("--state", type=Path, required=True, help="the demo's state directory (pids, logs, data)")
     parser.add_argument("--kubeconfig", default="")
     args = parser.parse_args(argv)
@@ -128,9 +103,6 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "down":
         print("stopped: " + (", ".join(stop(args.state)) or "nothing was running"))
-        return 0
-    if args.command == "stats":
-        asyncio.run(stats(args.kubeconfig))
         return 0
     return asyncio.run(scenario(args.kubeconfig, stack.prometheus_url))
 
