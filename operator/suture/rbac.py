@@ -64,12 +64,14 @@ def merge_rules(rules: Iterable[RbacRule]) -> list[dict[str, Any]]:
     ]
 
 
-def cluster_role(registry: Registry, *, actions: Iterable[str] | None = None, peering: bool = False) -> dict[str, Any]:
+LEASE_RULES = (RbacRule("coordination.k8s.io", ("leases",), ("create", "get", "update")),)
+"""Leader election (suture.lease), granted by a Role in the operator's home namespace only."""
+
+
+def cluster_role(registry: Registry, *, actions: Iterable[str] | None = None) -> dict[str, Any]:
     """The operator's ClusterRole for the given actions (all registered ones by default)."""
     chosen = [registry.get(name) for name in actions] if actions is not None else list(registry)
     rules: list[RbacRule] = [*OPERATOR_RULES, *_target_rules()]
-    if peering:
-        rules.append(RbacRule("kopf.dev", ("clusterkopfpeerings", "kopfpeerings"), ("get", "list", "watch", "patch")))
     for spec in chosen:
         rules.extend(spec.rbac)
     return {

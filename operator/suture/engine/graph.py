@@ -24,7 +24,7 @@ from suture.api import END, ApprovalStep, Step, WorkflowTemplateSpec
 from suture.engine.execute import ask_approval, execute_step
 from suture.engine.outcome import CANCELLED_CATEGORY, StepResult
 from suture.engine.rollback import undo_entries, unfinished_intents
-from suture.engine.scope import RunDeps, Scope
+from suture.engine.scope import RunDeps, Scope, stop_draining
 from suture.engine.state import (
     APPROVAL_GATE,
     CANCELLED,
@@ -93,6 +93,7 @@ async def _target_replaced(target: Mapping[str, Any], deps: RunDeps) -> str:
 async def _boundary(state: RunState, deps: RunDeps) -> dict[str, Any] | None:
     """A step boundary: stop for a pending cancellation or an exhausted workflow timeout."""
     run = state["run"]
+    stop_draining(deps)
     request = deps.cancels.get(run["id"])
     if request is not None:
         return await _stop(state, deps, phase=CANCELLED, message="cancelled on request", rollback=request.rollback)

@@ -242,6 +242,14 @@ class Engine:
             approval=approval,
         )
 
+    def drain(self) -> None:
+        """Ask every run to stop at its next checkpoint (a step boundary, or at once in a wait), unfinished.
+
+        Its task then ends cancelled, its checkpoint and journal intact; :meth:`resume` (here after a
+        restart, or on the replica that leads next) continues it from there. For shutting down.
+        """
+        self.deps.draining.set()
+
     async def aclose(self) -> None:
         """Cancel the approval timers (runs stay checkpointed)."""
         timers = list(self._timers.values())
