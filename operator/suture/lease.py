@@ -130,7 +130,9 @@ class LeaseElector:
 
     async def run(self) -> None:
         """Take the Lease (retrying every retry period), then renew it until released, cancelled or lost."""
-        while not await self.attempt():
+        while not self.leading:
+            if await self.attempt():
+                break
             if self._released:
                 return
             await self._sleep(self.config.retry_period)
@@ -183,7 +185,8 @@ class LeaseElector:
             return True
         spec = lease.get("spec") or {}
         holder = str(spec.get("holderIdentity") or "")
-        record = (holder, spec.get("renewTime"), spec.get("leaseTransitions"), spec.get("leaseDurationSeconds"))
+        # Any write (a renewal) changes the resourceVersion, even one whose renewTime a coarse clock repeated.
+        record = (holder, (lease.get("metadata") or {}).get("resourceVersion"), spec.get("renewTime"))
         if record != self._observed:
             self._observed, self._observed_at = record, self._clock()
         if holder and holder != self.identity:
