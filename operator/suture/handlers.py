@@ -18,7 +18,7 @@ import kopf
 from suture import metrics
 from suture.actions import Registry, load_registry
 from suture.admission import approval_stamp_problem
-from suture.api import GROUP, VERSION
+from suture.api import API_VERSION, GROUP, VERSION
 from suture.config import Settings, load_settings
 from suture.engine import Engine, open_checkpointer
 from suture.kube import KubeClient, connect

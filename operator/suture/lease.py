@@ -171,7 +171,9 @@ class LeaseElector:
     async def _attempt(self) -> bool:
         if self._released:
             return False
-        lease = await self.kube.get_or_none("Lease", self.config.name, self.config.namespace, api_version=LEASE_API_VERSION)
+        lease = await self.kube.get_or_none(
+            "Lease", self.config.name, self.config.namespace, api_version=LEASE_API_VERSION
+        )
         now = self._now()
         if lease is None:
             try:

@@ -23,6 +23,17 @@ STEP_DURATION = Histogram(
     ["template", "step"],
     buckets=(0.05, 0.1, 0.5, 1, 5, 15, 30, 60, 300, 600),
 )
+ACTION_DURATION = Histogram(
+    "suture_action_duration_seconds",
+    "Wall time of each action call a step makes (each attempt), by action: the step duration by action.",
+    ["action"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+ACTION_ERRORS = Counter(
+    "suture_action_errors_total",
+    "Action calls that raised, by action and error category (transient, conflict, forbidden, ...).",
+    ["action", "category"],
+)
 RUNS_WAITING_APPROVAL = Gauge("suture_runs_waiting_approval", "Runs paused for a person's decision.")
 RUNS_REFUSED = Counter("suture_runs_refused_total", "Remediations refused before running, by reason.", ["reason"])
 

@@ -169,7 +169,9 @@ def test_ha_values_wire_leader_election_and_the_external_stores() -> None:
     assert env["SUTURE_QDRANT_URL"]["valueFrom"] == {"secretKeyRef": {"name": "suture-qdrant", "key": "url"}}
     (role,) = find(docs, "Role")
     assert role["metadata"]["namespace"] == "ops"
-    assert role["rules"] == [{"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create", "get", "update"]}]
+    assert role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create", "get", "update"]}
+    ]
     (binding,) = find(docs, "RoleBinding")
     assert binding["roleRef"]["name"] == role["metadata"]["name"]
     assert binding["subjects"][0]["namespace"] == "ops"

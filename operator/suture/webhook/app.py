@@ -39,7 +39,15 @@ class Readiness(Protocol):
 
 READINESS_KEY = web.AppKey("readiness", Readiness)
 MAX_BODY_KEY = web.AppKey("max_body", int)
-STOPPING_KEY = web.AppKey("stopping", Callable[[], bool])
+
+
+class Stopping(Protocol):
+    """True once the operator shuts down: the webhook answers 503 from then on."""
+
+    def __call__(self) -> bool: ...
+
+
+STOPPING_KEY = web.AppKey("stopping", Stopping)
 
 _REASONS = {404: "no such path", 405: "method not allowed", 413: "request body too large"}
 
@@ -130,7 +138,7 @@ def build_app(
     authenticator: Authenticator,
     readiness: Readiness = _always_ready,
     max_body: int = DEFAULT_MAX_BODY,
-    stopping: Callable[[], bool] = lambda: False,
+    stopping: Stopping = lambda: False,
 ) -> web.Application:
     """The aiohttp application; serve it with :func:`suture.webhook.server.serve`."""
     app = web.Application(middlewares=[_json_errors], client_max_size=max_body)
