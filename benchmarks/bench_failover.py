@@ -107,6 +107,7 @@ async def run(args: argparse.Namespace) -> None:
     await kube.create("Namespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
     workdir = Path(tempfile.mkdtemp(prefix="suture-failover-"))
     env = {
+        "KUBECONFIG": args.kubeconfig,
         "SUTURE_LEADER_ELECTION": "1",
         "SUTURE_HOME_NAMESPACE": namespace,
         "SUTURE_LEASE_DURATION": str(args.lease_duration),
