@@ -125,8 +125,7 @@ async def start_engine(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
         alerts=HttpAlertmanager(ours.alertmanager_url) if ours.alertmanager_url else None,
         history=History(database),
     )
-    metrics.RUNS_ACTIVE.set_function(lambda: engine.limiter.active)
-    metrics.RUNS_QUEUED.set_function(lambda: engine.limiter.queued)
+    metrics.watch_run_slots(engine.limiter)
     memo["kube"] = kube
     memo["elector"] = _start_election(ours, kube=kube, service=memo["service"], stack=stack)
     logger.info(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from prometheus_client import Counter, Gauge, Histogram
 
 RUNS_STARTED = Counter("suture_runs_started_total", "Remediation runs started.", ["template"])
@@ -68,3 +70,19 @@ LEARNING_FAILURES = Counter(
     "suture_learning_failures_total", "Outcomes the recommender could not record (logged; the run is unaffected)."
 )
 RANKER_FALLBACKS = Counter("suture_ranker_fallbacks_total", "Alerts ranked by priority because the recommender failed.")
+
+
+class RunSlots(Protocol):
+    """What the engine's concurrency limiter tells about its slots."""
+
+    @property
+    def active(self) -> int: ...
+
+    @property
+    def queued(self) -> int: ...
+
+
+def watch_run_slots(slots: RunSlots) -> None:
+    """Report ``suture_runs_active`` and ``suture_runs_queued`` from ``slots`` at every scrape."""
+    RUNS_ACTIVE.set_function(lambda: slots.active)
+    RUNS_QUEUED.set_function(lambda: slots.queued)

@@ -20,6 +20,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.errors import NodeCancelledError
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
@@ -331,7 +332,14 @@ class Engine:
             graph = self._graph(template)
             async with self.limiter.slot():
                 await self.deps.sink.run_phase(run_id=run_id, phase=RUNNING, message="running", undone=[])
-                await graph.ainvoke(payload, self._config(run_id), durability="sync")
+                try:
+                    await graph.ainvoke(payload, self._config(run_id), durability="sync")
+                except NodeCancelledError as exc:
+                    if not self.deps.draining.is_set():
+                        raise
+                    # LangGraph reports a node's own CancelledError as an error; draining, it is the
+                    # stop at a checkpoint that stop_draining asked for: end this task as cancelled.
+                    raise asyncio.CancelledError("the engine drains") from exc
             outcome = await self.snapshot(run_id=run_id)
             assert outcome is not None
         if outcome.approval is not None:
