@@ -126,7 +126,7 @@ async def _start_run_in_pause(kube: KubeClient, namespace: str, pause: str) -> N
         steps_now = {s["name"]: s["phase"] for s in (got.get("status") or {}).get("steps") or []}
         return steps_now.get("first") == "Succeeded" and steps_now.get("pause") == "Running"
 
-    await wait_for(pausing, timeout=30, what="the run to be inside the pause")
+    await wait_for(pausing, timeout=60, what="the run to be inside the pause")
 
 
 async def _finished_once(kube: KubeClient, namespace: str, *procs: OperatorProcess) -> None:
