@@ -148,6 +148,28 @@ async def _finished_once(kube: KubeClient, namespace: str, *procs: OperatorProce
     assert sum("step second" in m for m in started) == 1, started
 
 
+# First in the file: a run straight after the session's CRD replacement has been seen to leave the first
+# operator started with a Remediation watch that never delivers (3 of 4 runs of the failover test when it
+# came first, none since); a single replica restarted mid-test is indifferent to that.
+async def test_sigterm_mid_run_exits_and_the_restarted_operator_finishes_the_run_once(
+    kubeconfig: str, kube: KubeClient, namespace: str, tmp_path: Path, suture_crds: list[str]
+) -> None:
+    proc = _replica(kubeconfig, tmp_path, "solo", namespace)  # standalone: no leader election
+    await proc.start()
+    try:
+        await _start_run_in_pause(kube, namespace, "5s")
+        assert proc.proc is not None
+        proc.proc.send_signal(signal.SIGTERM)
+        code = await wait_for(lambda: _exit_code(proc), timeout=45, what="the operator to exit after SIGTERM")
+        assert code == (0,), proc.output()[-3000:]
+        assert (await kube.get("Deployment", "web", namespace))["spec"]["replicas"] == 3
+        await proc.start()
+        await _finished_once(kube, namespace, proc)
+    finally:
+        if proc.proc is not None and proc.proc.returncode is None:
+            await proc.kill(signal.SIGTERM)
+
+
 async def test_the_survivor_of_a_killed_leader_finishes_its_run_applying_no_step_twice(
     replicas: list[OperatorProcess], kube: KubeClient, namespace: str
 ) -> None:
@@ -187,25 +209,6 @@ async def test_a_leader_stopped_by_sigterm_drains_hands_over_and_the_run_finishe
     assert "stopping at their next checkpoint" in a.output()
     await wait_for(_holds(kube, namespace, b), timeout=30, what="b to take the released Lease")
     await _finished_once(kube, namespace, a, b)
-
-
-async def test_sigterm_mid_run_exits_and_the_restarted_operator_finishes_the_run_once(
-    kubeconfig: str, kube: KubeClient, namespace: str, tmp_path: Path, suture_crds: list[str]
-) -> None:
-    proc = _replica(kubeconfig, tmp_path, "solo", namespace)  # standalone: no leader election
-    await proc.start()
-    try:
-        await _start_run_in_pause(kube, namespace, "5s")
-        assert proc.proc is not None
-        proc.proc.send_signal(signal.SIGTERM)
-        code = await wait_for(lambda: _exit_code(proc), timeout=45, what="the operator to exit after SIGTERM")
-        assert code == (0,), proc.output()[-3000:]
-        assert (await kube.get("Deployment", "web", namespace))["spec"]["replicas"] == 3
-        await proc.start()
-        await _finished_once(kube, namespace, proc)
-    finally:
-        if proc.proc is not None and proc.proc.returncode is None:
-            await proc.kill(signal.SIGTERM)
 
 
 async def _exit_code(proc: OperatorProcess) -> tuple[int] | None:
