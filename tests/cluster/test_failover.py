@@ -148,9 +148,6 @@ async def _finished_once(kube: KubeClient, namespace: str, *procs: OperatorProce
     assert sum("step second" in m for m in started) == 1, started
 
 
-# First in the file: a run straight after the session's CRD replacement has been seen to leave the first
-# operator started with a Remediation watch that never delivers (3 of 4 runs of the failover test when it
-# came first, none since); a single replica restarted mid-test is indifferent to that.
 async def test_sigterm_mid_run_exits_and_the_restarted_operator_finishes_the_run_once(
     kubeconfig: str, kube: KubeClient, namespace: str, tmp_path: Path, suture_crds: list[str]
 ) -> None:
