@@ -149,6 +149,11 @@ _RUN_FLAGS: list[tuple[str, str, str, str]] = [
     ),
     ("--api-timeout", "SUTURE_WEBHOOK_API_TIMEOUT", "5", "seconds per API call before the webhook answers 503"),
     ("--log-format", "SUTURE_LOG_FORMAT", "text", "text, or json: one object per line with the run's fields"),
+    ("--lease-name", "SUTURE_LEASE_NAME", "suture-leader", "leader-election Lease in the home namespace"),
+    ("--lease-duration", "SUTURE_LEASE_DURATION", "15", "seconds before a dead leader's Lease is taken over"),
+    ("--lease-renew-deadline", "SUTURE_LEASE_RENEW_DEADLINE", "10", "seconds of failed renewals before stepping down"),
+    ("--lease-retry-period", "SUTURE_LEASE_RETRY_PERIOD", "2", "seconds between attempts to take or renew the Lease"),
+    ("--shutdown-timeout", "SUTURE_SHUTDOWN_TIMEOUT", "30", "on SIGTERM, seconds for in-flight steps to checkpoint"),
 ]
 
 
@@ -161,6 +166,8 @@ def _run_environment(args: argparse.Namespace) -> dict[str, str]:
             overrides[env] = str(value)
     if args.insecure_webhook:
         overrides["SUTURE_INSECURE_WEBHOOK"] = "1"
+    if args.leader_election:
+        overrides["SUTURE_LEADER_ELECTION"] = "1"
     if args.namespace:
         overrides["SUTURE_NAMESPACES"] = ",".join(args.namespace)
     return overrides
@@ -219,8 +226,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     kopf.run(
         clusterwide=not namespaces,
         namespaces=namespaces,
-        standalone=not settings.peering,
-        peering_name=settings.peering or None,
+        standalone=True,  # replicas coordinate through suture.lease, not kopf peering (README: High availability)
         liveness_endpoint=args.liveness,
     )
     return 0
@@ -431,12 +437,10 @@ def cmd_rbac(args: argparse.Namespace) -> int:
     watched = [n for n in (args.watch_namespaces or "").split(",") if n]
     try:
         if watched:
-            grant = namespaced_grant(
-                registry, namespaces=watched, actions=actions, peering=args.peering, gitops_suspend=args.gitops_suspend
-            )
+            grant = namespaced_grant(registry, namespaces=watched, actions=actions, gitops_suspend=args.gitops_suspend)
             docs = namespaced_manifests(grant, namespace=args.namespace, service_account=args.service_account)
         else:
-            role = cluster_role(registry, actions=actions, peering=args.peering, gitops_suspend=args.gitops_suspend)
+            role = cluster_role(registry, actions=actions, gitops_suspend=args.gitops_suspend)
             docs = [role, cluster_role_binding(namespace=args.namespace, service_account=args.service_account)]
     except UnknownAction as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -508,6 +512,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--insecure-webhook",
         action="store_true",
         help="accept webhooks without credentials (env SUTURE_INSECURE_WEBHOOK, default off)",
+    )
+    run.add_argument(
+        "--leader-election",
+        action="store_true",
+        help="several replicas: only the Lease holder executes runs (env SUTURE_LEADER_ELECTION, default off)",
     )
     run.set_defaults(func=cmd_run)
 
@@ -587,7 +596,6 @@ def build_parser() -> argparse.ArgumentParser:
     rbac.add_argument("--actions", help="comma-separated actions to allow (default: every registered action)")
     rbac.add_argument("--namespace", default="suture", help="namespace of the operator's ServiceAccount")
     rbac.add_argument("--service-account", default="suture", help="the operator's ServiceAccount")
-    rbac.add_argument("--peering", action="store_true", help="also grant kopf peering (several replicas)")
     rbac.add_argument("--gitops-suspend", action="store_true", help="also grant pausing Argo CD/Flux (gitops: suspend)")
     rbac.add_argument("--watch-namespaces", help="comma-separated: Roles in these namespaces only (namespaced mode)")
     rbac.set_defaults(func=cmd_rbac)

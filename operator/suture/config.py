@@ -81,8 +81,30 @@ class Settings:
     api_timeout: float = field(default_factory=lambda: float(os.environ.get("SUTURE_WEBHOOK_API_TIMEOUT", "5")))
     """Seconds the receiver waits for the API server per call before answering 503."""
 
-    peering: str = field(default_factory=lambda: os.environ.get("SUTURE_PEERING", ""))
-    """kopf peering name for high availability; empty runs standalone (one replica)."""
+    leader_election: bool = field(
+        default_factory=lambda: _flag("SUTURE_LEADER_ELECTION", bool(os.environ.get("SUTURE_PEERING")))
+    )
+    """Several replicas: only the holder of a Lease in the home namespace executes runs and verifies them
+    (every replica receives alerts). Off runs standalone. The retired ``SUTURE_PEERING`` turns it on."""
+
+    lease_name: str = field(default_factory=lambda: os.environ.get("SUTURE_LEASE_NAME", "suture-leader"))
+    """Name of the leader-election Lease in the home namespace."""
+
+    lease_duration: float = field(default_factory=lambda: float(os.environ.get("SUTURE_LEASE_DURATION", "15")))
+    """Seconds an unrenewed Lease stays its holder's: the failover time after a crash."""
+
+    lease_renew_deadline: float = field(
+        default_factory=lambda: float(os.environ.get("SUTURE_LEASE_RENEW_DEADLINE", "10"))
+    )
+    """Seconds the leader keeps failing to renew before it stops (and exits); below the lease duration."""
+
+    lease_retry_period: float = field(default_factory=lambda: float(os.environ.get("SUTURE_LEASE_RETRY_PERIOD", "2")))
+    """Seconds between attempts to take or renew the Lease: the failover time after a clean shutdown."""
+
+    shutdown_timeout: float = field(default_factory=lambda: float(os.environ.get("SUTURE_SHUTDOWN_TIMEOUT", "30")))
+    """On SIGTERM, seconds in-flight steps get to reach their checkpoint before the runs are stopped
+    where they are (the effect journal keeps that exactly-once too); keep it under the pod's
+    terminationGracePeriodSeconds."""
 
     alertmanager_url: str = field(default_factory=lambda: os.environ.get("SUTURE_ALERTMANAGER_URL", ""))
     """Alertmanager base URL the verifier asks (API v2) whether an alert still fires; empty: only the

@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 from pathlib import Path
 from typing import Any
 
@@ -17,11 +18,12 @@ import kopf
 from suture import metrics
 from suture.actions import Registry, load_registry
 from suture.admission import approval_stamp_problem
-from suture.api import GROUP, VERSION
-from suture.config import load_settings
+from suture.api import API_VERSION, GROUP, VERSION
+from suture.config import Settings, load_settings
 from suture.engine import Engine, open_checkpointer
 from suture.gitops import GitOpsSettings
-from suture.kube import connect
+from suture.kube import KubeClient, connect
+from suture.lease import LeaseConfig, LeaseElector
 from suture.prometheus import HttpPromQLClient
 from suture.recommend import Recommender
 from suture.runs import KubeStatusSink, KubeTemplateSource, RemediationService
@@ -72,11 +74,8 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="suture.dev")
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(prefix="suture.dev")
     settings.posting.level = 20  # INFO and above become Kubernetes Events
-    ours = load_settings()
-    settings.peering.standalone = not ours.peering
-    if ours.peering:
-        settings.peering.name = ours.peering
-    if ours.namespaces:
+    settings.peering.standalone = True  # replicas coordinate through suture.lease (README: High availability)
+    if load_settings().namespaces:
         # Watching named namespaces needs no cluster-wide Namespace or CRD watch, and namespaced RBAC
         # (the chart's watchNamespaces) forbids the list: kopf would retry it for a minute first.
         settings.scanning.disabled = True
@@ -136,18 +135,61 @@ async def start_engine(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
         alerts=HttpAlertmanager(ours.alertmanager_url) if ours.alertmanager_url else None,
         history=History(database),
     )
-    metrics.RUNS_ACTIVE.set_function(lambda: engine.limiter.active)
-    metrics.RUNS_QUEUED.set_function(lambda: engine.limiter.queued)
-    # Standalone, this replica executes every run. With kopf peering, leadership is not tracked yet
-    # (0): the gauge must never claim it.
-    metrics.LEADER.set(0 if ours.peering else 1)
+    metrics.watch_run_slots(engine.limiter)
     memo["kube"] = kube
+    memo["elector"] = _start_election(ours, kube=kube, service=memo["service"], stack=stack)
     logger.info(
         "engine ready: checkpoints in %s, at most %d runs at once%s",
         ours.checkpoint_location(),
         ours.max_concurrent_runs,
         ", global dry-run" if ours.dry_run else "",
     )
+
+
+def _start_election(
+    ours: Settings, *, kube: KubeClient, service: RemediationService, stack: contextlib.AsyncExitStack
+) -> LeaseElector | None:
+    """With leader election on, campaign for the Lease in the background; None standalone (always leading)."""
+    if not ours.leader_election:
+        metrics.LEADER.set(1)  # standalone, this replica executes every run
+        return None
+    config = LeaseConfig(
+        namespace=ours.home_namespace or DEFAULT_HOME_NAMESPACE,
+        name=ours.lease_name,
+        duration=ours.lease_duration,
+        renew_deadline=ours.lease_renew_deadline,
+        retry_period=ours.lease_retry_period,
+    )
+
+    def lost() -> None:
+        # Another replica may lead within (duration - renew deadline): stop every run now, then exit so the
+        # pod restarts as a candidate (what client-go's users do); SIGTERM runs kopf's cleanup below.
+        asyncio.get_running_loop().create_task(service.aclose())
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    elector = LeaseElector(kube, config, on_lost=lost)
+    campaign = asyncio.create_task(elector.run(), name="suture-leader-election")
+    stack.callback(campaign.cancel)
+    return elector
+
+
+async def _as_leader(memo: kopf.Memo, body: kopf.Body) -> dict[str, Any] | None:
+    """The Remediation, once this replica leads: at once when it does, else read again after the wait
+    (the body kopf gave may be long stale by then); None when it is gone.
+
+    A follower's Remediation handlers wait here rather than return: a handler that returned would let kopf
+    record the change as handled in the object's annotations, which both replicas share, and the leader
+    would never see it. Waiting writes nothing; on takeover every waiting handler resumes its run.
+    """
+    elector: LeaseElector | None = memo.get("elector")
+    if elector is None or elector.leading:
+        return dict(body)
+    await elector.wait_leading()
+    meta = body.get("metadata") or {}
+    fresh: dict[str, Any] | None = await memo["kube"].get_or_none(
+        "Remediation", str(meta.get("name")), str(meta.get("namespace")), api_version=API_VERSION
+    )
+    return fresh
 
 
 def _open_recommender(data_dir: Path) -> Recommender | None:
@@ -206,7 +248,13 @@ async def start_receiver(
         api_timeout=ours.api_timeout,
     )
     readiness = ReceiverReadiness(kube=kube, catalog=catalog)
-    app = build_app(intake=intake, authenticator=authenticator, readiness=readiness, max_body=ours.webhook_max_body)
+    app = build_app(
+        intake=intake,
+        authenticator=authenticator,
+        readiness=readiness,
+        max_body=ours.webhook_max_body,
+        stopping=lambda: readiness.stopping,
+    )
     tls = tls_context(cert_file=ours.tls_cert_file, key_file=ours.tls_key_file) if ours.tls_cert_file else None
     runner = await serve(app, host=ours.listen_address, port=ours.port, tls=tls)
     memo["stack"].push_async_callback(runner.cleanup)
@@ -224,13 +272,17 @@ async def start_receiver(
 
 @kopf.on.cleanup()
 async def stop_engine(memo: kopf.Memo, **_: Any) -> None:
-    """Stop accepting alerts and runs, then close the engine; unfinished runs stay checkpointed."""
+    """Fail /readyz and refuse webhooks (503: Alertmanager retries, another replica answers), let in-flight
+    steps reach their checkpoint within the shutdown timeout, then give the Lease back and close."""
     readiness = memo.get("readiness")
     if readiness is not None:
         readiness.stopping = True
     service = memo.get("service")
     if service is not None:
-        await service.aclose()  # before the clients close under them
+        await service.drain(timeout=load_settings().shutdown_timeout)  # before the clients close under them
+    elector: LeaseElector | None = memo.get("elector")
+    if elector is not None:
+        await elector.release()  # after the last write of this replica's runs: the next leader starts clean
     stack = memo.get("stack")
     if stack is not None:
         await stack.aclose()
@@ -244,8 +296,10 @@ def _service(memo: kopf.Memo) -> RemediationService:
 @kopf.on.resume(GROUP, VERSION, "remediations")
 @kopf.on.create(GROUP, VERSION, "remediations")
 async def run_remediation(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """Start (or, after a restart, resume) the run of a Remediation."""
-    await _service(memo).start(dict(body))
+    """Start (or, after a restart or a takeover, resume) the run of a Remediation."""
+    fresh = await _as_leader(memo, body)
+    if fresh is not None:
+        await _service(memo).start(fresh)
 
 
 @kopf.timer(
@@ -260,6 +314,9 @@ async def run_remediation(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
 async def verify_remediation(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Decide a succeeded run's outcome once the signals allow; the deadline lives in the status, so a
     restarted operator picks every Verifying Remediation up again here."""
+    elector: LeaseElector | None = memo.get("elector")
+    if elector is not None and not elector.leading:
+        return  # the leader verifies; a timer writes nothing kopf keeps, so returning is safe here
     verifier: Verifier = memo["verifier"]
     await verifier.check(dict(body))
 
@@ -267,31 +324,41 @@ async def verify_remediation(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None
 @kopf.on.field(GROUP, VERSION, "remediations", field="spec.approval")
 async def answer_approval(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Hand an approval answer to the waiting run."""
-    await _service(memo).approval_changed(dict(body))
+    fresh = await _as_leader(memo, body)
+    if fresh is not None:
+        await _service(memo).approval_changed(fresh)
 
 
 @kopf.on.field(GROUP, VERSION, "remediations", field="spec.cancel", value=True)
 async def cancel_remediation(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Stop the run at its next step boundary."""
-    await _service(memo).cancel(dict(body))
+    fresh = await _as_leader(memo, body)
+    if fresh is not None:
+        await _service(memo).cancel(fresh)
 
 
 @kopf.on.field(GROUP, VERSION, "remediations", field="spec.paused")
 async def pause_remediation(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Pause the run at its next step boundary, or continue a paused one."""
-    await _service(memo).pause_changed(dict(body))
+    fresh = await _as_leader(memo, body)
+    if fresh is not None:
+        await _service(memo).pause_changed(fresh)
 
 
 @kopf.on.field(GROUP, VERSION, "remediations", field="spec.retry")
 async def retry_remediation(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Run a failed run again from the step that failed."""
-    await _service(memo).retry(dict(body))
+    fresh = await _as_leader(memo, body)
+    if fresh is not None:
+        await _service(memo).retry(fresh)
 
 
 @kopf.on.delete(GROUP, VERSION, "remediations")
 async def delete_remediation(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """A deleted Remediation stops its run (and rolls back when the template asks) before it goes."""
-    await _service(memo).cancel(dict(body))
+    fresh = await _as_leader(memo, body)
+    if fresh is not None:
+        await _service(memo).cancel(fresh)
     _service(memo).sink.forget(str(body.get("metadata", {}).get("uid", "")))
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 from prometheus_client import Counter, Gauge, Histogram
 
 RUNS_STARTED = Counter("suture_runs_started_total", "Remediation runs started.", ["template"])
@@ -22,6 +24,17 @@ STEP_DURATION = Histogram(
     "Wall time of a step from its first attempt to its end.",
     ["template", "step"],
     buckets=(0.05, 0.1, 0.5, 1, 5, 15, 30, 60, 300, 600),
+)
+ACTION_DURATION = Histogram(
+    "suture_action_duration_seconds",
+    "Wall time of each action call a step makes (each attempt), by action: the step duration by action.",
+    ["action"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300),
+)
+ACTION_ERRORS = Counter(
+    "suture_action_errors_total",
+    "Action calls that raised, by action and error category (transient, conflict, forbidden, ...).",
+    ["action", "category"],
 )
 RUNS_WAITING_APPROVAL = Gauge("suture_runs_waiting_approval", "Runs paused for a person's decision.")
 RUNS_REFUSED = Counter("suture_runs_refused_total", "Remediations refused before running, by reason.", ["reason"])
@@ -62,3 +75,19 @@ TEMPLATE_FAILING = Gauge(
     ["template"],
 )
 RANKER_FALLBACKS = Counter("suture_ranker_fallbacks_total", "Alerts ranked by priority because the recommender failed.")
+
+
+class RunSlots(Protocol):
+    """What the engine's concurrency limiter tells about its slots."""
+
+    @property
+    def active(self) -> int: ...
+
+    @property
+    def queued(self) -> int: ...
+
+
+def watch_run_slots(slots: RunSlots) -> None:
+    """Report ``suture_runs_active`` and ``suture_runs_queued`` from ``slots`` at every scrape."""
+    RUNS_ACTIVE.set_function(lambda: slots.active)
+    RUNS_QUEUED.set_function(lambda: slots.queued)

@@ -73,11 +73,12 @@ def merge_rules(rules: Iterable[RbacRule]) -> list[dict[str, Any]]:
     ]
 
 
-PEERING_RULE = RbacRule("kopf.dev", ("clusterkopfpeerings", "kopfpeerings"), ("get", "list", "watch", "patch"))
+LEASE_RULES = (RbacRule("coordination.k8s.io", ("leases",), ("create", "get", "update")),)
+"""Leader election (suture.lease), granted by a Role in the operator's home namespace only."""
 
 
 def _wanted(
-    registry: Registry, actions: Iterable[str] | None, peering: bool, gitops_suspend: bool
+    registry: Registry, actions: Iterable[str] | None, gitops_suspend: bool
 ) -> tuple[list[Any], list[RbacRule]]:
     """The chosen action specs and every rule the operator needs for them.
 
@@ -86,8 +87,6 @@ def _wanted(
     """
     chosen = [registry.get(name) for name in actions] if actions is not None else list(registry)
     rules: list[RbacRule] = [*OPERATOR_RULES, *_target_rules()]
-    if peering:
-        rules.append(PEERING_RULE)
     if gitops_suspend:
         rules.extend(GITOPS_SUSPEND_RULES)
     for spec in chosen:
@@ -96,10 +95,10 @@ def _wanted(
 
 
 def cluster_role(
-    registry: Registry, *, actions: Iterable[str] | None = None, peering: bool = False, gitops_suspend: bool = False
+    registry: Registry, *, actions: Iterable[str] | None = None, gitops_suspend: bool = False
 ) -> dict[str, Any]:
     """The operator's ClusterRole for the given actions (all registered ones by default)."""
-    chosen, rules = _wanted(registry, actions, peering, gitops_suspend)
+    chosen, rules = _wanted(registry, actions, gitops_suspend)
     return {
         "apiVersion": "rbac.authorization.k8s.io/v1",
         "kind": "ClusterRole",
@@ -123,7 +122,7 @@ def cluster_role_binding(*, namespace: str, service_account: str) -> dict[str, A
     }
 
 
-# Cluster-scoped resources the kind table does not carry (kopf's own peering objects).
+# Cluster-scoped resources the kind table does not carry (kopf's peering objects, should a pack grant them).
 _EXTRA_CLUSTER_SCOPED = {("kopf.dev", "clusterkopfpeerings")}
 READ_VERBS = frozenset({"get", "list", "watch"})
 
@@ -145,7 +144,6 @@ def namespaced_grant(
     *,
     namespaces: Iterable[str],
     actions: Iterable[str] | None = None,
-    peering: bool = False,
     gitops_suspend: bool = False,
 ) -> dict[str, Any]:
     """What the operator gets when it watches only ``namespaces`` (the chart's namespaced mode).
@@ -158,7 +156,7 @@ def namespaced_grant(
     resources, never given in this mode (so node actions such as cordon_node cannot act).
     """
     watched = sorted(set(namespaces))
-    chosen, rules = _wanted(registry, actions, peering, gitops_suspend)
+    chosen, rules = _wanted(registry, actions, gitops_suspend)
     in_namespace: list[RbacRule] = []
     home: list[RbacRule] = []
     cluster: list[RbacRule] = []

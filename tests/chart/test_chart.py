@@ -44,6 +44,7 @@ def test_template_renders(mode: str) -> None:
             "MutatingAdmissionPolicy",
             "MutatingAdmissionPolicyBinding",
             *roles,
+            *(["Role", "RoleBinding"] if mode == "ha" else []),  # leader election
         ]
     )
 
@@ -78,13 +79,13 @@ def _suture_rbac(*args: str) -> dict[str, Any]:
     return role
 
 
-@pytest.mark.parametrize(("mode", "peering"), [("default", False), ("ha", True)])
-def test_rendered_cluster_role_equals_suture_rbac(mode: str, peering: bool) -> None:
+@pytest.mark.parametrize("mode", ["default", "ha"])
+def test_rendered_cluster_role_equals_suture_rbac(mode: str) -> None:
     (role,) = find(documents(template(VALUES_FILES[mode])), "ClusterRole")
-    cli = _suture_rbac(*(["--peering"] if peering else []))
+    cli = _suture_rbac()
     assert role["rules"] == cli["rules"]
     assert role["metadata"]["annotations"]["suture.dev/actions"] == cli["metadata"]["annotations"]["suture.dev/actions"]
-    assert role["rules"] == cluster_role(load_registry(), peering=peering)["rules"]
+    assert role["rules"] == cluster_role(load_registry())["rules"]
     assert not any("secrets" in rule["resources"] for rule in role["rules"])
 
 
@@ -169,15 +170,32 @@ def test_namespaced_values_watch_only_their_namespaces() -> None:
     assert [a for a in c["args"] if a.startswith("--namespace=")] == ["--namespace=shop", "--namespace=payments"]
 
 
-def test_ha_values_wire_peering_and_the_external_stores() -> None:
-    docs = documents(template(VALUES_FILES["ha"]))
+def test_ha_values_wire_leader_election_and_the_external_stores() -> None:
+    docs = documents(template(VALUES_FILES["ha"], namespace="ops"))
     (deployment,) = find(docs, "Deployment")
     assert deployment["spec"]["replicas"] == 2
     _, c = _container(docs)
     env = {e["name"]: e for e in c["env"]}
-    assert env["SUTURE_PEERING"]["value"] == "suture"
+    assert env["SUTURE_LEADER_ELECTION"]["value"] == "1"
+    assert env["SUTURE_LEASE_NAME"]["value"] == "suture"
     assert env["SUTURE_DATABASE_URL"]["valueFrom"] == {"secretKeyRef": {"name": "suture-database", "key": "url"}}
+    assert env["SUTURE_CHECKPOINTS"]["valueFrom"] == env["SUTURE_DATABASE_URL"]["valueFrom"]
     assert env["SUTURE_QDRANT_URL"]["valueFrom"] == {"secretKeyRef": {"name": "suture-qdrant", "key": "url"}}
+    (role,) = find(docs, "Role")
+    assert role["metadata"]["namespace"] == "ops"
+    assert role["rules"] == [
+        {"apiGroups": ["coordination.k8s.io"], "resources": ["leases"], "verbs": ["create", "get", "update"]}
+    ]
+    (binding,) = find(docs, "RoleBinding")
+    assert binding["roleRef"]["name"] == role["metadata"]["name"]
+    assert binding["subjects"][0]["namespace"] == "ops"
+
+
+def test_one_replica_has_no_leader_election() -> None:
+    docs = documents(template())
+    assert find(docs, "Role") == []
+    _, c = _container(docs)
+    assert "SUTURE_LEADER_ELECTION" not in {e["name"] for e in c["env"]}
 
 
 def test_several_replicas_without_a_database_fail_clearly() -> None:

@@ -48,9 +48,6 @@ suture.rbacPlan: which actions are enabled and every rule entry they and the ope
 {{- $chosen = without $chosen . -}}
 {{- end -}}
 {{- $entries := $generated.operator -}}
-{{- if gt (int .Values.replicas) 1 -}}
-{{- $entries = concat $entries $generated.peering -}}
-{{- end -}}
 {{- if .Values.gitops.suspend -}}
 {{- $entries = concat $entries $generated.gitopsSuspend -}}
 {{- end -}}

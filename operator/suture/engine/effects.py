@@ -11,14 +11,17 @@ approvals, a single look at every watched check.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from langgraph.types import interrupt
 
+from suture import metrics
 from suture.actions import ActionContext, ActionResult, Registry
 from suture.api import Check
+from suture.errors import category_of
 
 Look = Callable[[], Awaitable[tuple[bool, str]]]
 """Evaluate a check once: (holds, plain-words detail). May raise what the check raises."""
@@ -82,8 +85,15 @@ class LiveEffects:
     async def invoke(
         self, registry: Registry, name: str, params: Mapping[str, Any], ctx: ActionContext, *, label: str
     ) -> ActionResult:
-        """Call the registry."""
-        return await registry.invoke(name, params, ctx)
+        """Call the registry, timing the call and counting its errors by category (real runs only)."""
+        started = time.perf_counter()
+        try:
+            return await registry.invoke(name, params, ctx)
+        except Exception as exc:
+            metrics.ACTION_ERRORS.labels(name, str(category_of(exc))).inc()
+            raise
+        finally:
+            metrics.ACTION_DURATION.labels(name).observe(time.perf_counter() - started)
 
     async def ask(self, request: Mapping[str, Any]) -> Any:
         """Pause the run with a LangGraph interrupt; the engine resumes it with the answer."""

@@ -25,7 +25,7 @@ from suture.engine import gitops
 from suture.engine.execute import ask_approval, execute_step
 from suture.engine.outcome import CANCELLED_CATEGORY, StepResult
 from suture.engine.rollback import undo_entries, unfinished_intents
-from suture.engine.scope import RunDeps, Scope
+from suture.engine.scope import RunDeps, Scope, stop_draining
 from suture.engine.state import (
     APPROVAL_GATE,
     CANCELLED,
@@ -118,6 +118,7 @@ async def _boundary(state: RunState, deps: RunDeps, here: str) -> dict[str, Any]
     """A step boundary before node ``here``: stop for a pending cancellation, a pause, or an exhausted
     workflow timeout."""
     run = state["run"]
+    stop_draining(deps)
     request = deps.cancels.get(run["id"])
     if request is not None:
         return await _stop(state, deps, phase=CANCELLED, message="cancelled on request", rollback=request.rollback)

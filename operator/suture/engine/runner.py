@@ -20,6 +20,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.errors import NodeCancelledError
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
 
@@ -332,6 +333,14 @@ class Engine:
             attempt=int(values.get("attempt") or 1),
         )
 
+    def drain(self) -> None:
+        """Ask every run to stop at its next checkpoint (a step boundary, or at once in a wait), unfinished.
+
+        Its task then ends cancelled, its checkpoint and journal intact; :meth:`resume` (here after a
+        restart, or on the replica that leads next) continues it from there. For shutting down.
+        """
+        self.deps.draining.set()
+
     async def aclose(self) -> None:
         """Cancel the approval timers (runs stay checkpointed)."""
         timers = list(self._timers.values())
@@ -413,7 +422,14 @@ class Engine:
             graph = self._graph(template)
             async with self.limiter.slot():
                 await self.deps.sink.run_phase(run_id=run_id, phase=RUNNING, message="running", undone=[])
-                await graph.ainvoke(payload, self._config(run_id), durability="sync")
+                try:
+                    await graph.ainvoke(payload, self._config(run_id), durability="sync")
+                except NodeCancelledError as exc:
+                    if not self.deps.draining.is_set():
+                        raise
+                    # LangGraph reports a node's own CancelledError as an error; draining, it is the
+                    # stop at a checkpoint that stop_draining asked for: end this task as cancelled.
+                    raise asyncio.CancelledError("the engine drains") from exc
             outcome = await self.snapshot(run_id=run_id)
             assert outcome is not None
         if outcome.approval is not None:

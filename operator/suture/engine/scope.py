@@ -77,6 +77,17 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def stop_draining(deps: RunDeps) -> None:
+    """Stop this run's task here when the engine drains: the caller is at a checkpoint (a step boundary,
+    or a wait whose start time is journaled), so the run resumes from it later, unchanged.
+
+    Raises :class:`asyncio.CancelledError` (which no step machinery records as a failure), as a
+    cancelled task would.
+    """
+    if deps.draining.is_set():
+        raise asyncio.CancelledError("the engine drains; the run resumes from its checkpoint")
+
+
 @dataclass
 class RunDeps:
     """Engine-wide services shared by every run."""
@@ -97,6 +108,8 @@ class RunDeps:
     journal: EffectJournal = field(default_factory=MemoryJournal)  # durable per-call effects (exactly-once)
     # Runs continuing after a pause or a restart: their target's UID is checked at the next step boundary.
     recheck_target: set[str] = field(default_factory=set)
+    # Set when the operator shuts down: runs stop at their next checkpoint, unfinished (see Engine.drain).
+    draining: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 @dataclass
@@ -176,12 +189,15 @@ class Scope:
         event = self.deps.cancels.event(self.run_id)
         if event.is_set():
             raise RunCancelled("the run was cancelled")
+        stop_draining(self.deps)
         waiter = asyncio.ensure_future(self.deps.sleep(max(seconds, 0.0)))
         cancel = asyncio.ensure_future(event.wait())
+        drain = asyncio.ensure_future(self.deps.draining.wait())
         try:
-            await asyncio.wait({waiter, cancel}, return_when=asyncio.FIRST_COMPLETED)
+            await asyncio.wait({waiter, cancel, drain}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (waiter, cancel):
+            for task in (waiter, cancel, drain):
                 task.cancel()
         if event.is_set():
             raise RunCancelled("the run was cancelled")
+        stop_draining(self.deps)

@@ -396,6 +396,21 @@ class RemediationService:
             warning=True,
         )
 
+    async def drain(self, *, timeout: float) -> None:
+        """Shut down gently: every run stops at its next checkpoint, or where it is after ``timeout`` seconds.
+
+        No run is marked as anything: each stays checkpointed and resumes at the next start (or on
+        the replica that leads next). Returns within ``timeout`` plus the time cancelled tasks take.
+        """
+        self.engine.drain()
+        running = [task for task in self.tasks.values() if not task.done()]
+        if running:
+            logger.info("shutting down: %d run(s) stopping at their next checkpoint", len(running))
+            _, late = await asyncio.wait(running, timeout=timeout)
+            if late:
+                logger.warning("%d run(s) did not reach a checkpoint in %.0f s; stopping them", len(late), timeout)
+        await self.aclose()
+
     async def aclose(self) -> None:
         """Stop every run task (shutting down): each run stays checkpointed and resumes at the next start.
 

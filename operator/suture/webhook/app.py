@@ -40,6 +40,15 @@ class Readiness(Protocol):
 READINESS_KEY = web.AppKey("readiness", Readiness)
 MAX_BODY_KEY = web.AppKey("max_body", int)
 
+
+class Stopping(Protocol):
+    """True once the operator shuts down: the webhook answers 503 from then on."""
+
+    def __call__(self) -> bool: ...
+
+
+STOPPING_KEY = web.AppKey("stopping", Stopping)
+
 _REASONS = {404: "no such path", 405: "method not allowed", 413: "request body too large"}
 
 
@@ -81,6 +90,9 @@ async def _webhook(request: web.Request) -> web.Response:
 async def _handle_webhook(request: web.Request) -> web.Response:
     if not request.app[AUTH_KEY].admits(request.headers.get("Authorization")):
         raise HttpProblem(401, "missing or wrong credentials", field="Authorization")
+    if request.app[STOPPING_KEY]():
+        # Shutting down: Alertmanager retries a 503, and the Service sends the retry to another replica.
+        raise HttpProblem(503, "this replica is shutting down; retry")
     if request.content_type != "application/json":
         raise HttpProblem(415, "the body must be JSON (Content-Type: application/json)", field="Content-Type")
     limit = request.app[MAX_BODY_KEY]
@@ -126,6 +138,7 @@ def build_app(
     authenticator: Authenticator,
     readiness: Readiness = _always_ready,
     max_body: int = DEFAULT_MAX_BODY,
+    stopping: Stopping = lambda: False,
 ) -> web.Application:
     """The aiohttp application; serve it with :func:`suture.webhook.server.serve`."""
     app = web.Application(middlewares=[_json_errors], client_max_size=max_body)
@@ -133,6 +146,7 @@ def build_app(
     app[AUTH_KEY] = authenticator
     app[READINESS_KEY] = readiness
     app[MAX_BODY_KEY] = max_body
+    app[STOPPING_KEY] = stopping
     app.router.add_post(WEBHOOK_PATH, _webhook)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
