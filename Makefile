@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.suture-installed
 
-.PHONY: help setup tools debian-packages lint test test-unit test-cluster crds chart cluster-up cluster-down demo clean
+.PHONY: help setup tools debian-packages lint test test-unit test-cluster crds chart cluster-up cluster-down demo clean chaos bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -59,6 +59,12 @@ cluster-down: ## stop the local control plane and remove its state
 
 demo: setup tools ## a real remediation on the local control plane: crash loop, approval, rollback (idempotent)
 	@hack/demo.sh
+
+# The cluster of SUTURE_TEST_KUBECONFIG, else the local control plane (started when down).
+BENCH_KUBECONFIG = $${SUTURE_TEST_KUBECONFIG:-$$(hack/cluster-up.sh | tail -1 | sed 's/^KUBECONFIG=//')}
+
+chaos: setup tools ## 30 seeded trials SIGKILLing `suture run` under alerts and runs (CHAOS_TRIALS=n); table + benchmarks/out/chaos.json
+	@K="$(BENCH_KUBECONFIG)" && $(BIN)/python benchmarks/chaos.py --kubeconfig "$$K" --trials $${CHAOS_TRIALS:-30}
 
 clean: ## remove the virtualenv and build leftovers (the tool cache stays)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info
