@@ -23,13 +23,24 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.cluster.chaos import Settings, TrialResult, run_trial, setup_namespace, totals
+from tests.cluster.chaos import Operator, Settings, TrialResult, run_trial, setup_namespace, totals
 
-from suture.kube import connect
+from suture.kube import KubeClient, connect
 from suture.table import render_table
 
 OUT = Path(__file__).resolve().parent / "out" / "chaos.json"
 COLUMNS = ("trials", "kills", "alerts", "runs", "double-applied", "lost", "stuck")
+
+
+async def one(kube: KubeClient, op: Operator, seed: int) -> TrialResult:
+    r = await run_trial(kube, op, seed)
+    flag = "ok" if r.ok() else "FAIL " + "; ".join(r.problems)
+    print(
+        f"seed {seed:3d}: {r.alerts} alerts, {r.kills} kills, {r.runs} runs, "
+        f"{r.writes} action writes, {r.seconds:.0f} s {r.marks}  {flag}",
+        flush=True,
+    )
+    return r
 
 
 async def trials(args: argparse.Namespace) -> list[TrialResult]:
@@ -39,15 +50,12 @@ async def trials(args: argparse.Namespace) -> list[TrialResult]:
     results = []
     try:
         with tempfile.TemporaryDirectory(prefix="suture-chaos-") as tmp:
-            for seed in range(args.first_seed, args.first_seed + args.trials):
-                r = await run_trial(kube, args.kubeconfig, namespace, Path(tmp) / str(seed), seed, Settings())
-                results.append(r)
-                flag = "ok" if r.ok() else "FAIL " + "; ".join(r.problems)
-                print(
-                    f"seed {seed:3d}: {r.alerts} alerts, {r.kills} kills, {r.runs} runs, "
-                    f"{r.writes} action writes, {r.seconds:.0f} s {r.marks}  {flag}",
-                    flush=True,
-                )
+            op = Operator(args.kubeconfig, Path(tmp), namespace, args.first_seed, Settings())
+            try:
+                for seed in range(args.first_seed, args.first_seed + args.trials):
+                    results.append(await one(kube, op, seed))
+            finally:
+                await op.stop()
     finally:
         await kube.delete("Namespace", namespace)
         await kube.close()

@@ -196,7 +196,13 @@ async def start_receiver(
         api_timeout=ours.api_timeout,
     )
     readiness = ReceiverReadiness(kube=kube, catalog=catalog)
-    app = build_app(intake=intake, authenticator=authenticator, readiness=readiness, max_body=ours.webhook_max_body)
+    app = build_app(
+        intake=intake,
+        authenticator=authenticator,
+        readiness=readiness,
+        max_body=ours.webhook_max_body,
+        max_in_flight=ours.webhook_max_in_flight,
+    )
     tls = tls_context(cert_file=ours.tls_cert_file, key_file=ours.tls_key_file) if ours.tls_cert_file else None
     runner = await serve(app, host=ours.listen_address, port=ours.port, tls=tls)
     memo["stack"].push_async_callback(runner.cleanup)
