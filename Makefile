@@ -66,5 +66,8 @@ BENCH_KUBECONFIG = $${SUTURE_TEST_KUBECONFIG:-$$(hack/cluster-up.sh | tail -1 | 
 chaos: setup tools ## 30 seeded trials SIGKILLing `suture run` under alerts and runs (CHAOS_TRIALS=n); table + benchmarks/out/chaos.json
 	@K="$(BENCH_KUBECONFIG)" && $(BIN)/python benchmarks/chaos.py --kubeconfig "$$K" --trials $${CHAOS_TRIALS:-30}
 
+bench: setup tools ## every benchmark, one table with targets; benchmarks/out/summary.json (BENCH_QUICK=1: smaller)
+	@K="$(BENCH_KUBECONFIG)" && $(BIN)/python benchmarks/summary.py --kubeconfig "$$K" $${BENCH_QUICK:+--quick}
+
 clean: ## remove the virtualenv and build leftovers (the tool cache stays)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info
