@@ -31,6 +31,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from tests.cluster.chaos import remove_namespace
 from tests.cluster.operator_process import OperatorProcess
 from tests.conftest import REPO, deployment
 from tests.e2e.processes import Alertmanager, rfc3339
@@ -158,7 +159,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             await am.stop()
         if op.proc is not None and op.proc.returncode is None:
             await op.kill()
-        await kube.delete("Namespace", namespace)
+        await remove_namespace(kube, namespace)
         await kube.close()
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.cluster.chaos import Operator, Settings, TrialResult, run_trial, setup_namespace, totals
+from tests.cluster.chaos import Operator, Settings, TrialResult, remove_namespace, run_trial, setup_namespace, totals
 
 from suture.kube import KubeClient, connect
 from suture.table import render_table
@@ -43,23 +43,34 @@ async def one(kube: KubeClient, op: Operator, seed: int) -> TrialResult:
     return r
 
 
-async def trials(args: argparse.Namespace) -> list[TrialResult]:
-    kube = await connect(args.kubeconfig)
+async def lane(kube: KubeClient, kubeconfig: str, seeds: list[int]) -> list[TrialResult]:
+    """Trials one after another with one operator in its own namespace."""
     namespace = f"chaos-{uuid.uuid4().hex[:6]}"
     await setup_namespace(kube, namespace)
     results = []
     try:
         with tempfile.TemporaryDirectory(prefix="suture-chaos-") as tmp:
-            op = Operator(args.kubeconfig, Path(tmp), namespace, args.first_seed, Settings())
+            op = Operator(kubeconfig, Path(tmp), namespace, seeds[0], Settings())
             try:
-                for seed in range(args.first_seed, args.first_seed + args.trials):
+                for seed in seeds:
                     results.append(await one(kube, op, seed))
             finally:
                 await op.stop()
     finally:
-        await kube.delete("Namespace", namespace)
-        await kube.close()
+        await remove_namespace(kube, namespace)
     return results
+
+
+async def trials(args: argparse.Namespace) -> list[TrialResult]:
+    """``--parallel`` lanes, each with its own operator and namespace, share the seeds round-robin."""
+    kube = await connect(args.kubeconfig)
+    seeds = list(range(args.first_seed, args.first_seed + args.trials))
+    lanes = [seeds[i :: args.parallel] for i in range(args.parallel) if seeds[i :: args.parallel]]
+    try:
+        done = await asyncio.gather(*(lane(kube, args.kubeconfig, s) for s in lanes))
+    finally:
+        await kube.close()
+    return sorted((r for results in done for r in results), key=lambda r: r.seed)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -84,5 +95,6 @@ if __name__ == "__main__":
     parser.add_argument("--kubeconfig", required=True)
     parser.add_argument("--trials", type=int, default=30)
     parser.add_argument("--first-seed", type=int, default=1)
+    parser.add_argument("--parallel", type=int, default=3, help="operators (and namespaces) shaken at once")
     parser.add_argument("--json", default=str(OUT), help="where to write the totals")
     sys.exit(main(parser.parse_args()))

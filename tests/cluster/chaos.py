@@ -234,6 +234,15 @@ async def setup_namespace(kube: KubeClient, namespace: str) -> None:
         await kube.create("WorkflowTemplate", body, namespace, api_version=API_VERSION)
 
 
+async def remove_namespace(kube: KubeClient, namespace: str) -> None:
+    """Delete ``namespace`` once no operator runs: its Remediations' kopf finalizers are lifted first,
+    or the namespace would stay Terminating for good."""
+    for rem in await kube.list("Remediation", namespace, api_version=API_VERSION):
+        body = {"metadata": {"finalizers": None}}
+        await kube.patch("Remediation", rem["metadata"]["name"], body, namespace, api_version=API_VERSION)
+    await kube.delete("Namespace", namespace)
+
+
 async def _templates_valid(kube: KubeClient, namespace: str) -> bool:
     for body in templates():
         got = await kube.get("WorkflowTemplate", body["metadata"]["name"], namespace, api_version=API_VERSION)

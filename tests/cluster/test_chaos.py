@@ -6,7 +6,7 @@ import uuid
 from pathlib import Path
 
 from suture.kube import KubeClient
-from tests.cluster.chaos import Operator, Settings, run_trial, setup_namespace, totals
+from tests.cluster.chaos import Operator, Settings, remove_namespace, run_trial, setup_namespace, totals
 
 SEEDS = (1, 2)  # `make chaos` runs 30; two keep `make test` within its budget (~1 min)
 SHORT = Settings(alerts=(3, 4), kills=(1, 2))
@@ -22,7 +22,7 @@ async def test_sigkilled_operator_loses_nothing_applies_nothing_twice_and_leaves
         results = [await run_trial(kube, op, seed) for seed in SEEDS]
     finally:
         await op.stop()
-        await kube.delete("Namespace", namespace)
+        await remove_namespace(kube, namespace)
     summary = totals(results)
     problems = [p for r in results for p in r.problems]
     assert summary["kills"] >= len(SEEDS), summary
