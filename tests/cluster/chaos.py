@@ -90,6 +90,7 @@ class TrialResult:
     runs: int = 0
     double_applied: int = 0
     lost: int = 0
+    unanswered: int = 0  # never answered 2xx before the deadline: not lost (Alertmanager keeps retrying), but a hang
     stuck: int = 0
     failed: int = 0
     duplicates: int = 0
@@ -101,9 +102,8 @@ class TrialResult:
 
     def ok(self) -> bool:
         """True when every promise held."""
-        return not (self.double_applied or self.lost or self.stuck or self.failed or self.duplicates) and not (
-            self.dry_run_changed
-        )
+        bad = (self.double_applied, self.lost, self.unanswered, self.stuck, self.failed, self.duplicates)
+        return not any(bad) and not self.dry_run_changed
 
 
 @dataclass
@@ -295,7 +295,7 @@ async def run_trial(kube: KubeClient, op: Operator, seed: int) -> TrialResult:
             await asyncio.sleep(0.2)
         result.marks["ready"] = round(time.monotonic() - began, 1)
 
-        delivery_deadline = time.monotonic() + settings.window + 120
+        delivery_deadline = time.monotonic() + settings.window + settings.finish_timeout
         answered: dict[str, bool] = {}
 
         async def send(name: str, alertname: str, fingerprint: str) -> None:
@@ -377,7 +377,7 @@ async def _audit(
     for name, _, fingerprint, dry in plan:
         if not answered.get(fingerprint):
             result.problems.append(f"{fingerprint}: never answered 2xx")
-            result.lost += 1
+            result.unanswered += 1
             continue
         found = by_fingerprint.get(fingerprint, [])
         if not found:
@@ -409,7 +409,8 @@ async def _audit(
 
 def totals(results: list[TrialResult]) -> dict[str, Any]:
     """The chaos summary (``benchmarks/out/chaos.json``)."""
-    keys = ("kills", "alerts", "runs", "double_applied", "lost", "stuck", "failed", "duplicates", "dry_run_changed")
+    keys = ("kills", "alerts", "runs", "double_applied", "lost", "stuck", "unanswered", "failed", "duplicates")
+    keys = (*keys, "dry_run_changed")
     out: dict[str, Any] = {"trials": len(results)}
     for key in keys:
         out[key.replace("_", "-") if key == "double_applied" else key] = sum(getattr(r, key) for r in results)
