@@ -64,14 +64,14 @@ def met(target: str, value: float | None) -> str:
     return "met" if checks[op](value, float(bound)) else "NOT met"
 
 
-def bench(name: str, *args: str) -> str:
-    """Run benchmarks/<name>.py; its output, also kept in benchmarks/out/<name>.log."""
+def bench(name: str, *args: str, log: str = "") -> str:
+    """Run benchmarks/<name>.py; its output, also kept in benchmarks/out/<log or name>.log."""
     started = time.monotonic()
     print(f"running {name} {' '.join(args)} ...", flush=True)
     proc = subprocess.run(
         [sys.executable, str(HERE / f"{name}.py"), *args], capture_output=True, text=True, check=False
     )
-    (OUT / f"{name}.log").write_text(proc.stdout + proc.stderr)
+    (OUT / f"{log or name}.log").write_text(proc.stdout + proc.stderr)
     print(f"  done in {time.monotonic() - started:.0f} s (exit {proc.returncode})", flush=True)
     return proc.stdout
 
@@ -106,7 +106,14 @@ def main() -> int:
 
     text = bench("bench_webhook", "--requests", "100" if q else "400")
     figures["receiver_alerts_per_s"] = grab(r"(\d+) alerts/s", text)
-    text = bench("bench_webhook", "--kubeconfig", args.kubeconfig, "--requests", "20" if q else "100")
+    text = bench(
+        "bench_webhook",
+        "--kubeconfig",
+        args.kubeconfig,
+        "--requests",
+        "20" if q else "100",
+        log="bench_webhook_cluster",
+    )
     figures["webhook_p99_ms"] = grab(r"50-alert payloads, 1 sender\(s\).*p99\s+([\d.]+) ms", text)
 
     e2e_json = OUT / "e2e.json"

@@ -76,7 +76,8 @@ async def test_the_webhook_token_and_a_secret_notify_url_appear_nowhere(
                     "labels": {"alertname": "Leaky", "namespace": namespace},
                     "annotations": {},
                     "startsAt": "2026-11-29T06:00:00Z",
-                    "fingerprint": "leak0001",
+                    "endsAt": "0001-01-01T00:00:00Z",
+                    "fingerprint": "1eac0001",
                 }
             ],
         }
@@ -92,6 +93,7 @@ async def test_the_webhook_token_and_a_secret_notify_url_appear_nowhere(
                     ) as r,
                 ):
                     answer: dict[str, Any] = await r.json()
+                    assert r.status < 400 or r.status >= 500, answer  # a 4xx would never be retried
                     return answer if r.status == 200 and (answer["created"] or answer["existing"]) else None
             except aiohttp.ClientError:
                 return None
