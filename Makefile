@@ -7,7 +7,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.suture-installed
 
-.PHONY: help setup tools debian-packages lint test test-unit test-cluster test-chart crds chart cluster-up cluster-down demo demo-down clean
+.PHONY: help setup tools debian-packages lint test test-unit test-cluster test-chart crds chart cluster-up cluster-down demo demo-down clean chaos bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -65,6 +65,15 @@ demo: ## Prometheus rules -> Alertmanager -> Suture -> verified outcomes, learni
 
 demo-down: ## stop every process `make demo` started and remove its cluster
 	@hack/demo-down.sh
+
+# The cluster of SUTURE_TEST_KUBECONFIG, else the local control plane (started when down).
+BENCH_KUBECONFIG = $${SUTURE_TEST_KUBECONFIG:-$$(hack/cluster-up.sh | tail -1 | sed 's/^KUBECONFIG=//')}
+
+chaos: setup tools ## 30 seeded trials SIGKILLing `suture run` under alerts and runs (CHAOS_TRIALS=n); table + benchmarks/out/chaos.json
+	@K="$(BENCH_KUBECONFIG)" && $(BIN)/python benchmarks/chaos.py --kubeconfig "$$K" --trials $${CHAOS_TRIALS:-30}
+
+bench: setup tools ## every benchmark, one table with targets; benchmarks/out/summary.json (BENCH_QUICK=1: smaller)
+	@K="$(BENCH_KUBECONFIG)" && $(BIN)/python benchmarks/summary.py --kubeconfig "$$K" $${BENCH_QUICK:+--quick}
 
 clean: ## remove the virtualenv and build leftovers (the tool cache stays)
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

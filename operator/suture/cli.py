@@ -141,6 +141,7 @@ _RUN_FLAGS: list[tuple[str, str, str, str]] = [
     ("--tls-cert-file", "SUTURE_TLS_CERT_FILE", "none", "PEM certificate to serve HTTPS"),
     ("--tls-key-file", "SUTURE_TLS_KEY_FILE", "none", "PEM key of the certificate"),
     ("--webhook-max-body", "SUTURE_WEBHOOK_MAX_BODY", "1048576", "largest webhook body in bytes (larger: 413)"),
+    ("--webhook-max-in-flight", "SUTURE_WEBHOOK_MAX_IN_FLIGHT", "64", "webhook requests at once (more: 503)"),
     (
         "--home-namespace",
         "SUTURE_HOME_NAMESPACE",

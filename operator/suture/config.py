@@ -78,6 +78,11 @@ class Settings:
     webhook_max_body: int = field(default_factory=lambda: int(os.environ.get("SUTURE_WEBHOOK_MAX_BODY", "1048576")))
     """Largest webhook body accepted, in bytes; larger ones get 413."""
 
+    webhook_max_in_flight: int = field(
+        default_factory=lambda: int(os.environ.get("SUTURE_WEBHOOK_MAX_IN_FLIGHT", "64"))
+    )
+    """Webhook requests worked on at once; more are answered 503 with Retry-After (Alertmanager retries)."""
+
     api_timeout: float = field(default_factory=lambda: float(os.environ.get("SUTURE_WEBHOOK_API_TIMEOUT", "5")))
     """Seconds the receiver waits for the API server per call before answering 503."""
 

@@ -254,6 +254,7 @@ async def start_receiver(
         readiness=readiness,
         max_body=ours.webhook_max_body,
         stopping=lambda: readiness.stopping,
+        max_in_flight=ours.webhook_max_in_flight,
     )
     tls = tls_context(cert_file=ours.tls_cert_file, key_file=ours.tls_key_file) if ours.tls_cert_file else None
     runner = await serve(app, host=ours.listen_address, port=ours.port, tls=tls)

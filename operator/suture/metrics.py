@@ -75,6 +75,10 @@ TEMPLATE_FAILING = Gauge(
     ["template"],
 )
 RANKER_FALLBACKS = Counter("suture_ranker_fallbacks_total", "Alerts ranked by priority because the recommender failed.")
+WEBHOOK_IN_FLIGHT = Gauge("suture_webhook_in_flight", "Webhook requests being worked on.")
+WEBHOOK_REJECTED_BUSY = Counter(
+    "suture_webhook_rejected_busy_total", "Webhook requests answered 503 because the in-flight limit was reached."
+)
 
 
 class RunSlots(Protocol):

@@ -26,13 +26,25 @@ def _prepare(location: str) -> str:
 async def open_checkpointer(*, location: str) -> AsyncIterator[BaseCheckpointSaver[Any]]:
     """An async checkpointer for ``location`` (a file path or a PostgreSQL URL), tables created.
 
-    The SQLite file's directory is created when missing. The PostgreSQL
-    connection is opened in autocommit mode, which ``setup()`` requires.
+    The SQLite file's directory is created when missing. PostgreSQL is used
+    through a small pool whose connections are checked before each use: a
+    server restarted under the operator (its connections gone) costs a
+    reconnect, not every later checkpoint. Autocommit, as ``setup()`` requires.
     """
     if is_postgres_url(location):
         from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+        from psycopg.rows import dict_row
+        from psycopg_pool import AsyncConnectionPool
 
-        async with AsyncPostgresSaver.from_conn_string(location) as pg_saver:
+        async with AsyncConnectionPool(
+            location,
+            min_size=1,
+            max_size=4,
+            kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+            check=AsyncConnectionPool.check_connection,
+            open=False,
+        ) as pool:
+            pg_saver = AsyncPostgresSaver(pool)  # type: ignore[arg-type]
             await pg_saver.setup()
             yield pg_saver
         return

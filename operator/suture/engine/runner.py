@@ -305,7 +305,7 @@ class Engine:
         tup = await self.checkpointer.aget_tuple(self._config(run_id))
         if tup is None:
             return None
-        graph = self._graph(tup.checkpoint["channel_values"]["run"]["template"])
+        graph = self._graph(_run_settings(tup.checkpoint)["template"])
         snap = await graph.aget_state(self._config(run_id))
         values: Mapping[str, Any] = snap.values
         approval = None
@@ -378,7 +378,7 @@ class Engine:
         tup = await self.checkpointer.aget_tuple(self._config(run_id))
         if tup is None:
             raise KeyError(f"no run {run_id!r} in the checkpointer")
-        template: dict[str, Any] = tup.checkpoint["channel_values"]["run"]["template"]
+        template: dict[str, Any] = _run_settings(tup.checkpoint)["template"]
         return template
 
     async def _answer(self, run_id: str, answer: dict[str, Any], *, approval_id: str | None = None) -> RunOutcome:
@@ -439,3 +439,15 @@ class Engine:
             self._locks.pop(run_id, None)
             await self.deps.journal.forget(run_id=run_id)  # a finished run is never replayed or rolled back
         return outcome
+
+
+def _run_settings(checkpoint: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The run's static settings (``RunState["run"]``) from a checkpoint.
+
+    A run's first checkpoint (LangGraph's ``input`` one) still holds the whole
+    state in the ``__start__`` channel; a process killed right after it must
+    find the settings there, or the run could never be resumed.
+    """
+    values = checkpoint["channel_values"]
+    run: Mapping[str, Any] = values["run"] if "run" in values else values["__start__"]["run"]
+    return run

@@ -17,9 +17,18 @@ from suture.validation.problems import Problem
 from suture.validation.schema import parse_document
 from suture.validation.template_checks import check_template
 
+TOO_DEEP = "the document is nested too deeply to check"
+
 
 def validate_object(doc: Any, registry: Registry | None) -> list[Problem]:
     """Schema and semantic problems of one raw resource (a dict as kubectl would send it)."""
+    try:
+        return _validate_object(doc, registry)
+    except RecursionError:  # hostile depth: a problem to report, never a crash (or a kopf handler retried forever)
+        return [Problem("", TOO_DEEP)]
+
+
+def _validate_object(doc: Any, registry: Registry | None) -> list[Problem]:
     model, problems = parse_document(doc)
     if model is None:
         return problems
@@ -34,12 +43,15 @@ def parse_template(doc: Any, registry: Registry | None) -> tuple[AnyTemplate | N
     The one way the operator reads a template: the model it returns is what the
     engine runs, so a template is parsed and validated once on its way to an action.
     """
-    model, problems = parse_document(doc)
-    if model is None:
-        return None, problems
-    if not isinstance(model, WorkflowTemplate | ClusterWorkflowTemplate):
-        return None, [Problem(path="kind", message=f"{doc.get('kind')!r} is not a template kind")]
-    return model, [p for p in check_template(model, registry) if p.severity == "error"]
+    try:
+        model, problems = parse_document(doc)
+        if model is None:
+            return None, problems
+        if not isinstance(model, WorkflowTemplate | ClusterWorkflowTemplate):
+            return None, [Problem(path="kind", message=f"{doc.get('kind')!r} is not a template kind")]
+        return model, [p for p in check_template(model, registry) if p.severity == "error"]
+    except RecursionError:
+        return None, [Problem("", TOO_DEEP)]
 
 
 def _resource_name(doc: Any) -> str:

@@ -32,12 +32,34 @@ def _files(path: Path) -> Iterator[Path]:
         yield path
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """Safe YAML that refuses a key given twice in one mapping (plain YAML keeps the last one silently,
+    so a reviewer reading the first would approve what does not run)."""
+
+
+def _unique_keys(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> Any:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=deep)
+        if isinstance(key, str | int | float | bool) and key in seen:
+            raise yaml.constructor.ConstructorError(
+                "while reading a mapping", node.start_mark, f"duplicate key {key!r}", key_node.start_mark
+            )
+        seen.add(key)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_keys)
+
+
 def _parse(text: str, source: str) -> Iterator[Document]:
     index = 0
     try:
-        for index, body in enumerate(yaml.safe_load_all(text), start=1):
+        for index, body in enumerate(yaml.load_all(text, Loader=_StrictLoader), start=1):
             if body is not None:
                 yield Document(source, index, body)
+    except RecursionError:
+        yield Document(source, index + 1, None, Problem("", "not valid YAML: nested too deeply"))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

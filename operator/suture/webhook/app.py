@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from suture import metrics
 from suture.api import AlertmanagerPayload
 from suture.webhook.auth import Authenticator
+from suture.webhook.backpressure import DEFAULT_MAX_IN_FLIGHT, RETRY_AFTER_SECONDS, InFlight
 from suture.webhook.intake import Intake, RetryLater
 from suture.webhook.problems import HttpProblem, from_validation_error
 
@@ -39,6 +40,7 @@ class Readiness(Protocol):
 
 READINESS_KEY = web.AppKey("readiness", Readiness)
 MAX_BODY_KEY = web.AppKey("max_body", int)
+IN_FLIGHT_KEY = web.AppKey("in_flight", InFlight)
 
 
 class Stopping(Protocol):
@@ -58,7 +60,7 @@ async def _json_errors(request: web.Request, handler: Callable[[web.Request], Aw
     try:
         return await handler(request)
     except HttpProblem as problem:
-        return web.json_response(problem.body(), status=problem.status)
+        return web.json_response(problem.body(), status=problem.status, headers=problem.headers or None)
     except web.HTTPException as exc:
         if exc.status < 400:
             raise
@@ -93,6 +95,20 @@ async def _handle_webhook(request: web.Request) -> web.Response:
     if request.app[STOPPING_KEY]():
         # Shutting down: Alertmanager retries a 503, and the Service sends the retry to another replica.
         raise HttpProblem(503, "this replica is shutting down; retry")
+    in_flight = request.app[IN_FLIGHT_KEY]
+    if not in_flight.try_enter():
+        raise HttpProblem(
+            503,
+            f"busy: {in_flight.limit} notifications in flight; retry later",
+            headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+        )
+    try:
+        return await _admitted_webhook(request)
+    finally:
+        in_flight.leave()
+
+
+async def _admitted_webhook(request: web.Request) -> web.Response:
     if request.content_type != "application/json":
         raise HttpProblem(415, "the body must be JSON (Content-Type: application/json)", field="Content-Type")
     limit = request.app[MAX_BODY_KEY]
@@ -107,7 +123,7 @@ async def _handle_webhook(request: web.Request) -> web.Response:
         summary = await request.app[INTAKE_KEY].receive(payload)
     except RetryLater as exc:
         logger.warning("answering 503 so Alertmanager retries: %s", exc)
-        raise HttpProblem(503, str(exc)) from None
+        raise HttpProblem(503, str(exc), headers={"Retry-After": str(RETRY_AFTER_SECONDS)}) from None
     return web.json_response(summary.as_dict())
 
 
@@ -139,6 +155,7 @@ def build_app(
     readiness: Readiness = _always_ready,
     max_body: int = DEFAULT_MAX_BODY,
     stopping: Stopping = lambda: False,
+    max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
 ) -> web.Application:
     """The aiohttp application; serve it with :func:`suture.webhook.server.serve`."""
     app = web.Application(middlewares=[_json_errors], client_max_size=max_body)
@@ -147,6 +164,7 @@ def build_app(
     app[READINESS_KEY] = readiness
     app[MAX_BODY_KEY] = max_body
     app[STOPPING_KEY] = stopping
+    app[IN_FLIGHT_KEY] = InFlight(max_in_flight)
     app.router.add_post(WEBHOOK_PATH, _webhook)
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)

@@ -10,11 +10,14 @@ from pydantic import ValidationError
 class HttpProblem(Exception):
     """A request the receiver refuses; ``status`` is the HTTP code (4xx for bad input, 503 to be retried)."""
 
-    def __init__(self, status: int, error: str, *, field: str | None = None) -> None:
+    def __init__(
+        self, status: int, error: str, *, field: str | None = None, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(error)
         self.status = status
         self.error = error
         self.field = field
+        self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
         """The JSON error body: ``{"error": ..., "field": ...}`` (field is null when no field is at fault)."""
