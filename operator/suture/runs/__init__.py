@@ -5,7 +5,7 @@ async code over :class:`~suture.kube.KubeClient` and the engine.
 """
 
 from suture.runs.events import post_event
-from suture.runs.learning import INEFFECTIVE_PHASES, Learner, alert_of
+from suture.runs.learning import INEFFECTIVE_PHASES, Learner, alert_of, template_version_of
 from suture.runs.request import RunRefused, build_run_request
 from suture.runs.service import RemediationService
 from suture.runs.sink import VERIFYING, KubeStatusSink
@@ -20,6 +20,7 @@ __all__ = [
     "RemediationService",
     "RunRefused",
     "alert_of",
+    "template_version_of",
     "build_run_request",
     "post_event",
 ]
