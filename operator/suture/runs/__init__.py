@@ -20,7 +20,7 @@ __all__ = [
     "RemediationService",
     "RunRefused",
     "alert_of",
-    "template_version_of",
     "build_run_request",
     "post_event",
+    "template_version_of",
 ]

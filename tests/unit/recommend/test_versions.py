@@ -47,7 +47,8 @@ def test_an_edited_template_is_preferred_sooner_than_without_versions() -> None:
             first_with = wins
         if first_without is None and rank_first(r, ["other", "fix"]) == "fix":
             first_without = wins
-    assert first_with is not None and first_without is not None
+    assert first_with is not None
+    assert first_without is not None
     assert first_with < first_without
 
 
@@ -76,7 +77,8 @@ def test_names_rank_as_before_without_discount_or_version_reasons() -> None:
             r.record_outcome(alert(), "fix", outcome, version=new.content_hash() if r is with_versions else "")
     a = alert()
     by_name = with_versions.rank(a, ["other", "fix"])
-    assert [(x.template, x.score) for x in by_name] == [(x.template, x.score) for x in without.rank(a, ["other", "fix"])]
+    plain = without.rank(a, ["other", "fix"])
+    assert [(x.template, x.score) for x in by_name] == [(x.template, x.score) for x in plain]
     assert not any(reason.startswith("versions:") for x in by_name for reason in x.reasons)
 
 
