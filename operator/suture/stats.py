@@ -191,6 +191,7 @@ def render_history(rows: list[dict[str, Any]]) -> str:
             r["started_at"],
             r["alert_name"],
             r["template"],
+            _version(r.get("template_generation"), r.get("template_hash")),
             r["target"],
             r["phase"],
             r["outcome"] or "-",
@@ -198,7 +199,14 @@ def render_history(rows: list[dict[str, Any]]) -> str:
         ]
         for r in rows
     ]
-    return render_table(["started", "alert", "template", "target", "phase", "outcome", "resolved after"], table)
+    headers = ["started", "alert", "template", "version", "target", "phase", "outcome", "resolved after"]
+    return render_table(headers, table)
+
+
+def _version(generation: Any, content_hash: Any) -> str:
+    """``g<generation> <hash>`` as recorded in status.templateVersion; "-" for a run recorded without one."""
+    parts = ([f"g{generation}"] if generation is not None else []) + ([str(content_hash)] if content_hash else [])
+    return " ".join(parts) or "-"
 
 
 def cmd_stats(args: argparse.Namespace) -> int:

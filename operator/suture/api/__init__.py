@@ -62,6 +62,7 @@ from suture.api.template import (
     WorkflowTemplate,
     WorkflowTemplateSpec,
     WorkflowTemplateStatus,
+    spec_hash,
 )
 
 RESOURCE_MODELS = (WorkflowTemplate, ClusterWorkflowTemplate, Remediation)
@@ -122,5 +123,6 @@ __all__ = [
     "WorkflowTemplateStatus",
     "format_duration",
     "parse_duration",
+    "spec_hash",
     "to_k8s",
 ]

@@ -231,6 +231,17 @@ class WorkflowTemplateStatus(SutureModel):
     stats: TemplateStats | None = Field(default=None, description="Execution statistics.")
 
 
+def spec_hash(spec: WorkflowTemplateSpec) -> str:
+    """A template version: sha256 of the spec's canonical JSON, 16 hex digits.
+
+    The one rule for template versions: runs record it (``status.templateVersion.hash``) and ranking compares
+    candidates with past outcomes by it. The same steps give the same hash whatever the generation, so an edit
+    and its revert are recognised as one version.
+    """
+    canonical = json.dumps(spec.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
 class _TemplateBase(SutureModel):
     KIND: ClassVar[str]
     PLURAL: ClassVar[str]
@@ -250,10 +261,8 @@ class _TemplateBase(SutureModel):
     status: WorkflowTemplateStatus | None = None
 
     def content_hash(self) -> str:
-        """A hash of the spec's content (sha256 of its canonical JSON, 16 hex digits): the same steps give the
-        same hash whatever the generation, so an edit and its revert are recognised as one version."""
-        canonical = json.dumps(self.spec.model_dump(mode="json", by_alias=True, exclude_none=True), sort_keys=True)
-        return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+        """The version of this template: :func:`spec_hash` of its spec (what ``status.templateVersion`` records)."""
+        return spec_hash(self.spec)
 
 
 class WorkflowTemplate(_TemplateBase):

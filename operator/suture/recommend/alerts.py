@@ -13,6 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from suture.api import WorkflowTemplateSpec, spec_hash
+
 Outcome = Literal["Effective", "Ineffective", "Unknown"]
 OUTCOMES: tuple[Outcome, ...] = ("Effective", "Ineffective", "Unknown")
 
@@ -101,6 +103,9 @@ class Candidate:
     """The template's ``spec.priority`` (-100..100): a cold-start prior and a tie-breaker."""
     text: str = ""
     """Description, tags and matched alert names: a cold-start prior by word overlap with the alert."""
+    version: str = ""
+    """The template's current version (:func:`suture.api.spec_hash` of its spec); empty for a bare name, which
+    ranks without telling versions apart."""
 
 
 def candidate_from(item: Any) -> Candidate:
@@ -120,7 +125,14 @@ def candidate_from(item: Any) -> Candidate:
         words += [str(t) for t in getattr(spec, "tags", []) or []]
         match = getattr(spec, "match", None)
         words += [str(n) for n in getattr(match, "alert_names", []) or []]
-        return Candidate(name=str(metadata["name"]), priority=int(getattr(spec, "priority", 0)), text=" ".join(words))
+        # The same rule that writes status.templateVersion.hash, so ranking and history name versions alike.
+        version = spec_hash(spec) if isinstance(spec, WorkflowTemplateSpec) else ""
+        return Candidate(
+            name=str(metadata["name"]),
+            priority=int(getattr(spec, "priority", 0)),
+            text=" ".join(words),
+            version=version,
+        )
     raise TypeError(f"a candidate must be a template name, a Candidate or a template object, not {type(item).__name__}")
 
 

@@ -24,6 +24,11 @@ def reasons_for(
             f"learned: {evidence.wins:.2f} effective vs {evidence.losses:.2f} ineffective "
             f"(similarity-weighted, {evidence.count} past alerts of this kind) -> {mean:.2f}"
         )
+        if evidence.version:
+            out.append(
+                f"versions: {evidence.current} of these ran the current version {evidence.version}, "
+                f"{evidence.older} an older one (counted x{policy.older_version_weight:g})"
+            )
         out.extend(f"nearest: {_neighbour(n)}" for n in evidence.neighbours[:3])
     else:
         out.append(f"untried on alerts like this: prior {prior:.2f} (priority and description), kept to be explored")

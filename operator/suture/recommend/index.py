@@ -37,6 +37,8 @@ class Point:
     """Order of recording: larger is more recent."""
     vector: Vector
     fingerprint: str = ""
+    version: str = ""
+    """The template version that ran (``status.templateVersion.hash``); empty when not known."""
 
 
 @dataclass(frozen=True)
@@ -61,11 +63,14 @@ class Hits(Sequence[Hit]):
         effective: npt.NDArray[np.bool_],
         point_at: Callable[[int], Point],
         seqs: npt.NDArray[np.int64] | None = None,
+        versions: Sequence[str] | None = None,
     ) -> None:
         self.scores = scores
         self.effective = effective
         self.seqs = np.zeros(len(scores), dtype=np.int64) if seqs is None else seqs
         """Recording order of each hit (larger is more recent)."""
+        self.versions: Sequence[str] = [""] * len(scores) if versions is None else versions
+        """The template version each hit ran ("" when not known)."""
         self._point_at = point_at
 
     @classmethod
@@ -77,6 +82,7 @@ class Hits(Sequence[Hit]):
             np.asarray([h.point.effective for h in listed], dtype=np.bool_),
             lambda i: listed[i].point,
             np.asarray([h.point.seq for h in listed], dtype=np.int64),
+            [h.point.version for h in listed],
         )
 
     def point(self, i: int) -> Point:

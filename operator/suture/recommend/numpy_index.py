@@ -55,6 +55,7 @@ class _Segment:
         self.ids: list[str] = []
         self.seqs: npt.NDArray[np.int64] = np.zeros(16, dtype=np.int64)
         self.fingerprints: list[str] = []
+        self.versions: list[str] = []
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -72,6 +73,7 @@ class _Segment:
         self.ids.append(point.id)
         self.seqs[n] = point.seq
         self.fingerprints.append(point.fingerprint)
+        self.versions.append(point.version)
         return n
 
     def point(self, row: int, *, copy: bool = True) -> Point:
@@ -85,6 +87,7 @@ class _Segment:
             seq=int(self.seqs[row]),
             vector=column.copy() if copy else column,
             fingerprint=self.fingerprints[row],
+            version=self.versions[row],
         )
 
     def search(self, query: Vector, limit: int, norms: Vector | None) -> Hits:
@@ -100,7 +103,13 @@ class _Segment:
         # Best first; on equal scores the more recent point first (drift: recent evidence wins ties).
         order = top[np.lexsort((-top, -scores[top]))]
         rows = order.tolist()
-        return Hits(scores[order], self.effective[order], lambda i: self.point(rows[i], copy=False), self.seqs[order])
+        return Hits(
+            scores[order],
+            self.effective[order],
+            lambda i: self.point(rows[i], copy=False),
+            self.seqs[order],
+            [self.versions[r] for r in rows],
+        )
 
 
 _NO_HITS = Hits(np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.bool_), lambda i: _no_point(i))
@@ -120,6 +129,7 @@ def _encode(point: Point) -> str:
             "effective": point.effective,
             "seq": point.seq,
             "fingerprint": point.fingerprint,
+            "version": point.version,
             "nz": nz.tolist(),
             "v": [float(x) for x in point.vector[nz]],
         },
@@ -143,6 +153,7 @@ def _decode(line: str, dim: int) -> Point | None:
         seq=int(data["seq"]),
         vector=vector,
         fingerprint=data.get("fingerprint", ""),
+        version=str(data.get("version", "")),
     )
 
 

@@ -5,8 +5,8 @@ or ``path=``), which is how the tests exercise this class; local mode is a
 pure-Python scan and far too slow to be the embedded default.
 
 Points are stored with ``Distance.DOT`` (the query carries the learned weights)
-and payload ``family``, ``template``, ``effective``, ``seq``, ``key`` and
-``fingerprint``; ``family`` and ``template`` get keyword payload indexes so the
+and payload ``family``, ``template``, ``effective``, ``seq``, ``key``,
+``fingerprint`` and ``version``; ``family`` and ``template`` get keyword payload indexes so the
 server filters before it scores.
 """
 
@@ -76,6 +76,7 @@ class QdrantIndex:
                         "effective": point.effective,
                         "seq": point.seq,
                         "fingerprint": point.fingerprint,
+                        "version": point.version,
                     },
                 )
             ],
@@ -124,6 +125,7 @@ class QdrantIndex:
             seq=int(payload.get("seq", 0)),
             vector=np.asarray(record.vector, dtype=np.float32),
             fingerprint=str(payload.get("fingerprint", "")),
+            version=str(payload.get("version", "")),
         )
 
     def points(self) -> Iterator[Point]:

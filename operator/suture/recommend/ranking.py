@@ -19,6 +19,14 @@ no evidence for the template: it then borrows its success rate in other
 families as one pseudo-count. On the benchmark this lifted last-500 success by
 1 to 2 points; pooling more (empirical-Bayes priors) removes the optimism
 exploration relies on.
+
+Template versions: a candidate given as a template object carries its current
+version (the spec's hash, :func:`suture.api.spec_hash`), and every outcome keeps
+the version that ran. Evidence from the candidate's current version counts
+fully; evidence from any other version (or one recorded without a version)
+counts ``older_version_weight`` (0.5): an edit keeps what was learned, and the
+new version's own record outweighs it as it accumulates. A candidate given by
+name has no version, and nothing is discounted.
 """
 
 from __future__ import annotations
@@ -75,6 +83,11 @@ class Policy:
     similarity: Similarity = "containment"
     """``containment``: the share of this alert's weighted tokens the past alert has (blind to its extras).
     ``cosine`` (weighted): a past alert's extra tokens count against it; about 5 points worse on the benchmark."""
+    older_version_weight: float = 0.5
+    """What an outcome of another version of the template counts, next to one of the candidate's current version
+    (1). 0.5: an edit halves the weight of the old record rather than erasing it (a fix to one step rarely makes
+    the rest wrong), and two outcomes of the new version outweigh one old. Applies only to candidates that carry
+    a version (template objects); the learning benchmark ranks names, so it is untouched by this setting."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +136,12 @@ class Evidence:
     """The nearest few, for explanations."""
     count: int = 0
     """How many past alerts counted."""
+    version: str = ""
+    """The candidate's current version ("" when ranked by name: versions not told apart)."""
+    current: int = 0
+    """Of ``count``, how many ran ``version``."""
+    older: int = 0
+    """Of ``count``, how many ran another version (or one not recorded); their evidence was discounted."""
 
     @property
     def total(self) -> float:
@@ -130,19 +149,32 @@ class Evidence:
 
 
 def gather(
-    hits: Hits, *, query_mass: float, sharpness: float, now: int = 0, half_life: float | None = None
+    hits: Hits,
+    *,
+    query_mass: float,
+    sharpness: float,
+    now: int = 0,
+    half_life: float | None = None,
+    version: str = "",
+    older_version_weight: float = 1.0,
 ) -> Evidence:
     """Turn index hits into weighted evidence; similarity = hit score / ``query_mass`` (see weighted_query).
 
     With ``half_life``, a hit recorded ``half_life`` outcomes before ``now`` counts half: causes drift.
+    With ``version``, a hit of another template version counts ``older_version_weight`` times its weight.
     """
-    ev = Evidence()
+    ev = Evidence(version=version)
     if query_mass <= 0 or len(hits) == 0:
         return ev
     similarity = np.clip(hits.scores.astype(np.float64) / query_mass, 0.0, 1.0)
     weight = similarity**sharpness
     if half_life:
         weight = weight * 0.5 ** (np.maximum(now - hits.seqs, 0) / half_life)
+    if version:
+        current = np.asarray([v == version for v in hits.versions], dtype=np.bool_)
+        weight = np.where(current, weight, weight * older_version_weight)
+        ev.current = int(current.sum())
+        ev.older = len(hits) - ev.current
     ev.wins = float(weight[hits.effective].sum())
     ev.losses = float(weight[~hits.effective].sum())
     # Explanations name a few; their points are built only for those.

@@ -131,7 +131,15 @@ class Recommender:
     ) -> Ranked:
         policy = self.policy
         hits = self._index.search(query, family=view.name, template=cand.name, limit=policy.neighbours, norms=norms)
-        evidence = gather(hits, query_mass=mass, sharpness=policy.sharpness, now=self._seq, half_life=policy.half_life)
+        evidence = gather(
+            hits,
+            query_mass=mass,
+            sharpness=policy.sharpness,
+            now=self._seq,
+            half_life=policy.half_life,
+            version=cand.version,
+            older_version_weight=policy.older_version_weight,
+        )
         prior = prior_mean(cand, features.tokens, policy)
         pooled = self._pooled_elsewhere(view.name, cand.name) if policy.pool else None
         alpha, beta = posterior(prior=prior, evidence=evidence, pooled=pooled, policy=policy)
@@ -176,13 +184,17 @@ class Recommender:
         *,
         context: Context | None = None,
         run_id: str | None = None,
+        version: str = "",
     ) -> None:
         """Learn that ``template`` was run for ``alert`` with ``outcome``.
 
         ``Unknown`` teaches nothing (it is not a failure). The alert's features
         are the ones it was ranked with (when it was ranked by this process and
         ``context`` is None). ``run_id`` makes the call idempotent: recording the
-        same run twice counts once. Raises ValueError for an unknown outcome.
+        same run twice counts once. ``version`` is the template version that ran
+        (``status.templateVersion.hash``): ranking counts an outcome of another
+        version than a candidate's current one at a discount (see ranking). Raises
+        ValueError for an unknown outcome.
         """
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
@@ -202,6 +214,7 @@ class Recommender:
                 seq=self._seq,
                 vector=features.vector,
                 fingerprint=view.fingerprint,
+                version=version,
             )
             before = len(self._index)
             self._index.add(point)

@@ -5,7 +5,7 @@ async code over :class:`~suture.kube.KubeClient` and the engine.
 """
 
 from suture.runs.events import post_event
-from suture.runs.learning import INEFFECTIVE_PHASES, Learner, alert_of
+from suture.runs.learning import INEFFECTIVE_PHASES, Learner, alert_of, template_version_of
 from suture.runs.request import RunRefused, build_run_request
 from suture.runs.service import RemediationService
 from suture.runs.sink import VERIFYING, KubeStatusSink
@@ -22,4 +22,5 @@ __all__ = [
     "alert_of",
     "build_run_request",
     "post_event",
+    "template_version_of",
 ]

@@ -28,13 +28,23 @@ class Learner(Protocol):
         run_id: str,
         remediation: Mapping[str, Any] | None = None,
         phase: str | None = None,
+        template_version: str = "",
     ) -> None:
         """Learn that ``template`` ran for ``alert`` with ``outcome`` (idempotent per ``run_id``).
+
+        ``template_version`` is the version that ran (:func:`template_version_of`), so ranking can tell an
+        edited template's new record from its old one.
 
         ``remediation`` and ``phase`` come with a failed or rolled-back run (the
         Remediation as last read, and the run's final phase) so the run can be
         kept in the history with its steps.
         """
+
+
+def template_version_of(body: Mapping[str, Any]) -> str:
+    """The template version a Remediation ran (``status.templateVersion.hash``), "" when it has none."""
+    version = (body.get("status") or {}).get("templateVersion") or {}
+    return str(version.get("hash") or "") if isinstance(version, Mapping) else ""
 
 
 def alert_of(body: Mapping[str, Any]) -> dict[str, Any]:

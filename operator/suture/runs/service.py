@@ -14,7 +14,7 @@ from suture.engine import ApprovalNotPending, Engine, RunOutcome, now_iso
 from suture.gitops import GitOpsSettings
 from suture.kube import KubeClient
 from suture.runs.events import post_event
-from suture.runs.learning import INEFFECTIVE_PHASES, Learner, alert_of
+from suture.runs.learning import INEFFECTIVE_PHASES, Learner, alert_of, template_version_of
 from suture.runs.request import RunRefused, build_run_request, load_template
 from suture.runs.sink import VERIFYING, KubeStatusSink
 
@@ -224,6 +224,7 @@ class RemediationService:
                 run_id=uid,
                 remediation=fresh or body,
                 phase=outcome.phase,
+                template_version=template_version_of(fresh or body),
             )
         except Exception:
             metrics.LEARNING_FAILURES.inc()

@@ -342,6 +342,8 @@ class History:
                 runs.c.target,
                 runs.c.phase,
                 runs.c.score,
+                runs.c.template_generation,
+                runs.c.template_hash,
                 outcomes.c.outcome,
                 outcomes.c.resolved_after_seconds,
             )

@@ -29,12 +29,20 @@ class RecommenderLearner:
         run_id: str,
         remediation: Mapping[str, Any] | None = None,
         phase: str | None = None,
+        template_version: str = "",
     ) -> None:
         """Record the outcome (once per ``run_id``); an outcome the recommender does not know is a ValueError."""
         known: dict[str, Outcome] = {o: o for o in OUTCOMES}
         if outcome not in known:
             raise ValueError(f"outcome must be one of {', '.join(OUTCOMES)}, not {outcome!r}")
-        await asyncio.to_thread(self.recommender.record_outcome, dict(alert), template, known[outcome], run_id=run_id)
+        await asyncio.to_thread(
+            self.recommender.record_outcome,
+            dict(alert),
+            template,
+            known[outcome],
+            run_id=run_id,
+            version=template_version,
+        )
 
 
 class HistoryLearner:
@@ -60,6 +68,7 @@ class HistoryLearner:
         run_id: str,
         remediation: Mapping[str, Any] | None = None,
         phase: str | None = None,
+        template_version: str = "",
     ) -> None:
         """Upsert the run with ``outcome`` when it comes with its Remediation; then the inner learner."""
         if remediation is not None and phase is not None:
@@ -74,5 +83,11 @@ class HistoryLearner:
             )
         if self.inner is not None:
             await self.inner.record(
-                alert=alert, template=template, outcome=outcome, run_id=run_id, remediation=remediation, phase=phase
+                alert=alert,
+                template=template,
+                outcome=outcome,
+                run_id=run_id,
+                remediation=remediation,
+                phase=phase,
+                template_version=template_version,
             )

@@ -17,7 +17,7 @@ from typing import Any
 from suture import metrics
 from suture.api import API_VERSION
 from suture.kube import ApiError, KubeClient
-from suture.runs import VERIFYING, Learner, alert_of, post_event
+from suture.runs import VERIFYING, Learner, alert_of, post_event, template_version_of
 from suture.store import History, keeps_failing
 from suture.verify.alertmanager import AlertmanagerUnavailable, AlertSource
 from suture.verify.record import keep_run
@@ -94,7 +94,13 @@ class Verifier:
         if self.learner is not None:
             # Learn before writing the phase: a crash in between repeats the (idempotent) lesson, never skips it.
             try:
-                await self.learner.record(alert=alert_of(body), template=template, outcome=verdict.outcome, run_id=uid)
+                await self.learner.record(
+                    alert=alert_of(body),
+                    template=template,
+                    outcome=verdict.outcome,
+                    run_id=uid,
+                    template_version=template_version_of(body),
+                )
             except Exception:
                 metrics.LEARNING_FAILURES.inc()
                 logger.exception("[%s/%s] could not record the outcome %s", namespace, name, verdict.outcome)

@@ -33,8 +33,9 @@ class IndexedTemplate:
 
     @property
     def metadata(self) -> dict[str, Any]:
-        """``{"name", "namespace"}``, so rankers that read a template object's metadata accept an entry as is."""
-        return {"name": self.name, "namespace": self.namespace}
+        """``{"name", "namespace", "generation"}``, so rankers that read a template object's metadata accept an
+        entry as is."""
+        return {"name": self.name, "namespace": self.namespace, "generation": self.generation}
 
     def display(self) -> str:
         """``Kind/namespace/name`` for reasons and logs."""

@@ -168,3 +168,12 @@ def test_the_qdrant_backend_learns_like_the_embedded_one() -> None:
     )
     assert run(qdrant) == embedded
     assert embedded[0][0] == "increase-memory-limit"
+
+
+def test_each_hit_carries_the_template_version_that_ran(index: VectorIndex) -> None:
+    for i in range(1, 4):
+        p = point(i)
+        index.add(Point(**{**p.__dict__, "version": "v-old" if i < 3 else "v-new"}))
+    hits = index.search(np.ones(DIM, dtype=np.float32), family="A", template="t1", limit=3)
+    assert sorted(hits.versions) == ["v-new", "v-old", "v-old"]
+    assert {p.id: p.version for p in index.points()} == {"p1": "v-old", "p2": "v-old", "p3": "v-new"}

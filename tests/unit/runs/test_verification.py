@@ -14,6 +14,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from prometheus_client import REGISTRY
 
 from suture.actions import Registry
+from suture.api import WorkflowTemplate
 from suture.engine import Engine
 from suture.kube import KubeClient
 from suture.recommend import Recommender
@@ -34,6 +35,7 @@ class RecordingLearner:
     """Remembers every outcome it is told."""
 
     lessons: list[tuple[str, str, str]] = field(default_factory=list)
+    versions: list[str] = field(default_factory=list)
 
     async def record(
         self,
@@ -44,8 +46,10 @@ class RecordingLearner:
         run_id: str,
         remediation: Mapping[str, Any] | None = None,
         phase: str | None = None,
+        template_version: str = "",
     ) -> None:
         self.lessons.append((template, outcome, run_id))
+        self.versions.append(template_version)
 
 
 @dataclass
@@ -165,6 +169,9 @@ async def test_resolved_within_the_window_is_effective_with_its_time_to_resolve(
     assert status["verification"]["resolvedAt"] == resolved
     assert 0 <= status["verification"]["timeToResolveSeconds"] <= 60
     assert learner.lessons == [("restart", "Effective", rem["metadata"]["uid"])]
+    # The version that ran reaches the learner, by the same rule that wrote it in the status.
+    assert learner.versions == [WorkflowTemplate.model_validate(with_window("5m")).content_hash()]
+    assert learner.versions == [status["templateVersion"]["hash"]]
     assert "VerificationEffective" in {e["reason"] for e in api.objects("Event")}
     assert await verifier.check(stored(api)) is None  # decided once: Succeeded is left alone
 
@@ -263,6 +270,7 @@ async def test_failed_runs_teach_ineffective_and_dry_runs_are_not_verified(
     (rem,) = api.add(alert_remediation(template_name="breaks"))
     assert (await run_to_the_end(api, make_service(), rem))["status"]["phase"] == "Failed"
     assert learner.lessons == [("breaks", "Ineffective", rem["metadata"]["uid"])]
+    assert learner.versions == [WorkflowTemplate.model_validate(template("breaks", steps=failing)).content_hash()]
 
     api.add(template("dry", safety={"dryRun": True}))
     (dry,) = api.add(remediation("dry-1", template="dry"))
@@ -298,6 +306,9 @@ async def test_an_effective_outcome_makes_the_next_similar_alert_rank_that_templ
     after = recommender.rank(similar, ["aaa-first", "restart"])
     assert after[0].template == "restart"
     assert {r.template: r.score for r in after}["restart"] > before["restart"]
+    # Ranked as a template object, the outcome is known to be of its current version.
+    (ranked,) = recommender.rank(similar, [WorkflowTemplate.model_validate(with_window("5m"))])
+    assert any(r.startswith("versions: 1 of these ran the current version") for r in ranked.reasons)
 
 
 async def test_the_outcome_is_kept_in_the_sql_history(
