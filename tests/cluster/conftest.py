@@ -23,6 +23,11 @@ async def suture_crds(kube: KubeClient) -> list[str]:
 
     Returns the CRD names once they are Established.
     """
+    return await install_crds(kube)
+
+
+async def install_crds(kube: KubeClient) -> list[str]:
+    """What :func:`suture_crds` does, on any cluster (a test's own control plane too)."""
     for text in all_manifests().values():
         for doc in yaml.safe_load_all(text):
             name = doc["metadata"]["name"]

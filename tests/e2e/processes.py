@@ -55,7 +55,15 @@ def rfc3339(when: datetime) -> str:
 class Alertmanager:
     """Alertmanager with one webhook receiver (bearer token from a file), gossip off, state in ``workdir``."""
 
-    def __init__(self, workdir: Path, *, webhook_url: str, token_file: Path, binary: str = DEBIAN_ALERTMANAGER) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        webhook_url: str,
+        token_file: Path,
+        binary: str = DEBIAN_ALERTMANAGER,
+        group_by: tuple[str, ...] = ("alertname",),
+    ) -> None:
         self.binary = binary
         self.workdir = workdir
         self.port = free_port()
@@ -65,7 +73,7 @@ class Alertmanager:
         config = {
             "route": {
                 "receiver": "suture",
-                "group_by": ["alertname"],
+                "group_by": list(group_by),
                 "group_wait": "0s",
                 "group_interval": "1s",
                 "repeat_interval": "1h",
