@@ -28,7 +28,9 @@ def _started(minutes_ago: int) -> str:
     return (datetime.now(UTC) - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def earlier_run(name: str, *, minutes_ago: int, target_uid: str | None = None, template: str = "restart") -> dict[str, Any]:
+def earlier_run(
+    name: str, *, minutes_ago: int, target_uid: str | None = None, template: str = "restart"
+) -> dict[str, Any]:
     """A Remediation of ``template`` that started ``minutes_ago`` and finished (so it does not make the target busy)."""
     status: dict[str, Any] = {"phase": "Succeeded", "startTime": _started(minutes_ago)}
     if target_uid:
@@ -57,7 +59,8 @@ async def test_an_alert_within_the_cooldown_on_its_target_is_suppressed_and_noth
     assert summary.created == []
     (suppressed,) = summary.suppressed
     assert suppressed["reason"] == "Cooldown"
-    assert "before" in suppressed["message"] and "cooldown 10m" in suppressed["message"]
+    assert "before" in suppressed["message"]
+    assert "cooldown 10m" in suppressed["message"]
     assert kube.creates == 0
     assert [r["metadata"]["name"] for r in kube.remediations()] == ["before"]
     assert _suppressed("Cooldown") == before + 1
@@ -92,7 +95,8 @@ async def test_one_run_under_the_budget_is_created(intake: Intake, kube: Receive
     catalog.entries = [template("restart", safety={"maxRunsPerHour": 2})]
     kube.add(earlier_run("one", minutes_ago=10), earlier_run("hours-ago", minutes_ago=90))
     summary = await intake.receive(_parse(payload(alert())))
-    assert summary.suppressed == [] and len(summary.created) == 1
+    assert summary.suppressed == []
+    assert len(summary.created) == 1
 
 
 @pytest.mark.parametrize(
@@ -158,7 +162,8 @@ async def test_a_dry_run_template_is_not_suppressed(intake: Intake, kube: Receiv
     # Dry-run is how a run acts, not whether it may: its alerts still become Remediations (which run dry).
     catalog.entries = [template("restart", safety={"dryRun": True})]
     summary = await intake.receive(_parse(payload(alert())))
-    assert summary.suppressed == [] and len(summary.created) == 1
+    assert summary.suppressed == []
+    assert len(summary.created) == 1
 
 
 async def test_an_unreachable_api_server_during_the_rate_check_stores_nothing_and_asks_for_a_retry(
@@ -176,4 +181,5 @@ async def test_an_unreachable_api_server_during_the_rate_check_stores_nothing_an
     kube.api.before.append(refuse_lists)
     with pytest.raises(RetryLater):
         await intake.receive(_parse(payload(alert())))
-    assert lists and kube.remediations() == []
+    assert lists
+    assert kube.remediations() == []
