@@ -65,6 +65,9 @@ async def check_rate(
     namespace, for a ClusterWorkflowTemplate); ``exclude_uid`` is the
     Remediation asking, which must not count against itself.
     """
+    cooldown = parse_duration(safety.cooldown)
+    if not safety.max_runs_per_hour and cooldown <= 0:
+        return  # neither rule is on: nothing to list
     hour = await _recent_runs(
         kube, template=template, scope=scope, exclude_uid=exclude_uid, since=now - timedelta(hours=1)
     )
@@ -73,7 +76,6 @@ async def check_rate(
             "RateLimited",
             f"{len(hour)} runs of {template!r} in the last hour (maxRunsPerHour {safety.max_runs_per_hour})",
         )
-    cooldown = parse_duration(safety.cooldown)
     if target_uid and cooldown > 0:
         for item in hour:
             started = _parse_time(item["status"]["startTime"])

@@ -183,3 +183,21 @@ async def test_an_unreachable_api_server_during_the_rate_check_stores_nothing_an
         await intake.receive(_parse(payload(alert())))
     assert lists
     assert kube.remediations() == []
+
+
+async def test_a_template_with_both_rate_rules_off_costs_no_listing(
+    intake: Intake, kube: ReceiverApi, catalog: StaticCatalog
+) -> None:
+    catalog.entries = [template("restart", safety={"cooldown": "0s", "maxRunsPerHour": 0})]
+    kube.add(*(earlier_run(f"r{i}", minutes_ago=1) for i in range(3)))
+    lists: list[str] = []
+
+    async def count_lists(request: KubeRequest) -> KubeResponse | None:
+        if request.method == "GET" and request.path.endswith("/remediations"):
+            lists.append(request.path)
+        return None
+
+    kube.api.before.append(count_lists)
+    summary = await intake.receive(_parse(payload(alert())))
+    assert len(summary.created) == 1
+    assert lists == []
