@@ -66,6 +66,10 @@ class MemoryApi:
         self.objects[key] = copy.deepcopy(dict(body))
         return body
 
+    async def list(self, kind: str, namespace: str | None = None, **_: Any) -> Any:
+        # The safety rules' rate check at receipt lists the template's Remediations (an O(n) read per alert).
+        return [o for (k, ns, _n), o in self.objects.items() if k == kind and namespace in (None, ns)]  # read only
+
     async def patch(self, kind: str, name: str, body: Any, namespace: str | None = None, **_: Any) -> Any:
         found = self.objects.get((kind, namespace, name))
         if found is None:

@@ -45,6 +45,11 @@ ALERTS_RECEIVED = Counter(
     "Alerts received from Alertmanager, by alert status and what became of them.",
     ["status", "outcome"],
 )
+ALERTS_SUPPRESSED = Counter(
+    "suture_alerts_suppressed_total",
+    "Firing alerts the receiver answered without a new Remediation, by reason (Paused, Cooldown, TargetBusy, ...).",
+    ["reason"],
+)
 WEBHOOK_DURATION = Histogram(
     "suture_webhook_request_duration_seconds",
     "Time to answer a webhook request, until every Remediation of it is stored.",

@@ -176,3 +176,46 @@ async def test_the_receiver_works_with_the_generated_role_only(
             await proc.kill(signal.SIGTERM)
         await kube.delete("ClusterRoleBinding", name)
         await kube.delete("ClusterRole", name)
+
+
+async def test_an_alert_within_the_cooldown_of_a_finished_run_is_suppressed_at_receipt(
+    operator_proc: OperatorProcess, kube: KubeClient, namespace: str
+) -> None:
+    await kube.create("Deployment", deployment("web", 1), namespace)
+    body = {
+        "apiVersion": API_VERSION,
+        "kind": "WorkflowTemplate",
+        "metadata": {"name": "fix-web"},
+        "spec": {
+            "match": {"alertNames": ["WebBroken"]},
+            "target": {"kind": "Deployment", "name": "web"},
+            # dryRun: a dry run's success is final (no Verifying), so the target is free again at once
+            "safety": {"cooldown": "30m", "dryRun": True},
+            "steps": [{"name": "look", "wait": {"duration": "1s"}}],
+        },
+    }
+    await kube.create("WorkflowTemplate", body, namespace, api_version=API_VERSION)
+    await _ready(operator_proc)
+
+    async def valid() -> bool:
+        got = await kube.get("WorkflowTemplate", "fix-web", namespace, api_version=API_VERSION)
+        return any(c["type"] == "Valid" and c["status"] == "True" for c in got.get("status", {}).get("conditions", []))
+
+    await wait_for(valid, timeout=60, what="fix-web to be Valid")
+    status, first = await _post(operator_proc, [_alert(namespace, "c1")])
+    assert (status, len(first["created"])) == (200, 1)
+
+    async def succeeded() -> bool:
+        got = await kube.get("Remediation", first["created"][0], namespace, api_version=API_VERSION)
+        return (got.get("status") or {}).get("phase") == "Succeeded"
+
+    await wait_for(succeeded, timeout=60, what=f"the first run to succeed (log {operator_proc.log})")
+    status, second = await _post(operator_proc, [_alert(namespace, "c2")])
+    assert status == 200
+    assert second["created"] == []
+    ((reason, fingerprint, message),) = [(s["reason"], s["fingerprint"], s["message"]) for s in second["suppressed"]]
+    assert (reason, fingerprint) == ("Cooldown", "c2")
+    assert first["created"][0] in message
+    assert [r["metadata"]["name"] for r in await kube.list("Remediation", namespace, api_version=API_VERSION)] == (
+        first["created"]
+    )

@@ -2,7 +2,8 @@
 
 Refusals happen before any action runs: an unknown or invalid template, a
 target outside what the template may touch, a cooldown or rate limit still in
-force. Each is a :class:`~suture.errors.RunRefused` carrying a CamelCase
+force (those two rules live in :mod:`suture.runs.safety`, which the
+receiver calls too). Each is a :class:`~suture.errors.RunRefused` carrying a CamelCase
 reason for the status and the Event; its class is of the reason's category
 (TemplateNotFound is not-found, NamespaceDenied forbidden, ...).
 """
@@ -22,23 +23,17 @@ from suture.api import (
     AnyTemplate,
     ClusterWorkflowTemplate,
     Remediation,
-    parse_duration,
 )
 from suture.engine import RunRequest
 from suture.errors import InvalidReference, RunRefused, TargetError
 from suture.gitops import GitOpsSettings
 from suture.kube import KubeClient
 from suture.runs.gitops import check_gitops
+from suture.runs.safety import check_rate, check_target_namespace
 from suture.targets import resolve_target
 from suture.validation import parse_template
 
 __all__ = ["RunRefused", "build_run_request", "check_rate", "load_template"]
-
-
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 async def load_template(kube: KubeClient, remediation: Remediation, namespace: str) -> AnyTemplate:
@@ -120,57 +115,6 @@ async def _explicit_target(kube: KubeClient, remediation: Remediation) -> dict[s
     return result
 
 
-async def _recent_runs(
-    kube: KubeClient, *, template: str, namespace: str | None, exclude_uid: str, since: datetime
-) -> list[dict[str, Any]]:
-    """Remediations of ``template`` that started running after ``since``."""
-    items = await kube.list("Remediation", namespace, api_version=API_VERSION)
-    recent = []
-    for item in items:
-        if item["metadata"].get("uid") == exclude_uid or item["spec"]["templateRef"]["name"] != template:
-            continue
-        started = _parse_time((item.get("status") or {}).get("startTime"))
-        if started is not None and started >= since:
-            recent.append(item)
-    return recent
-
-
-async def check_rate(
-    kube: KubeClient,
-    *,
-    template: AnyTemplate,
-    remediation: Remediation,
-    target: Mapping[str, Any] | None,
-    namespace: str,
-    uid: str,
-    now: datetime,
-) -> None:
-    """Refuse a run within the template's cooldown on the same target, or past its hourly budget."""
-    safety = template.spec.safety
-    scope = None if isinstance(template, ClusterWorkflowTemplate) else namespace
-    name = str(template.metadata.get("name", remediation.spec.template_ref.name))
-    hour = await _recent_runs(
-        kube, template=name, namespace=scope, exclude_uid=uid, since=datetime.fromtimestamp(now.timestamp() - 3600, UTC)
-    )
-    if safety.max_runs_per_hour and len(hour) >= safety.max_runs_per_hour:
-        raise RunRefused(
-            "RateLimited", f"{len(hour)} runs of {name!r} in the last hour (maxRunsPerHour {safety.max_runs_per_hour})"
-        )
-    target_uid = ((target or {}).get("metadata") or {}).get("uid")
-    cooldown = parse_duration(safety.cooldown)
-    if target_uid and cooldown > 0:
-        for item in hour:
-            started = _parse_time(item["status"]["startTime"])
-            recorded = (item.get("status") or {}).get("target") or item["spec"].get("target") or {}
-            same = recorded.get("uid") == target_uid
-            if same and started is not None and (now - started).total_seconds() < cooldown:
-                raise RunRefused(
-                    "Cooldown",
-                    f"{item['metadata']['name']} ran {name!r} on the same target "
-                    f"at {item['status']['startTime']} (cooldown {safety.cooldown})",
-                )
-
-
 async def build_run_request(
     body: Mapping[str, Any],
     *,
@@ -213,19 +157,16 @@ async def build_run_request(
             raise RunRefused("TargetUnresolved", str(exc)) from None
     if target is not None:
         target_ns = (target.get("metadata") or {}).get("namespace")
-        if confine is not None and target_ns not in (None, confine):
-            raise RunRefused("NamespaceDenied", f"target namespace {target_ns!r} is outside {confine!r}")
-        if not template.spec.safety.permits_namespace(target_ns):
-            raise RunRefused("NamespaceDenied", f"the template's safety rules deny namespace {target_ns!r}")
+        check_target_namespace(template.spec.safety, target_namespace=target_ns, confine=confine)
         target.setdefault("apiVersion", TARGET_KINDS.get(str(target.get("kind")), ""))
     await check_rate(
         kube,
-        template=template,
-        remediation=remediation,
-        target=target,
-        namespace=namespace,
-        uid=uid,
+        template=str(template.metadata.get("name", remediation.spec.template_ref.name)),
+        safety=template.spec.safety,
+        scope=confine,
+        target_uid=((target or {}).get("metadata") or {}).get("uid"),
         now=now or datetime.now(UTC),
+        exclude_uid=uid,
     )
     paused = await check_gitops(kube, template=template, target=target, registry=registry, settings=gitops)
     owner = {

@@ -4,7 +4,10 @@ For each firing alert: an occurrence already stored is counted as existing;
 otherwise the candidates (Valid templates whose ``match`` admits it) are
 ranked, the chosen template's target is resolved, and either a Remediation is
 created under the occurrence's deterministic name or, when the target already
-has an active Remediation, the alert is recorded on that one. For each resolved
+has an active Remediation, the alert is recorded on that one, or, when a
+safety rule of ``suture.runs`` (namespace allow/deny, cooldown, runs per hour)
+would refuse the run, the alert is answered as suppressed with the rule's
+reason and nothing is created. For each resolved
 alert: its resolution time is written on its Remediation.
 
 Every write reaches the API server before :meth:`Intake.receive` returns; an
@@ -39,9 +42,11 @@ from suture.api import (
     TemplateRef,
     to_k8s,
 )
+from suture.errors import RunRefused
 from suture.kube import ApiError, KubeClient
+from suture.runs.safety import check_rate, check_target_namespace
 from suture.targets import TargetError, resolve_target
-from suture.webhook.catalog import TemplateCatalog, candidates
+from suture.webhook.catalog import IndexedTemplate, TemplateCatalog, candidates
 from suture.webhook.naming import occurrence_time, remediation_name
 from suture.webhook.pause import read_pause
 from suture.webhook.ranking import Ranked, Ranker, rank_without_blocking
@@ -252,7 +257,8 @@ class Intake:
             return
         target = await self._resolve(chosen_ranked=ranked[0], context=context)
         if target is None:
-            await self._create(alert, summary, name=name, namespace=namespace, ranked=ranked, target=None)
+            if not await self._refused(alert, summary, chosen, target=None):
+                await self._create(alert, summary, name=name, namespace=namespace, ranked=ranked, target=None)
             return
         # One lock per target for the life of the process (a few bytes per target): releasing it
         # safely while others wait would cost more than it saves.
@@ -263,8 +269,44 @@ class Intake:
                 self._count(summary.existing, name, "firing", "existing")
             elif active:
                 await self._relate(alert, summary, active=active[0])
-            else:
+            elif not await self._refused(alert, summary, chosen, target=target):
                 await self._create(alert, summary, name=name, namespace=namespace, ranked=ranked, target=target)
+
+    async def _refused(
+        self, alert: AlertmanagerAlert, summary: Summary, chosen: IndexedTemplate, *, target: ObjectRef | None
+    ) -> bool:
+        """True (and the alert counted as suppressed) when a safety rule of ``suture.runs`` refuses the run now.
+
+        The same functions the run start calls, so the receiver never disagrees
+        with it about a rule; the run start stays the authoritative check, as
+        the template and the history can change before the run starts. The
+        cooldown and rate checks are best effort here: they count the runs the
+        API server lists as started, so Remediations created but not yet
+        started (a burst) pass here and are refused at their start. Global
+        dry-run is not a refusal: its alerts become Remediations that run dry.
+        """
+        assert chosen.spec is not None
+        safety = chosen.spec.safety
+        confine = chosen.namespace if chosen.kind == "WorkflowTemplate" else None
+        try:
+            if target is not None:
+                check_target_namespace(safety, target_namespace=target.namespace, confine=confine)
+            await self._call(
+                lambda: check_rate(
+                    self.kube,
+                    template=chosen.name,
+                    safety=safety,
+                    scope=confine,
+                    target_uid=target.uid if target is not None else None,
+                    now=datetime.now(UTC),
+                )
+            )
+        except RunRefused as refused:
+            self._suppress(summary, alert, refused.reason, refused.message)
+            return True
+        except ApiError as exc:  # not worth a retry (RetryLater passes through): the run start decides
+            logger.debug("alert %s: safety rules not checked at receipt: %s", alert.fingerprint, exc)
+        return False
 
     async def _resolve(self, *, chosen_ranked: Ranked, context: Mapping[str, Any]) -> ObjectRef | None:
         """The chosen template's target, or None when it has none or it cannot be resolved now.
@@ -470,4 +512,5 @@ class Intake:
     def _suppress(summary: Summary, alert: AlertmanagerAlert, reason: str, message: str) -> None:
         summary.suppressed.append({"fingerprint": alert.fingerprint, "reason": reason, "message": message})
         metrics.ALERTS_RECEIVED.labels("firing", "suppressed").inc()
+        metrics.ALERTS_SUPPRESSED.labels(reason).inc()
         logger.info("alert %s suppressed: %s", alert.fingerprint, reason)

@@ -33,6 +33,7 @@ def template(
     valid: bool = True,
     observed_generation: int = 1,
     target: dict[str, Any] | None = None,
+    safety: dict[str, Any] | None = None,
 ) -> IndexedTemplate:
     """An index entry, as kopf would hold it for a template the operator has validated."""
     body = {
@@ -44,6 +45,7 @@ def template(
             "match": {"alertNames": list(alert_names)},
             "steps": [{"name": "look", "action": {"name": "get_pod_logs"}}],
             **({"target": target} if target else {}),
+            **({"safety": safety} if safety else {}),
         },
         "status": {
             "conditions": [
