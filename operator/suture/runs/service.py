@@ -79,6 +79,7 @@ class RemediationService:
         self._acceptance: dict[str, asyncio.Lock] = {}
         self._starting: dict[str, asyncio.Lock] = {}  # one start at a time per run: see start()
         self._draining = False
+        self._known: set[str] = set()  # runs this process has started or resumed: adopt() leaves them be
         self._revivals: dict[str, int] = {}  # how often a run's task died in a row
         self._background: set[asyncio.Task[None]] = set()
         self.learner = learner
@@ -112,10 +113,11 @@ class RemediationService:
         for body in found:
             phase = (body.get("status") or {}).get("phase")
             deleting = (body.get("metadata") or {}).get("deletionTimestamp")
-            if self._draining or phase in (*TERMINAL_PHASES, VERIFYING) or deleting or _ids(body)[2] in self.tasks:
-                continue
+            uid = _ids(body)[2]
+            if self._draining or phase in (*TERMINAL_PHASES, VERIFYING) or deleting or uid in self._known:
+                continue  # a run started here before and now waiting (an approval, a pause) has its handlers
             await self.start(body)
-            adopted += _ids(body)[2] in self.tasks
+            adopted += uid in self.tasks
         return adopted
 
     async def adopt_while_leading(
@@ -142,6 +144,7 @@ class RemediationService:
             return
         if status.get("phase") in (*TERMINAL_PHASES, VERIFYING) or uid in self.tasks:
             return  # a run in Verifying has finished its steps: suture.verify decides the rest
+        self._known.add(uid)
         if _paused(body):
             self.engine.pause(run_id=uid)  # the request lives in memory; the spec asks again after a restart
         template_name = str(((body.get("spec") or {}).get("templateRef") or {}).get("name", ""))
