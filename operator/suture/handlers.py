@@ -50,6 +50,7 @@ from suture.webhook import (
 _registry: Registry | None = None
 _log = logging.getLogger("suture.handlers")
 DEFAULT_HOME_NAMESPACE = "default"  # outside a pod, with no SUTURE_HOME_NAMESPACE
+ADOPT_INTERVAL = 10.0  # seconds between the leader's looks for runs kopf's events missed (suture.runs.service)
 
 
 def registry() -> Registry:
@@ -170,6 +171,11 @@ def _start_election(
     elector = LeaseElector(kube, config, on_lost=lost)
     campaign = asyncio.create_task(elector.run(), name="suture-leader-election")
     stack.callback(campaign.cancel)
+    adoption = asyncio.create_task(
+        service.adopt_while_leading(ours.namespaces, wait_leading=elector.wait_leading, interval=ADOPT_INTERVAL),
+        name="suture-adopt-runs",
+    )
+    stack.callback(adoption.cancel)
     return elector
 
 
@@ -179,7 +185,9 @@ async def _as_leader(memo: kopf.Memo, body: kopf.Body) -> dict[str, Any] | None:
 
     A follower's Remediation handlers wait here rather than return: a handler that returned would let kopf
     record the change as handled in the object's annotations, which both replicas share, and the leader
-    would never see it. Waiting writes nothing; on takeover every waiting handler resumes its run.
+    would never see it. Waiting writes nothing. It is not the only way a run reaches the leader: the
+    leader's kopf can miss a creation altogether, so the leader also adopts unfinished runs itself
+    (``RemediationService.adopt_while_leading``); ``start`` is serialised per run, so both may call it.
     """
     elector: LeaseElector | None = memo.get("elector")
     if elector is None or elector.leading:

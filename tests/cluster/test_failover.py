@@ -48,15 +48,28 @@ def _replica(kubeconfig: str, shared: Path, name: str, namespace: str, **env: st
 
 @pytest.fixture
 async def replicas(
-    kubeconfig: str, namespace: str, tmp_path: Path, suture_crds: list[str]
+    kubeconfig: str, kube: KubeClient, namespace: str, tmp_path: Path, suture_crds: list[str]
 ) -> AsyncIterator[list[OperatorProcess]]:
     procs = [_replica(kubeconfig, tmp_path, name, namespace, **FAST_LEASE) for name in ("a", "b")]
     try:
         yield procs
+        await _delete_remediations(kube, namespace)
     finally:
         for proc in procs:
             if proc.proc is not None and proc.proc.returncode is None:
                 await proc.kill(signal.SIGKILL)
+
+
+async def _delete_remediations(kube: KubeClient, namespace: str) -> None:
+    """Delete the Remediations while an operator still runs: kopf's finalizer on them is only ever taken
+    off by an operator, and with none left the namespace would stay Terminating."""
+    for item in await kube.list("Remediation", namespace, api_version=API_VERSION):
+        await kube.delete("Remediation", item["metadata"]["name"], namespace, api_version=API_VERSION)
+
+    async def gone() -> bool:
+        return not await kube.list("Remediation", namespace, api_version=API_VERSION)
+
+    await wait_for(gone, timeout=30, what="the leader to let the Remediations go")
 
 
 async def _get(proc: OperatorProcess, path: str) -> tuple[int, str]:
@@ -162,6 +175,7 @@ async def test_sigterm_mid_run_exits_and_the_restarted_operator_finishes_the_run
         assert (await kube.get("Deployment", "web", namespace))["spec"]["replicas"] == 3
         await proc.start()
         await _finished_once(kube, namespace, proc)
+        await _delete_remediations(kube, namespace)
     finally:
         if proc.proc is not None and proc.proc.returncode is None:
             await proc.kill(signal.SIGTERM)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from suture import metrics
@@ -77,6 +77,9 @@ class RemediationService:
         self.home_namespace = home_namespace  # the operator's own namespace (see build_run_request)
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self._acceptance: dict[str, asyncio.Lock] = {}
+        self._starting: dict[str, asyncio.Lock] = {}  # one start at a time per run: see start()
+        self._draining = False
+        self._known: set[str] = set()  # runs this process has started or resumed: adopt() leaves them be
         self._revivals: dict[str, int] = {}  # how often a run's task died in a row
         self._background: set[asyncio.Task[None]] = set()
         self.learner = learner
@@ -84,7 +87,56 @@ class RemediationService:
         self.gitops = gitops  # how Argo CD tracks objects, for the GitOps safety rule
 
     async def start(self, body: Mapping[str, Any]) -> None:
-        """Start a new run, or resume one after a restart; a finished run is left alone."""
+        """Start a new run, or resume one after a restart; a finished run is left alone.
+
+        Calls for one run are serialised: kopf's handler and :meth:`adopt` may both start the same run
+        on a new leader, and the second must see the first's task rather than apply a step again.
+        """
+        async with self._starting.setdefault(_ids(body)[2], asyncio.Lock()):
+            await self._start(body)
+
+    async def adopt(self, namespaces: Sequence[str]) -> int:
+        """Start or resume every unfinished run this replica does not drive yet; returns how many.
+
+        Only the leader calls this, when it takes the Lease and then periodically: with replicas sharing
+        kopf's annotations, the leader's kopf can miss a Remediation's creation (the follower won the race
+        to add kopf's finalizer, or already recorded the change as seen), so kopf events alone would leave
+        a run waiting forever. Reads the Remediations afresh; a run already driven here is left alone.
+        """
+        if self._draining:
+            return 0
+        found: list[dict[str, Any]] = []
+        where: Sequence[str | None] = namespaces or [None]  # None: every namespace (a cluster-wide operator)
+        for namespace in where:
+            found += await self.kube.list("Remediation", namespace, api_version=API_VERSION)
+        adopted = 0
+        for body in found:
+            phase = (body.get("status") or {}).get("phase")
+            deleting = (body.get("metadata") or {}).get("deletionTimestamp")
+            uid = _ids(body)[2]
+            if self._draining or phase in (*TERMINAL_PHASES, VERIFYING) or deleting or uid in self._known:
+                continue  # a run started here before and now waiting (an approval, a pause) has its handlers
+            await self.start(body)
+            adopted += uid in self.tasks
+        return adopted
+
+    async def adopt_while_leading(
+        self, namespaces: Sequence[str], *, wait_leading: Callable[[], Awaitable[None]], interval: float
+    ) -> None:
+        """Run :meth:`adopt` whenever this replica leads: at once on taking the Lease, then every ``interval``
+        seconds (a run kopf's events missed starts within that). Runs until cancelled."""
+        while not self._draining:
+            await wait_leading()
+            try:
+                adopted = await self.adopt(namespaces)
+            except Exception as exc:  # the API server's refusal or absence: the next round tries again
+                logger.warning("could not look for unfinished runs to adopt: %s", exc)
+            else:
+                if adopted:
+                    logger.info("adopted %d unfinished run(s) as the leader", adopted)
+            await asyncio.sleep(interval)
+
+    async def _start(self, body: Mapping[str, Any]) -> None:
         namespace, name, uid = _ids(body)
         status = body.get("status") or {}
         if status.get("phase") == FAILED and uid not in self.tasks:
@@ -92,6 +144,7 @@ class RemediationService:
             return
         if status.get("phase") in (*TERMINAL_PHASES, VERIFYING) or uid in self.tasks:
             return  # a run in Verifying has finished its steps: suture.verify decides the rest
+        self._known.add(uid)
         if _paused(body):
             self.engine.pause(run_id=uid)  # the request lives in memory; the spec asks again after a restart
         template_name = str(((body.get("spec") or {}).get("templateRef") or {}).get("name", ""))
@@ -403,6 +456,7 @@ class RemediationService:
         No run is marked as anything: each stays checkpointed and resumes at the next start (or on
         the replica that leads next). Returns within ``timeout`` plus the time cancelled tasks take.
         """
+        self._draining = True  # adopt() starts nothing more
         self.engine.drain()
         running = [task for task in self.tasks.values() if not task.done()]
         if running:

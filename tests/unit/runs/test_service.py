@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -331,3 +332,53 @@ async def test_a_run_whose_task_dies_is_resumed(
 
     await wait_for(waiting, timeout=10, what="the revived run to reach its approval")
     assert calls == 2
+
+
+async def test_the_leader_adopts_every_unfinished_run_and_leaves_finished_ones_alone(
+    api: FakeKubeApi, make_service: Callable[[], RemediationService], ledger: Ledger
+) -> None:
+    api.add(template(steps=ASK))
+    (fresh,) = api.add(remediation("never-handed-over"))  # kopf's events never reached the leader
+    for name, phase in (("done", "Succeeded"), ("checking", "Verifying")):
+        body = remediation(name)
+        body["status"] = {"phase": phase}
+        api.add(body)
+    service = make_service()
+    assert await service.adopt(["shop"]) == 1
+    await settle(service, fresh["metadata"]["uid"])
+    assert stored(api, "never-handed-over")["status"]["phase"] == "WaitingApproval"
+    assert stored(api, "done")["status"] == {"phase": "Succeeded"}
+    assert stored(api, "checking")["status"] == {"phase": "Verifying"}
+    assert await service.adopt(["shop"]) == 0  # waiting for its approval, it is driven here already
+    await service.drain(timeout=5)
+    assert await service.adopt(["shop"]) == 0  # shutting down: nothing more starts
+
+
+async def test_a_new_leader_starting_a_run_several_times_at_once_applies_no_step_twice(
+    api: FakeKubeApi,
+    kube: KubeClient,
+    make_service: Callable[[], RemediationService],
+    ledger: Ledger,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="suture.runs")
+    first = {"name": "first", "action": {"name": "record", "params": {"name": "first"}}}
+    api.add(template(steps=[first, *ASK]))
+    (rem,) = api.add(remediation())
+    uid = rem["metadata"]["uid"]
+    old_leader = make_service()
+    await old_leader.start(rem)
+    await settle(old_leader, uid)
+    assert stored(api)["status"]["phase"] == "WaitingApproval"
+    answer = {"decision": "Approved", "by": "alice", "step": "ask"}
+    await kube.patch("Remediation", "crashloop-1", {"spec": {"approval": answer}}, "shop", api_version=API)
+    new_leader = make_service()
+    # On takeover the adoption and kopf's waiting handlers (create and approval) may all start the run at once.
+    await asyncio.gather(new_leader.start(stored(api)), new_leader.start(stored(api)), new_leader.adopt(["shop"]))
+
+    async def ended() -> bool:
+        return bool(stored(api)["status"]["phase"] == "Succeeded")
+
+    await wait_for(ended, what="the run's end")
+    assert ledger.done() == ["first", "one"], ledger.events
+    assert caplog.text.count("run resumed from its checkpoint") == 1, "one resumption, one task"
