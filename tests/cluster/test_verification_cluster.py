@@ -58,6 +58,9 @@ async def _setup(kube: KubeClient, namespace: str, window: str) -> None:
             "target": {"kind": "Deployment", "name": "web"},
             "steps": [{"name": "look", "wait": {"duration": "1s"}}],
             "verify": {"alertResolvedWithin": window},
+            # A second alert on web follows the first within minutes; the receiver would suppress it in
+            # the default 10m cooldown, and these tests are about verification and ranking.
+            "safety": {"cooldown": "0s"},
         },
     }
     await kube.create("WorkflowTemplate", body, namespace, api_version=API_VERSION)
