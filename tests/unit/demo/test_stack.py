@@ -49,6 +49,14 @@ def test_stop_signals_only_a_recorded_pid_that_still_runs_the_recorded_command(t
     (tmp_path / "pids").mkdir()
     ours = subprocess.Popen(["sleep", "30"])
     other = subprocess.Popen(["sleep", "31"])
+    # Popen returns once the child is forked, maybe before it has exec'd sleep: until then its command
+    # line is this Python's, and stop() rightly leaves it alone. Wait for the exec.
+    for child in (ours, other):
+        cmdline = Path(f"/proc/{child.pid}/cmdline")
+        for _ in range(500):
+            if cmdline.read_bytes().startswith(b"sleep"):
+                break
+            time.sleep(0.01)
     try:
         (tmp_path / "pids" / "ksm.pid").write_text(f"{ours.pid}\nsleep 30\n")
         (tmp_path / "pids" / "suture.pid").write_text(f"{other.pid}\nsomething else\n")  # pid reused by another
