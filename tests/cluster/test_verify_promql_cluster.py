@@ -223,7 +223,9 @@ async def test_resolved_alerts_whose_promql_check_fails_are_ineffective_until_th
     assert condition is not None
     assert condition["reason"] == "KeepsFailing"
     assert "the last 3 decided runs were Ineffective" in condition["message"]
-    assert (_condition(template, "Valid") or {}).get("status") == "True"  # kept beside it
+    valid = _condition(template, "Valid") or {}
+    assert valid.get("status") == "True"  # kept beside it
+    assert valid.get("message") == "the template is valid"  # no "needs a Prometheus" warning: the operator has one
     assert (template["status"]["stats"]["runs"], template["status"]["stats"]["effectiveness"]) == (3, 0.0)
     assert await _failing_metric(operator) == 1.0
 

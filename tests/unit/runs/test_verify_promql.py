@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 from prometheus_client import REGISTRY
 
 from suture.errors import InvalidQuery, PrometheusUnavailable
@@ -268,3 +269,22 @@ async def test_a_template_that_keeps_failing_gets_the_condition_and_the_metric_a
     assert (condition["status"], condition["reason"]) == ("False", "NotFailing")
     assert condition["message"] == "1 of 4 decided runs were Effective"
     assert REGISTRY.get_sample_value("suture_template_failing", {"template": "flaky-fix"}) == 0.0
+
+
+def test_suture_validate_warns_when_its_environment_names_no_prometheus(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from suture.cli import main
+
+    doc = with_check()
+    doc["spec"]["steps"] = [{"name": "look", "wait": {"duration": "1s"}}]  # the CLI checks actions for real
+    path = tmp_path / "template.yaml"
+    path.write_text(yaml.safe_dump(doc))
+    monkeypatch.delenv("SUTURE_PROMETHEUS_URL", raising=False)
+    assert main(["validate", str(path)]) == 0  # a warning, not an error
+    out = capsys.readouterr().out
+    assert "warning: spec.verify.promql: this check needs a Prometheus" in out
+    assert "0 error(s), 1 warning(s)" in out
+    monkeypatch.setenv("SUTURE_PROMETHEUS_URL", "http://prometheus:9090")
+    assert main(["validate", str(path)]) == 0
+    assert "warning" not in capsys.readouterr().out
