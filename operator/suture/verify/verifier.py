@@ -35,6 +35,7 @@ from suture.verify.template_status import refresh_template_status
 
 logger = logging.getLogger("suture.verify")
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+PENDING = "Pending"  # a Verdict that decides nothing yet: the alert resolved, verify.promql is still awaited
 
 
 def _now() -> datetime:
@@ -60,7 +61,7 @@ def _iso(moment: datetime) -> str:
 class Verdict:
     """The decided outcome, how it was decided, and when the alert resolved (when it did)."""
 
-    outcome: str  # Effective | Ineffective | Unknown
+    outcome: str  # Effective | Ineffective | Unknown; Pending (from decide only) while verify.promql is awaited
     message: str
     resolved_at: datetime | None = None
 
@@ -109,6 +110,9 @@ class Verifier:
             return None
         meta = body.get("metadata") or {}
         namespace, name, uid = str(meta.get("namespace", "")), str(meta.get("name", "")), str(meta.get("uid", ""))
+        if verdict.outcome == PENDING:
+            await self._note(namespace, name, status, verdict.message)
+            return None
         template = str(((body.get("spec") or {}).get("templateRef") or {}).get("name", ""))
         if self.learner is not None:
             # Learn before writing the phase: a crash in between repeats the (idempotent) lesson, never skips it.
@@ -136,7 +140,8 @@ class Verifier:
         return verdict.outcome
 
     async def decide(self, body: Mapping[str, Any]) -> Verdict | None:
-        """The outcome from the signals available now, or None when it is too early to tell."""
+        """The outcome from the signals available now, or None when it is too early to tell (a Pending
+        verdict when the alert resolved and the template's check is still awaited)."""
         now = self.clock()
         status = body.get("status") or {}
         alert = alert_of(body)
@@ -203,7 +208,9 @@ class Verifier:
             return Verdict("Unknown", f"{resolved.message}, but {answer.detail}", resolved.resolved_at)
         if now < deadline:
             logger.info("verification: the alert resolved; verify.promql not yet: %s", answer.detail)
-            return None
+            waiting = "does not hold yet" if answer.holds is False else "could not be asked yet"
+            # A stable sentence (no sample values), so the status is written once, not at every look.
+            return Verdict(PENDING, f"{resolved.message}; verify.promql {waiting}, asked again until {_iso(deadline)}")
         if answer.holds is None:
             return Verdict(
                 "Unknown", f"{resolved.message}, but when the window ended {answer.detail}", resolved.resolved_at
@@ -213,6 +220,17 @@ class Verifier:
             f"{resolved.message}, but verify.promql did not hold by the end of the window: {answer.detail}",
             resolved.resolved_at,
         )
+
+    async def _note(self, namespace: str, name: str, status: Mapping[str, Any], message: str) -> None:
+        """Say in ``status.verification.message`` what the verifier waits for (written only when it changes)."""
+        if (status.get("verification") or {}).get("message") == message:
+            return
+        patch = {"status": {"verification": {"message": message}}}
+        try:
+            await self.kube.patch("Remediation", name, patch, namespace, subresource="status", api_version=API_VERSION)
+        except ApiError as exc:
+            if not exc.not_found:
+                raise
 
     async def _verify_check(self, body: Mapping[str, Any]) -> PromQLCheck | None:
         """The ``verify.promql`` of the Remediation's template as it is now; RunRefused when gone or invalid."""

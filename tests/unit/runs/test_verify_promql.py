@@ -115,8 +115,12 @@ async def test_a_check_that_does_not_hold_yet_is_asked_again_and_counts_once_it_
     api.add(with_check(), verifying(clock))
     checker = verifier(kube, clock, promql)
     assert await checker.check(stored(api)) is None  # the metric lags the alert: the window is still open
+    version = stored(api)["metadata"]["resourceVersion"]
     assert await checker.check(stored(api)) is None
-    assert stored(api)["status"]["phase"] == "Verifying"
+    assert stored(api)["metadata"]["resourceVersion"] == version  # the same wait is said once, not at every look
+    status = stored(api)["status"]
+    assert (status["phase"], status["verification"]["outcome"]) == ("Verifying", "Pending")
+    assert "verify.promql does not hold yet, asked again until" in status["verification"]["message"]
     assert await checker.check(stored(api)) == "Effective"
     assert len(promql.queries) == 3
 
@@ -140,6 +144,7 @@ async def test_prometheus_unavailable_is_retried_until_the_deadline_then_unknown
     api.add(with_check(), verifying(clock))
     checker = verifier(kube, clock, promql)
     assert await checker.check(stored(api)) is None
+    assert "verify.promql could not be asked yet" in stored(api)["status"]["verification"]["message"]
     clock.now += timedelta(minutes=6)
     assert await checker.check(stored(api)) == "Unknown"
     assert "Prometheus could not be asked" in stored(api)["status"]["verification"]["message"]
