@@ -135,6 +135,8 @@ async def start_engine(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
         learner=learner,
         alerts=HttpAlertmanager(ours.alertmanager_url) if ours.alertmanager_url else None,
         history=History(database),
+        promql=HttpPromQLClient(ours.prometheus_url) if ours.prometheus_url else None,
+        check_interval=ours.verify_interval,
     )
     metrics.watch_run_slots(engine.limiter)
     memo["kube"] = kube
@@ -390,7 +392,7 @@ def forget_deleted_remediation(type: str, body: kopf.Body, memo: kopf.Memo, **_:
 @kopf.on.update(GROUP, VERSION, "clusterworkflowtemplates", field="spec")
 def validate_template(body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, **_: Any) -> None:
     """Set the template's Valid condition from the same checks as ``suture validate``."""
-    status = template_status_patch(dict(body), registry=registry())
+    status = template_status_patch(dict(body), registry=registry(), prometheus=bool(load_settings().prometheus_url))
     patch.status.update(status)
     valid = status["conditions"][-1]
     if valid["status"] == "False":
