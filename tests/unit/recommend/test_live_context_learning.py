@@ -109,3 +109,13 @@ async def test_the_sql_history_keeps_the_context_features(tmp_path: Path) -> Non
     assert {"ctx:reason=OOMKilled", "ctx:exit=137", "ctx:restarts=4-10", "alert=KubePodCrashLooping"} <= set(
         kept["features"]
     )
+
+
+def test_suture_recommend_replays_an_alert_with_its_stored_context() -> None:
+    from suture.recommend.report import recommend
+
+    replayed = {**alert(), "liveContext": OOM}
+    (ranked, *_) = recommend(alert=replayed, templates=[], names=CANDIDATES, data_dir=None)
+    assert any(
+        r == "live context: reason=OOMKilled (1.00), exit=137 (1.00), restarts=4-10 (1.00)" for r in ranked.reasons
+    )
