@@ -78,7 +78,8 @@ class ContextReader:
         if not self.wanted(labels):
             return None
         try:
-            context = await asyncio.wait_for(self._read(labels), self.timeout)
+            async with asyncio.timeout(self.timeout):  # no extra task, unlike wait_for: this runs per alert
+                context = await self._read(labels)
         except Exception as exc:  # context is a hint: losing it must never cost the alert
             metrics.LIVE_CONTEXT_READS.labels("failed").inc()
             logger.debug("live context not read: %s: %s", type(exc).__name__, str(exc)[:200])
@@ -107,13 +108,18 @@ class ContextReader:
     ) -> Context | None:
         statuses = [s for s in (pod.get("status") or {}).get("containerStatuses") or [] if isinstance(s, Mapping)]
         reason, exit_code = _last_termination(statuses, container)
-        restarts = sum(int(s.get("restartCount") or 0) for s in statuses) if statuses else None
+        restarts = sum(max(0, int(s.get("restartCount") or 0)) for s in statuses) if statuses else None
         owner = _controller(pod, "ReplicaSet")
         node_name = dns_name(str((pod.get("spec") or {}).get("nodeName") or "")) or node_label
-        replicaset, node = await asyncio.gather(
-            self.kube.get_or_none("ReplicaSet", owner, namespace, api_version="apps/v1") if owner else _none(),
-            self._node(node_name),
-        )
+        if owner is not None and node_name is not None:  # both at once: one round trip, not two
+            replicaset, node = await asyncio.gather(
+                self.kube.get_or_none("ReplicaSet", owner, namespace, api_version="apps/v1"), self._node(node_name)
+            )
+        else:
+            replicaset = (
+                await self.kube.get_or_none("ReplicaSet", owner, namespace, api_version="apps/v1") if owner else None
+            )
+            node = await self._node(node_name)
         recent = (
             self._recent(_time((replicaset.get("metadata") or {}).get("creationTimestamp"))) if replicaset else None
         )
@@ -176,7 +182,7 @@ def _last_termination(statuses: Sequence[Mapping[str, Any]], container: str | No
             entry = (
                 str(ended.get("finishedAt") or ""),
                 str(ended["reason"])[:_MAX_FACT] if ended.get("reason") else None,
-                code if isinstance(code, int) else None,
+                code if isinstance(code, int) and not isinstance(code, bool) else None,
             )
             if latest is None or entry[0] > latest[0]:
                 latest = entry
@@ -195,10 +201,6 @@ def _time(text: Any) -> datetime | None:
         return datetime.fromisoformat(str(text).replace("Z", "+00:00")) if text else None
     except ValueError:
         return None
-
-
-async def _none() -> None:
-    return None
 
 
 def _context(**facts: Any) -> Context | None:
