@@ -32,6 +32,7 @@ from suture.validation import template_status_patch
 from suture.verify import HistoryLearner, HttpAlertmanager, RecommenderLearner, Verifier
 from suture.webhook import (
     ByNameRanker,
+    ContextReader,
     FallbackRanker,
     IndexCatalog,
     IndexedTemplate,
@@ -232,6 +233,11 @@ def _ranker(recommender: Recommender | None) -> Ranker:
     return FallbackRanker(ByNameRanker(recommender), PriorityRanker())
 
 
+def _context_reader(kube: KubeClient, ours: Settings) -> ContextReader:
+    """Reads each alert target's live context at receipt, within a second at most (it only informs ranking)."""
+    return ContextReader(kube, timeout=min(ours.api_timeout, 1.0), namespaces=frozenset(ours.namespaces))
+
+
 @kopf.on.startup()  # type: ignore[arg-type]  # kopf passes indexes by name; its ActivityFn type does not know
 async def start_receiver(
     memo: kopf.Memo,
@@ -256,6 +262,8 @@ async def start_receiver(
         home_namespace=ours.home_namespace or DEFAULT_HOME_NAMESPACE,
         watched_namespaces=ours.namespaces,
         api_timeout=ours.api_timeout,
+        # Context only feeds the learning recommender; ranking by priority would read it for nothing.
+        live_context=_context_reader(kube, ours) if memo.get("recommender") is not None else None,
     )
     readiness = ReceiverReadiness(kube=kube, catalog=catalog)
     app = build_app(

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from suture.kube import KubeClient
-from suture.recommend import OUTCOMES, Outcome, Recommender
+from suture.recommend import OUTCOMES, Context, Outcome, Recommender
 from suture.runs import Learner
 from suture.store import History
 from suture.verify.record import keep_run
@@ -41,6 +41,7 @@ class RecommenderLearner:
             dict(alert),
             template,
             known[outcome],
+            context=Context.carried_by(alert),
             run_id=run_id,
             version=template_version,
         )
