@@ -45,6 +45,7 @@ from suture.api import (
 from suture.errors import RunRefused
 from suture.kube import ApiError, KubeClient
 from suture.runs.safety import check_rate, check_target_namespace
+from suture.store import History
 from suture.targets import TargetError, resolve_target
 from suture.webhook.catalog import IndexedTemplate, TemplateCatalog, candidates
 from suture.webhook.naming import occurrence_time, remediation_name
@@ -58,6 +59,7 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 TARGET_UID_LABEL = "suture.dev/target-uid"
 FINGERPRINT_LABEL = "suture.dev/fingerprint"
 MAX_RELATED = 100
+REMEDIATION_CRD = "remediations.suture.dev"
 CONCURRENCY = 8  # API calls in flight per notification
 
 
@@ -92,6 +94,16 @@ class Summary:
         }
 
 
+def _missing_kind(exc: ApiError) -> str:
+    """What a 404 says is missing (its Status ``details.kind``: "namespaces" for a namespace), "" when unsaid.
+
+    An API server that does not serve a resource type answers a plain-text
+    "404 page not found", with no Status details at all.
+    """
+    details = exc.body.get("details")
+    return str(details.get("kind") or "") if isinstance(details, Mapping) else ""
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -119,13 +131,17 @@ class Intake:
         home_namespace: str,
         watched_namespaces: Sequence[str] = (),
         api_timeout: float = 5.0,
+        history: History | None = None,
     ) -> None:
+        """``history``: where started runs are recorded (cooldown and hourly budget at receipt); None leaves
+        those two rules to the run start alone."""
         self.kube = kube
         self.catalog = catalog
         self.ranker = ranker
         self.home_namespace = home_namespace
         self.watched = frozenset(watched_namespaces)
         self.api_timeout = api_timeout
+        self.history = history
         self._target_locks: dict[str, asyncio.Lock] = {}
 
     # -- the API server, with every failure that deserves a retry mapped once --------------------
@@ -281,8 +297,9 @@ class Intake:
         with it about a rule; the run start stays the authoritative check, as
         the template and the history can change before the run starts. The
         cooldown and rate checks are best effort here: they count the runs the
-        API server lists as started, so Remediations created but not yet
-        started (a burst) pass here and are refused at their start. Global
+        SQL history recorded as started, so Remediations created but not yet
+        started (a burst) pass here and are refused at their start; a history
+        that cannot be read leaves the decision to the run start. Global
         dry-run is not a refusal: its alerts become Remediations that run dry.
         """
         assert chosen.spec is not None
@@ -291,21 +308,20 @@ class Intake:
         try:
             if target is not None:
                 check_target_namespace(safety, target_namespace=target.namespace, confine=confine)
-            await self._call(
-                lambda: check_rate(
-                    self.kube,
+            if self.history is not None:
+                await check_rate(
+                    self.history,
                     template=chosen.name,
                     safety=safety,
                     scope=confine,
                     target_uid=target.uid if target is not None else None,
                     now=datetime.now(UTC),
                 )
-            )
         except RunRefused as refused:
             self._suppress(summary, alert, refused.reason, refused.message)
             return True
-        except ApiError as exc:  # not worth a retry (RetryLater passes through): the run start decides
-            logger.debug("alert %s: safety rules not checked at receipt: %s", alert.fingerprint, exc)
+        except Exception as exc:  # the database, not the alert: the run start checks again and decides
+            logger.warning("alert %s: cooldown and rate not checked at receipt: %s", alert.fingerprint, exc)
         return False
 
     async def _resolve(self, *, chosen_ranked: Ranked, context: Mapping[str, Any]) -> ObjectRef | None:
@@ -384,9 +400,18 @@ class Intake:
             if exc.conflict:
                 self._count(summary.existing, name, "firing", "existing")
                 return
-            if exc.not_found:
+            if exc.not_found and _missing_kind(exc) == "namespaces":
                 self._suppress(summary, alert, "NamespaceNotFound", f"namespace {namespace!r} does not exist")
                 return
+            if exc.not_found:
+                # Not the namespace: the API server does not serve Remediations (the CRD is missing or not
+                # yet established). Answering 2xx would lose the alert; Alertmanager retries a 503.
+                logger.error(
+                    "cannot create Remediations: the API server does not serve %s (is the CRD %s installed?)",
+                    API_VERSION,
+                    REMEDIATION_CRD,
+                )
+                raise RetryLater(f"the API server does not serve the {REMEDIATION_CRD} CRD") from None
             self._suppress(summary, alert, "RejectedByApiServer", exc.message[:300])
             return
         self._count(summary.created, name, "firing", "created")
