@@ -3,7 +3,7 @@
 Run:
   .venv/bin/python benchmarks/bench_webhook.py                 # the receiver alone, API server faked in memory
   .venv/bin/python benchmarks/bench_webhook.py --kubeconfig K  # up to the stored Remediation on a real cluster
-                                                               # (Suture's CRDs installed: kubectl apply -f crds/)
+                                                               # (installs or updates Suture's CRDs first)
   .venv/bin/python benchmarks/bench_webhook.py --kubeconfig K --alertmanager
                                                                # plus: a real Alertmanager (0.34 from `make tools`,
                                                                # group_wait 0s) to the created Remediation
@@ -23,6 +23,7 @@ import copy
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -35,7 +36,12 @@ import yaml
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.cluster.conftest import install_crds
+
 from suture.kube import ApiError, KubeClient, connect
+from suture.store import History, open_database
 from suture.webhook import (
     WEBHOOK_PATH,
     Authenticator,
@@ -67,7 +73,6 @@ class MemoryApi:
         return body
 
     async def list(self, kind: str, namespace: str | None = None, **_: Any) -> Any:
-        # The safety rules' rate check at receipt lists the template's Remediations (an O(n) read per alert).
         return [o for (k, ns, _n), o in self.objects.items() if k == kind and namespace in (None, ns)]  # read only
 
     async def patch(self, kind: str, name: str, body: Any, namespace: str | None = None, **_: Any) -> Any:
@@ -233,6 +238,11 @@ def _p(samples: list[float], q: float) -> float:
 
 
 async def run(token_file: Path) -> None:
+    async with open_database(location=str(token_file.parent / "history.sqlite")) as database:
+        await _run(token_file, History(database))
+
+
+async def _run(token_file: Path, history: History) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--kubeconfig", help="measure against this cluster (default: API server faked)")
     parser.add_argument("--requests", type=int, default=0, help="requests per case (default 400 faked, 100 real)")
@@ -251,6 +261,7 @@ async def run(token_file: Path) -> None:
     clock: CreationClock | None = None
     if args.kubeconfig:
         real = await connect(args.kubeconfig)
+        await install_crds(real)  # a fresh cluster (the one `make bench` creates) has none
         await real.create("Namespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
         kube = clock = CreationClock(real)
     else:
@@ -262,6 +273,7 @@ async def run(token_file: Path) -> None:
         ranker=PriorityRanker(),
         home_namespace=namespace,
         watched_namespaces=(namespace,),
+        history=history,  # as in the operator: the cooldown and hourly budget read it at receipt
     )
     server = TestServer(build_app(intake=intake, authenticator=authenticator), host="127.0.0.1")
     await server.start_server()
