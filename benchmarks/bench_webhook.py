@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import copy
+import json
 import os
 import statistics
 import subprocess
@@ -63,13 +63,14 @@ class MemoryApi:
         self.objects: dict[tuple[str, str | None, str], dict[str, Any]] = {}
 
     async def get_or_none(self, kind: str, name: str, namespace: str | None = None, **_: Any) -> Any:
-        return copy.deepcopy(self.objects.get((kind, namespace, name)))
+        found = self.objects.get((kind, namespace, name))
+        return None if found is None else json.loads(json.dumps(found))  # what a client decodes
 
     async def create(self, kind: str, body: Mapping[str, Any], namespace: str | None = None, **_: Any) -> Any:
         key = (kind, namespace, body["metadata"]["name"])
         if key in self.objects:
             raise ApiError(409, "AlreadyExists", "exists")
-        self.objects[key] = copy.deepcopy(dict(body))
+        self.objects[key] = json.loads(json.dumps(body))  # what a client sends: the body serialised
         return body
 
     async def list(self, kind: str, namespace: str | None = None, **_: Any) -> Any:

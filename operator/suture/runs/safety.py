@@ -11,12 +11,30 @@ needs the engine, so the receiver can use it without knowing the engine.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from suture.api import Safety, parse_duration
 from suture.errors import RunRefused
-from suture.store import History
+from suture.store import RecentStarts
 
-__all__ = ["check_rate", "check_target_namespace"]
+__all__ = ["StartedRuns", "check_rate", "check_target_namespace"]
+
+
+class StartedRuns(Protocol):
+    """What the rules read: :class:`suture.store.History`, or a receiver's short-lived copy of its answers."""
+
+    async def recent_starts(
+        self,
+        *,
+        template: str,
+        namespace: str | None,
+        since: datetime,
+        target_uid: str | None = None,
+        target_since: datetime | None = None,
+        exclude_run_id: str = "",
+    ) -> RecentStarts:
+        """How many runs of ``template`` started since ``since``, and the last on ``target_uid``."""
+        ...
 
 
 def check_target_namespace(safety: Safety, *, target_namespace: str | None, confine: str | None) -> None:
@@ -28,7 +46,7 @@ def check_target_namespace(safety: Safety, *, target_namespace: str | None, conf
 
 
 async def check_rate(
-    history: History,
+    history: StartedRuns,
     *,
     template: str,
     safety: Safety,

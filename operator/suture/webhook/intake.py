@@ -51,6 +51,7 @@ from suture.webhook.catalog import IndexedTemplate, TemplateCatalog, candidates
 from suture.webhook.naming import occurrence_time, remediation_name
 from suture.webhook.pause import read_pause
 from suture.webhook.ranking import Ranked, Ranker, rank_without_blocking
+from suture.webhook.starts import RecentStartsCache
 
 logger = logging.getLogger("suture.webhook")
 
@@ -142,13 +143,15 @@ class Intake:
         self.watched = frozenset(watched_namespaces)
         self.api_timeout = api_timeout
         self.history = history
+        self._starts = RecentStartsCache(history) if history is not None else None
         self._target_locks: dict[str, asyncio.Lock] = {}
 
     # -- the API server, with every failure that deserves a retry mapped once --------------------
 
     async def _call(self, work: Callable[[], Awaitable[T]]) -> T:
         try:
-            return await asyncio.wait_for(work(), self.api_timeout)
+            async with asyncio.timeout(self.api_timeout):  # not wait_for: no extra task per call on the hot path
+                return await work()
         except TimeoutError:
             raise RetryLater(f"the API server did not answer within {self.api_timeout:g}s") from None
         except (aiohttp.ClientError, OSError) as exc:
@@ -185,6 +188,12 @@ class Intake:
 
     async def _find(self, alert: AlertmanagerAlert, name: str) -> dict[str, Any] | None:
         """The occurrence's Remediation wherever it may live, or None (the places are asked at once)."""
+        places = self.possible_namespaces(alert)
+        if len(places) == 1:  # the common case: no tasks to gather
+            found: dict[str, Any] | None = await self._call(
+                lambda: self.kube.get_or_none("Remediation", name, places[0], api_version=API_VERSION)
+            )
+            return found
         answers = await asyncio.gather(
             *(
                 self._call(
@@ -192,12 +201,12 @@ class Intake:
                         "Remediation", name, namespace, api_version=API_VERSION
                     )
                 )
-                for namespace in self.possible_namespaces(alert)
+                for namespace in places
             )
         )
-        for found in answers:
-            if found is not None:
-                result: dict[str, Any] = found
+        for answer in answers:
+            if answer is not None:
+                result: dict[str, Any] = answer
                 return result
         return None
 
@@ -308,9 +317,9 @@ class Intake:
         try:
             if target is not None:
                 check_target_namespace(safety, target_namespace=target.namespace, confine=confine)
-            if self.history is not None:
+            if self._starts is not None:
                 await check_rate(
-                    self.history,
+                    self._starts,
                     template=chosen.name,
                     safety=safety,
                     scope=confine,
