@@ -19,6 +19,7 @@ from suture.api.base import (
 )
 from suture.api.checks import Check, PromQLCheck, ResourceCheck, TimeWindow
 from suture.api.remediation import (
+    SETTLED_PHASES,
     TERMINAL_PHASES,
     AlertInfo,
     AlertStatus,
@@ -73,6 +74,7 @@ __all__ = [
     "END",
     "GROUP",
     "RESOURCE_MODELS",
+    "SETTLED_PHASES",
     "STEP_KINDS",
     "TARGET_KINDS",
     "TERMINAL_PHASES",

@@ -12,6 +12,13 @@ Phase = Literal[
     "Pending", "Running", "WaitingApproval", "Paused", "Verifying", "Succeeded", "Failed", "RolledBack", "Cancelled"
 ]
 TERMINAL_PHASES: frozenset[str] = frozenset({"Succeeded", "Failed", "RolledBack", "Cancelled"})
+SETTLED_PHASES: frozenset[str] = TERMINAL_PHASES | {"Verifying"}
+"""Phases in which a run has nothing left to stop or undo: deleting its Remediation needs no operator.
+
+A Remediation carries the operator's finalizer only outside these phases, so
+deleting a finished one (or its namespace) never waits for an operator that
+has been uninstalled; a run that may still act, or roll back, keeps it.
+"""
 StepPhase = Literal["Pending", "Running", "WaitingApproval", "Succeeded", "Failed", "Skipped", "RolledBack"]
 Decision = Literal["Pending", "Approved", "Rejected"]
 # Pending while Verifying; Effective / Ineffective / Unknown are what the recommender learns from
