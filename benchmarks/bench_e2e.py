@@ -32,6 +32,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.cluster.chaos import remove_namespace
+from tests.cluster.conftest import install_crds
 from tests.cluster.operator_process import OperatorProcess
 from tests.conftest import REPO, deployment
 from tests.e2e.processes import Alertmanager, rfc3339
@@ -91,6 +92,7 @@ async def _until(probe: Any, timeout: float, what: str) -> None:
 
 async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     kube = await connect(args.kubeconfig)
+    await install_crds(kube)  # a fresh cluster (the one `make bench` creates) has none
     namespace = f"bench-e2e-{uuid.uuid4().hex[:6]}"
     await kube.create("Namespace", {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}})
     op = OperatorProcess(args.kubeconfig, workdir, namespace, SUTURE_HOME_NAMESPACE=namespace)

@@ -39,7 +39,9 @@ class Row:
 
 ROWS = (
     Row("receiver_alerts_per_s", "receiver alone, API faked (best of 1/50-alert, 1/8 senders)", "alerts/s", ">= 2000"),
+    Row("webhook_1alert_p99_ms", "1-alert payload to stored Remediation, local control plane (p99)", "ms", "< 100"),
     Row("webhook_p99_ms", "50-alert payload to stored Remediations, local control plane", "ms", ""),
+    Row("am_to_remediation_p99_ms", "Alertmanager API to Remediation created, group_wait 0s (p99)", "ms", "< 500"),
     Row("e2e_p99_ms", "alert posted to Alertmanager to first action applied", "ms", "< 500"),
     Row("engine_step_overhead_ms", "engine time per no-op step, SQLite checkpoints (p50)", "ms", "< 5"),
     Row("ranking_p99_ms_100k", "rank with 100k stored alerts (p99)", "ms", "< 3"),
@@ -112,8 +114,11 @@ def main() -> int:
         args.kubeconfig,
         "--requests",
         "20" if q else "100",
+        "--alertmanager",
         log="bench_webhook_cluster",
     )
+    figures["am_to_remediation_p99_ms"] = grab(r"to Remediation created.*p99\s+([\d.]+) ms", text)
+    figures["webhook_1alert_p99_ms"] = grab(r" 1-alert payloads, 1 sender\(s\).*p99\s+([\d.]+) ms", text)
     figures["webhook_p99_ms"] = grab(r"50-alert payloads, 1 sender\(s\).*p99\s+([\d.]+) ms", text)
 
     e2e_json = OUT / "e2e.json"

@@ -93,6 +93,8 @@ async def start_engine(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     stack.push_async_callback(kube.close)
     saver = await stack.enter_async_context(open_checkpointer(location=ours.checkpoint_location()))
     database = await stack.enter_async_context(open_database(location=ours.database_location()))
+    history = History(database)  # one for the run start and the receiver: both count started runs there
+    memo["history"] = history
     sink = KubeStatusSink(kube)
     engine = Engine(
         registry=registry(),
@@ -123,19 +125,20 @@ async def start_engine(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
         sink=sink,
         registry=registry(),
         home_namespace=ours.home_namespace or None,
-        learner=HistoryLearner(history=History(database), inner=learner, kube=kube),
+        learner=HistoryLearner(history=history, inner=learner, kube=kube),
         verify=not ours.dry_run,  # a globally dry-run operator changes nothing, so there is nothing to verify
         gitops=GitOpsSettings(
             argocd_namespace=ours.argocd_namespace,
             argocd_label_tracking=ours.argocd_label_tracking,
             argocd_instance_label=ours.argocd_instance_label,
         ),
+        history=history,
     )
     memo["verifier"] = Verifier(
         kube=kube,
         learner=learner,
         alerts=HttpAlertmanager(ours.alertmanager_url) if ours.alertmanager_url else None,
-        history=History(database),
+        history=history,
         promql=HttpPromQLClient(ours.prometheus_url) if ours.prometheus_url else None,
         check_interval=ours.verify_interval,
     )
@@ -264,6 +267,7 @@ async def start_receiver(
         api_timeout=ours.api_timeout,
         # Context only feeds the learning recommender; ranking by priority would read it for nothing.
         live_context=_context_reader(kube, ours) if memo.get("recommender") is not None else None,
+        history=memo["history"],
     )
     readiness = ReceiverReadiness(kube=kube, catalog=catalog)
     app = build_app(

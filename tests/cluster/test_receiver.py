@@ -219,3 +219,19 @@ async def test_an_alert_within_the_cooldown_of_a_finished_run_is_suppressed_at_r
     assert [r["metadata"]["name"] for r in await kube.list("Remediation", namespace, api_version=API_VERSION)] == (
         first["created"]
     )
+    # The run start, which counts the same history, still refuses a Remediation created by hand for the target.
+    by_hand = {
+        "apiVersion": API_VERSION,
+        "kind": "Remediation",
+        "metadata": {"name": "by-hand"},
+        "spec": {"templateRef": {"name": "fix-web"}, "alert": {"name": "WebBroken", "fingerprint": "c3"}},
+    }
+    await kube.create("Remediation", by_hand, namespace, api_version=API_VERSION)
+
+    async def refused() -> str | None:
+        got = await kube.get("Remediation", "by-hand", namespace, api_version=API_VERSION)
+        found = [c for c in (got.get("status") or {}).get("conditions") or [] if c.get("type") == "Refused"]
+        return str(found[0]["reason"]) if found else None
+
+    await wait_for(refused, timeout=60, what=f"the hand-made run to be refused (log {operator_proc.log})")
+    assert await refused() == "Cooldown"

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -21,9 +22,10 @@ from suture.stats import slow_steps
 from suture.store import History, RunRecord, SqlJournal, StepRecord, async_url, keeps_failing, open_database
 from suture.store.db import metadata
 from suture.store.journal import effects
-from suture.store.migrate import current_revision
+from suture.store.migrate import alembic_config, current_revision
 from suture.verify import HistoryLearner
 
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()  # the newest revision, whichever it is
 T0 = datetime(2026, 11, 29, 6, 0, tzinfo=UTC)
 
 
@@ -45,13 +47,15 @@ async def history(location: str) -> AsyncIterator[History]:
         yield History(engine)
 
 
-def run(run_id: str, *, template: str = "restart-pod", started: datetime = T0, **extra: object) -> RunRecord:
+def run(
+    run_id: str, *, template: str = "restart-pod", started: datetime = T0, phase: str = "Succeeded", **extra: object
+) -> RunRecord:
     return RunRecord(
         run_id=run_id,
         alert_name="KubePodCrashLooping",
         fingerprint="fp-" + run_id,
         template=template,
-        phase="Succeeded",
+        phase=phase,
         started_at=started,
         labels={"alertname": "KubePodCrashLooping", "pod": "web-1"},
         annotations={"description": "crash looping"},
@@ -64,7 +68,7 @@ def run(run_id: str, *, template: str = "restart-pod", started: datetime = T0, *
 async def test_migrations_run_at_start_up_and_again_change_nothing(location: str) -> None:
     for _ in range(2):
         async with open_database(location=location) as engine, engine.connect() as conn:
-            assert await conn.run_sync(current_revision) == "0003_controls"
+            assert await conn.run_sync(current_revision) == HEAD
 
 
 async def test_the_migrated_schema_matches_the_table_declarations(location: str) -> None:
@@ -85,7 +89,7 @@ async def test_a_database_made_before_migrations_keeps_its_journal(location: str
     async with open_database(location=location) as migrated:
         assert await SqlJournal(migrated).get(run_id="old-run", key="k") == {"done": True}
         async with migrated.connect() as conn:
-            assert await conn.run_sync(current_revision) == "0003_controls"
+            assert await conn.run_sync(current_revision) == HEAD
             assert (await conn.execute(text("SELECT count(*) FROM suture_runs"))).scalar() == 0
 
 
@@ -307,3 +311,45 @@ def test_suture_stats_and_history_print_tables_and_json(tmp_path: Path, capsys: 
     assert [r["run_id"] for r in json.loads(capsys.readouterr().out)["runs"]] == ["r3", "r2"]
     assert main(["history", "--data-dir", str(tmp_path)]) == 0
     assert "Ineffective" in capsys.readouterr().out
+
+
+async def test_recent_starts_count_a_templates_runs_and_find_the_last_on_a_target(history: History) -> None:
+    # What cooldowns and hourly budgets read (suture.runs.safety), on both backends.
+    def start(run_id: str, minutes_ago: int, **extra: Any) -> RunRecord:
+        fields: dict[str, Any] = {"namespace": "shop", "remediation": f"rem-{run_id}", "target_uid": "uid-web"}
+        return run(run_id, started=T0 - timedelta(minutes=minutes_ago), **(fields | extra))
+
+    for record in (
+        start("a", 5),
+        start("b", 20, target_uid="uid-other"),
+        start("c", 90),
+        start("d", 3, namespace="billing"),
+        start("e", 2, template="other"),
+    ):
+        await history.record_start(record)
+    hour = T0 - timedelta(hours=1)
+    found = await history.recent_starts(
+        template="restart-pod", namespace="shop", since=hour, target_uid="uid-web", target_since=T0 - timedelta(hours=2)
+    )
+    assert found.started == 2
+    assert found.last_on_target is not None
+    assert (found.last_on_target.remediation, found.last_on_target.started_at) == ("rem-a", T0 - timedelta(minutes=5))
+    everywhere = await history.recent_starts(template="restart-pod", namespace=None, since=hour, exclude_run_id="a")
+    assert (everywhere.started, everywhere.last_on_target) == (2, None)
+    none_near = await history.recent_starts(
+        template="restart-pod",
+        namespace="shop",
+        since=hour,
+        target_uid="uid-web",
+        target_since=T0 - timedelta(minutes=4),
+    )
+    assert none_near.last_on_target is None
+
+
+async def test_a_start_replayed_after_the_decision_changes_nothing(history: History) -> None:
+    await history.record_start(run("r1", phase="Running", target_uid="uid-web"))
+    await history.record_run(run("r1", phase="Succeeded", target_uid="uid-web", finished_at=T0 + timedelta(minutes=1)))
+    await history.record_start(run("r1", phase="Running", target_uid="uid-web"))
+    stored = await history.run("r1")
+    assert stored is not None
+    assert (stored["phase"], stored["target_uid"]) == ("Succeeded", "uid-web")

@@ -29,7 +29,7 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 
 {{- define "suture.validate" -}}
 {{- if and (gt (int .Values.replicas) 1) (not .Values.database.url.secretName) -}}
-{{- fail "replicas > 1 needs database.url.secretName: every replica must share one PostgreSQL database (the embedded SQLite in /data belongs to one pod)" -}}
+{{- fail "replicas > 1 needs database.url.secretName: every replica must share one PostgreSQL database (the embedded SQLite in /data belongs to one pod; a new leader would lose the checkpoints and the run history that cooldowns and rate limits count)" -}}
 {{- end -}}
 {{- if and (gt (int .Values.replicas) 1) .Values.persistence.enabled -}}
 {{- fail "persistence.enabled is for a single replica; with replicas > 1 use database.url" -}}

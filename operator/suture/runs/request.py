@@ -30,6 +30,7 @@ from suture.gitops import GitOpsSettings
 from suture.kube import KubeClient
 from suture.runs.gitops import check_gitops
 from suture.runs.safety import check_rate, check_target_namespace
+from suture.store import History
 from suture.targets import resolve_target
 from suture.validation import parse_template
 
@@ -119,6 +120,7 @@ async def build_run_request(
     body: Mapping[str, Any],
     *,
     kube: KubeClient,
+    history: History,
     registry: Registry | None = None,
     now: datetime | None = None,
     home_namespace: str | None = None,
@@ -129,6 +131,8 @@ async def build_run_request(
     ``home_namespace`` is the operator's own namespace, where its receiver
     creates Remediations: ClusterWorkflowTemplates run from there by default.
     ``gitops`` says how Argo CD tracks objects (see :mod:`suture.gitops`).
+    ``history`` is where started runs are counted for the cooldown and the
+    hourly budget (the caller records the run's start there once accepted).
     """
     meta = body.get("metadata") or {}
     namespace, name, uid = str(meta.get("namespace", "")), str(meta.get("name", "")), str(meta.get("uid", ""))
@@ -160,7 +164,7 @@ async def build_run_request(
         check_target_namespace(template.spec.safety, target_namespace=target_ns, confine=confine)
         target.setdefault("apiVersion", TARGET_KINDS.get(str(target.get("kind")), ""))
     await check_rate(
-        kube,
+        history,
         template=str(template.metadata.get("name", remediation.spec.template_ref.name)),
         safety=template.spec.safety,
         scope=confine,

@@ -11,19 +11,30 @@ needs the engine, so the receiver can use it without knowing the engine.
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Protocol
 
-from suture.api import API_VERSION, Safety, parse_duration
+from suture.api import Safety, parse_duration
 from suture.errors import RunRefused
-from suture.kube import KubeClient
+from suture.store import RecentStarts
 
-__all__ = ["check_rate", "check_target_namespace"]
+__all__ = ["StartedRuns", "check_rate", "check_target_namespace"]
 
 
-def _parse_time(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+class StartedRuns(Protocol):
+    """What the rules read: :class:`suture.store.History`, or a receiver's short-lived copy of its answers."""
+
+    async def recent_starts(
+        self,
+        *,
+        template: str,
+        namespace: str | None,
+        since: datetime,
+        target_uid: str | None = None,
+        target_since: datetime | None = None,
+        exclude_run_id: str = "",
+    ) -> RecentStarts:
+        """How many runs of ``template`` started since ``since``, and the last on ``target_uid``."""
+        ...
 
 
 def check_target_namespace(safety: Safety, *, target_namespace: str | None, confine: str | None) -> None:
@@ -34,23 +45,8 @@ def check_target_namespace(safety: Safety, *, target_namespace: str | None, conf
         raise RunRefused("NamespaceDenied", f"the template's safety rules deny namespace {target_namespace!r}")
 
 
-async def _recent_runs(
-    kube: KubeClient, *, template: str, scope: str | None, exclude_uid: str, since: datetime
-) -> list[dict[str, Any]]:
-    """Remediations of ``template`` that started running after ``since`` (a run counts once accepted)."""
-    items = await kube.list("Remediation", scope, api_version=API_VERSION)
-    recent = []
-    for item in items:
-        if item["metadata"].get("uid") == exclude_uid or item["spec"]["templateRef"]["name"] != template:
-            continue
-        started = _parse_time((item.get("status") or {}).get("startTime"))
-        if started is not None and started >= since:
-            recent.append(item)
-    return recent
-
-
 async def check_rate(
-    kube: KubeClient,
+    history: StartedRuns,
     *,
     template: str,
     safety: Safety,
@@ -61,28 +57,35 @@ async def check_rate(
 ) -> None:
     """Refuse a run within the template's cooldown on the same target, or past its hourly budget.
 
+    Counts the runs the SQL history recorded as started (a run is recorded
+    when its start is accepted, under the run start's per-template lock), with
+    two indexed queries: the cost does not grow with the Remediations stored.
     ``scope`` is where the template's Remediations live (None: every
     namespace, for a ClusterWorkflowTemplate); ``exclude_uid`` is the
-    Remediation asking, which must not count against itself.
+    Remediation asking, which must not count against itself. With more than
+    one replica the history must be shared (PostgreSQL) for the rules to hold
+    across a failover.
     """
     cooldown = parse_duration(safety.cooldown)
     if not safety.max_runs_per_hour and cooldown <= 0:
-        return  # neither rule is on: nothing to list
-    hour = await _recent_runs(
-        kube, template=template, scope=scope, exclude_uid=exclude_uid, since=now - timedelta(hours=1)
+        return  # neither rule is on: nothing to read
+    recent = await history.recent_starts(
+        template=template,
+        namespace=scope,
+        since=now - timedelta(hours=1),
+        target_uid=target_uid if cooldown > 0 else None,
+        target_since=now - timedelta(seconds=cooldown),
+        exclude_run_id=exclude_uid,
     )
-    if safety.max_runs_per_hour and len(hour) >= safety.max_runs_per_hour:
+    if safety.max_runs_per_hour and recent.started >= safety.max_runs_per_hour:
         raise RunRefused(
             "RateLimited",
-            f"{len(hour)} runs of {template!r} in the last hour (maxRunsPerHour {safety.max_runs_per_hour})",
+            f"{recent.started} runs of {template!r} in the last hour (maxRunsPerHour {safety.max_runs_per_hour})",
         )
-    if target_uid and cooldown > 0:
-        for item in hour:
-            started = _parse_time(item["status"]["startTime"])
-            recorded = (item.get("status") or {}).get("target") or item["spec"].get("target") or {}
-            if recorded.get("uid") == target_uid and started is not None and (now - started).total_seconds() < cooldown:
-                raise RunRefused(
-                    "Cooldown",
-                    f"{item['metadata']['name']} ran {template!r} on the same target "
-                    f"at {item['status']['startTime']} (cooldown {safety.cooldown})",
-                )
+    last = recent.last_on_target
+    if last is not None:
+        raise RunRefused(
+            "Cooldown",
+            f"{last.remediation or 'a run'} ran {template!r} on the same target "
+            f"at {last.started_at.astimezone(UTC).strftime('%Y-%m-%dT%H:%M:%SZ')} (cooldown {safety.cooldown})",
+        )

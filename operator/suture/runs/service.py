@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from suture import metrics
@@ -14,9 +15,11 @@ from suture.engine import ApprovalNotPending, Engine, RunOutcome, now_iso
 from suture.gitops import GitOpsSettings
 from suture.kube import KubeClient
 from suture.runs.events import post_event
+from suture.runs.history_row import run_record
 from suture.runs.learning import INEFFECTIVE_PHASES, Learner, alert_of, template_version_of
 from suture.runs.request import RunRefused, build_run_request, load_template
 from suture.runs.sink import VERIFYING, KubeStatusSink
+from suture.store import History
 
 logger = logging.getLogger("suture.runs")
 REVIVE_DELAYS = (1.0, 5.0, 30.0)  # seconds before resuming a run whose task died, attempt by attempt
@@ -67,6 +70,7 @@ class RemediationService:
         learner: Learner | None = None,
         verify: bool = False,
         gitops: GitOpsSettings | None = None,
+        history: History,
     ) -> None:
         """``verify``: a succeeded run enters ``Verifying`` (off for a globally dry-run operator, whose
         runs change nothing); ``learner`` hears the Ineffective outcome of failed and rolled-back runs."""
@@ -85,6 +89,7 @@ class RemediationService:
         self.learner = learner
         self.verify = verify
         self.gitops = gitops  # how Argo CD tracks objects, for the GitOps safety rule
+        self.history = history  # started runs: what cooldowns and hourly budgets count
 
     async def start(self, body: Mapping[str, Any]) -> None:
         """Start a new run, or resume one after a restart; a finished run is left alone.
@@ -171,6 +176,7 @@ class RemediationService:
                 request, template = await build_run_request(
                     body,
                     kube=self.kube,
+                    history=self.history,
                     registry=self.registry,
                     home_namespace=self.home_namespace,
                     gitops=self.gitops,
@@ -181,6 +187,11 @@ class RemediationService:
                 return
             version = {"generation": template.metadata.get("generation"), "hash": template.content_hash()}
             accepted = await self._accept(namespace, name, request.target, version)
+            # Still under the lock: the next run of this template counts this one. A failed write raises
+            # (kopf retries the start; the run is not counted against itself, and the insert is idempotent).
+            await self.history.record_start(
+                run_record(body, phase="Running", started_at=datetime.now(UTC), status=accepted)
+            )
         window = None
         if self.verify and not (request.dry_run or request.template.safety.dry_run):
             window = parse_duration(request.template.verify.alert_resolved_within)

@@ -8,6 +8,8 @@ The schema is created and upgraded by alembic migrations at start-up.
 from suture.store.db import async_url, open_database
 from suture.store.history import (
     History,
+    PriorStart,
+    RecentStarts,
     RunRecord,
     StepRecord,
     StepTiming,
@@ -19,6 +21,8 @@ from suture.store.journal import SqlJournal
 
 __all__ = [
     "History",
+    "PriorStart",
+    "RecentStarts",
     "RunRecord",
     "SqlJournal",
     "StepRecord",

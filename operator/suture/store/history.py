@@ -17,7 +17,7 @@ import math
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -25,10 +25,12 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Table,
     Text,
+    func,
     select,
 )
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -56,6 +58,13 @@ runs = Table(
     Column("template_generation", Integer, nullable=True),
     Column("template_hash", String(64), nullable=False, default="", index=True),
     Column("attempts", Integer, nullable=False, default=1),
+    # Where the run's Remediation lives and the UID of the object it acted on: what cooldowns and
+    # hourly budgets count (suture.runs.safety), through the two composite indexes below.
+    Column("namespace", String(253), nullable=False, default="", server_default=""),
+    Column("remediation", String(253), nullable=False, default="", server_default=""),
+    Column("target_uid", String(64), nullable=False, default="", server_default=""),
+    Index("ix_suture_runs_template_started", "template", "started_at"),
+    Index("ix_suture_runs_target_uid_started", "target_uid", "started_at"),
 )
 
 steps = Table(
@@ -104,6 +113,29 @@ class RunRecord:
     """The hash of the template's spec the run ran: the same template name may have several versions."""
     attempts: int = 1
     """1, plus one per retry from a failed step."""
+    namespace: str = ""
+    """The namespace of the run's Remediation."""
+    remediation: str = ""
+    """The name of the run's Remediation."""
+    target_uid: str = ""
+    """The UID of the object acted on (cooldowns are per object, and a re-created object is another one)."""
+
+
+@dataclass(frozen=True)
+class PriorStart:
+    """One earlier run's start, as a refusal names it."""
+
+    remediation: str
+    namespace: str
+    started_at: datetime
+
+
+@dataclass(frozen=True)
+class RecentStarts:
+    """What :meth:`History.recent_starts` found."""
+
+    started: int
+    last_on_target: PriorStart | None
 
 
 @dataclass(frozen=True)
@@ -213,9 +245,73 @@ class History:
             "template_generation": run.template_generation,
             "template_hash": run.template_hash,
             "attempts": run.attempts,
+            "namespace": run.namespace,
+            "remediation": run.remediation,
+            "target_uid": run.target_uid,
         }
         async with self._engine.begin() as conn:
             await conn.execute(_upsert(self._engine, runs, values, ["run_id"]))
+
+    async def record_start(self, run: RunRecord) -> None:
+        """Insert a run as it starts; a run already recorded is left as it is.
+
+        Replaying a start (kopf retrying the handler, a second replica) must
+        not undo what a later :meth:`record_run` wrote (its phase, its finish).
+        """
+        values = {
+            "run_id": run.run_id,
+            "alert_name": run.alert_name,
+            "fingerprint": run.fingerprint,
+            "labels": json.dumps(dict(run.labels), sort_keys=True),
+            "annotations": json.dumps(dict(run.annotations), sort_keys=True),
+            "features": json.dumps(list(run.features)),
+            "template": run.template,
+            "target": run.target,
+            "phase": run.phase,
+            "score": run.score,
+            "started_at": run.started_at,
+            "template_generation": run.template_generation,
+            "template_hash": run.template_hash,
+            "attempts": run.attempts,
+            "namespace": run.namespace,
+            "remediation": run.remediation,
+            "target_uid": run.target_uid,
+        }
+        insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
+        async with self._engine.begin() as conn:
+            await conn.execute(insert(runs).values(**values).on_conflict_do_nothing(index_elements=["run_id"]))
+
+    async def recent_starts(
+        self,
+        *,
+        template: str,
+        namespace: str | None,
+        since: datetime,
+        target_uid: str | None = None,
+        target_since: datetime | None = None,
+        exclude_run_id: str = "",
+    ) -> RecentStarts:
+        """The starts the safety rules weigh: how many runs of ``template`` started at or after ``since``
+        (its Remediations in ``namespace``, or anywhere when None), and the latest on ``target_uid`` at or
+        after ``target_since``. Two indexed queries; ``exclude_run_id`` (the run asking) is not counted."""
+        scoped = [runs.c.template == template, runs.c.run_id != exclude_run_id]
+        if namespace is not None:
+            scoped.append(runs.c.namespace == namespace)
+        count = select(func.count()).select_from(runs).where(*scoped, runs.c.started_at >= since)
+        async with self._engine.connect() as conn:
+            started = int((await conn.execute(count)).scalar_one())
+            last = None
+            if target_uid and target_since is not None:
+                latest = (
+                    select(runs.c.remediation, runs.c.namespace, runs.c.started_at)
+                    .where(*scoped, runs.c.target_uid == target_uid, runs.c.started_at >= target_since)
+                    .order_by(runs.c.started_at.desc())
+                    .limit(1)
+                )
+                row = (await conn.execute(latest)).first()
+                if row is not None:
+                    last = PriorStart(remediation=str(row[0]), namespace=str(row[1]), started_at=_aware(row[2]))
+        return RecentStarts(started=started, last_on_target=last)
 
     async def record_step(self, step: StepRecord) -> None:
         """Insert or update one step of a run (the run must be recorded first)."""
@@ -393,6 +489,11 @@ class History:
                 )
             )
         return out
+
+
+def _aware(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every time stored here is UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _seconds(start: datetime, end: datetime) -> float:

@@ -9,23 +9,18 @@ nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import datetime
 from typing import Any
 
 from suture.api import API_VERSION
 from suture.kube import KubeClient
 from suture.recommend import AlertView, Context, HashingFeaturizer
 from suture.runs import alert_of
-from suture.store import History, RunRecord, StepRecord
+from suture.runs.history_row import parse_time, run_record
+from suture.store import History, StepRecord
 
 _TOKENS = HashingFeaturizer()  # tokens do not depend on the vector size: any instance names them alike
-
-
-def parse_time(text: Any) -> datetime | None:
-    """An RFC 3339 time of the status, or None."""
-    if not text:
-        return None
-    return datetime.fromisoformat(str(text).replace("Z", "+00:00")).astimezone(UTC)
 
 
 async def step_actions(kube: KubeClient | None, body: Mapping[str, Any]) -> dict[str, str]:
@@ -73,31 +68,15 @@ async def keep_run(
     kube: KubeClient | None = None,
 ) -> None:
     """Upsert the run of Remediation ``body``, its steps (from ``status.steps``) and its outcome."""
-    meta, status = body.get("metadata") or {}, body.get("status") or {}
-    alert, target = alert_of(body), status.get("target") or {}
-    recommendation = status.get("recommendation") or {}
-    version = status.get("templateVersion") or {}
-    run_id = str(meta.get("uid", ""))
-    await history.record_run(
-        RunRecord(
-            run_id=run_id,
-            alert_name=str(alert["labels"].get("alertname", "")),
-            fingerprint=str(alert["fingerprint"]),
-            template=str(((body.get("spec") or {}).get("templateRef") or {}).get("name", "")),
-            phase=phase,
-            started_at=parse_time(status.get("startTime")) or decided_at,
-            finished_at=parse_time(status.get("completionTime")),
-            labels=alert["labels"],
-            annotations=alert["annotations"],
-            target="/".join(str(target[k]) for k in ("kind", "namespace", "name") if target.get(k)),
-            score=recommendation.get("score"),
-            template_generation=version.get("generation"),
-            template_hash=str(version.get("hash") or ""),
-            attempts=1 + len(status.get("retries") or []),
-            # What ranking saw: the alert's words and labels, and the live context it was ranked with.
-            features=_TOKENS.tokens(AlertView.parse(alert), Context.carried_by(alert)),
-        )
+    status = body.get("status") or {}
+    alert = alert_of(body)
+    run = replace(
+        run_record(body, phase=phase, started_at=decided_at),
+        # What ranking saw: the alert's words and labels, and the live context it was ranked with.
+        features=_TOKENS.tokens(AlertView.parse(alert), Context.carried_by(alert)),
     )
+    run_id = run.run_id
+    await history.record_run(run)
     recorded = [s for s in status.get("steps") or [] if isinstance(s, Mapping) and s.get("name")]
     actions = await step_actions(kube, body) if recorded else {}
     for step in recorded:

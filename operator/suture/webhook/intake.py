@@ -46,12 +46,14 @@ from suture.api import (
 from suture.errors import RunRefused
 from suture.kube import ApiError, KubeClient
 from suture.runs.safety import check_rate, check_target_namespace
+from suture.store import History
 from suture.targets import TargetError, resolve_target
 from suture.webhook.catalog import IndexedTemplate, TemplateCatalog, candidates
 from suture.webhook.livecontext import ContextReader
 from suture.webhook.naming import occurrence_time, remediation_name
 from suture.webhook.pause import read_pause
 from suture.webhook.ranking import Ranked, Ranker, rank_without_blocking
+from suture.webhook.starts import RecentStartsCache
 
 logger = logging.getLogger("suture.webhook")
 
@@ -60,6 +62,7 @@ DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 TARGET_UID_LABEL = "suture.dev/target-uid"
 FINGERPRINT_LABEL = "suture.dev/fingerprint"
 MAX_RELATED = 100
+REMEDIATION_CRD = "remediations.suture.dev"
 CONCURRENCY = 8  # API calls in flight per notification
 
 
@@ -94,6 +97,16 @@ class Summary:
         }
 
 
+def _missing_kind(exc: ApiError) -> str:
+    """What a 404 says is missing (its Status ``details.kind``: "namespaces" for a namespace), "" when unsaid.
+
+    An API server that does not serve a resource type answers a plain-text
+    "404 page not found", with no Status details at all.
+    """
+    details = exc.body.get("details")
+    return str(details.get("kind") or "") if isinstance(details, Mapping) else ""
+
+
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -122,7 +135,10 @@ class Intake:
         watched_namespaces: Sequence[str] = (),
         api_timeout: float = 5.0,
         live_context: ContextReader | None = None,
+        history: History | None = None,
     ) -> None:
+        """``history``: where started runs are recorded (cooldown and hourly budget at receipt); None leaves
+        those two rules to the run start alone."""
         self.kube = kube
         self.live_context = live_context
         self.catalog = catalog
@@ -130,13 +146,16 @@ class Intake:
         self.home_namespace = home_namespace
         self.watched = frozenset(watched_namespaces)
         self.api_timeout = api_timeout
+        self.history = history
+        self._starts = RecentStartsCache(history) if history is not None else None
         self._target_locks: dict[str, asyncio.Lock] = {}
 
     # -- the API server, with every failure that deserves a retry mapped once --------------------
 
     async def _call(self, work: Callable[[], Awaitable[T]]) -> T:
         try:
-            return await asyncio.wait_for(work(), self.api_timeout)
+            async with asyncio.timeout(self.api_timeout):  # not wait_for: no extra task per call on the hot path
+                return await work()
         except TimeoutError:
             raise RetryLater(f"the API server did not answer within {self.api_timeout:g}s") from None
         except (aiohttp.ClientError, OSError) as exc:
@@ -173,6 +192,12 @@ class Intake:
 
     async def _find(self, alert: AlertmanagerAlert, name: str) -> dict[str, Any] | None:
         """The occurrence's Remediation wherever it may live, or None (the places are asked at once)."""
+        places = self.possible_namespaces(alert)
+        if len(places) == 1:  # the common case: no tasks to gather
+            found: dict[str, Any] | None = await self._call(
+                lambda: self.kube.get_or_none("Remediation", name, places[0], api_version=API_VERSION)
+            )
+            return found
         answers = await asyncio.gather(
             *(
                 self._call(
@@ -180,12 +205,12 @@ class Intake:
                         "Remediation", name, namespace, api_version=API_VERSION
                     )
                 )
-                for namespace in self.possible_namespaces(alert)
+                for namespace in places
             )
         )
-        for found in answers:
-            if found is not None:
-                result: dict[str, Any] = found
+        for answer in answers:
+            if answer is not None:
+                result: dict[str, Any] = answer
                 return result
         return None
 
@@ -285,8 +310,9 @@ class Intake:
         with it about a rule; the run start stays the authoritative check, as
         the template and the history can change before the run starts. The
         cooldown and rate checks are best effort here: they count the runs the
-        API server lists as started, so Remediations created but not yet
-        started (a burst) pass here and are refused at their start. Global
+        SQL history recorded as started, so Remediations created but not yet
+        started (a burst) pass here and are refused at their start; a history
+        that cannot be read leaves the decision to the run start. Global
         dry-run is not a refusal: its alerts become Remediations that run dry.
         """
         assert chosen.spec is not None
@@ -295,21 +321,20 @@ class Intake:
         try:
             if target is not None:
                 check_target_namespace(safety, target_namespace=target.namespace, confine=confine)
-            await self._call(
-                lambda: check_rate(
-                    self.kube,
+            if self._starts is not None:
+                await check_rate(
+                    self._starts,
                     template=chosen.name,
                     safety=safety,
                     scope=confine,
                     target_uid=target.uid if target is not None else None,
                     now=datetime.now(UTC),
                 )
-            )
         except RunRefused as refused:
             self._suppress(summary, alert, refused.reason, refused.message)
             return True
-        except ApiError as exc:  # not worth a retry (RetryLater passes through): the run start decides
-            logger.debug("alert %s: safety rules not checked at receipt: %s", alert.fingerprint, exc)
+        except Exception as exc:  # the database, not the alert: the run start checks again and decides
+            logger.warning("alert %s: cooldown and rate not checked at receipt: %s", alert.fingerprint, exc)
         return False
 
     async def _ranked_on(self, alert: AlertmanagerAlert, context: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -399,9 +424,18 @@ class Intake:
             if exc.conflict:
                 self._count(summary.existing, name, "firing", "existing")
                 return
-            if exc.not_found:
+            if exc.not_found and _missing_kind(exc) == "namespaces":
                 self._suppress(summary, alert, "NamespaceNotFound", f"namespace {namespace!r} does not exist")
                 return
+            if exc.not_found:
+                # Not the namespace: the API server does not serve Remediations (the CRD is missing or not
+                # yet established). Answering 2xx would lose the alert; Alertmanager retries a 503.
+                logger.error(
+                    "cannot create Remediations: the API server does not serve %s (is the CRD %s installed?)",
+                    API_VERSION,
+                    REMEDIATION_CRD,
+                )
+                raise RetryLater(f"the API server does not serve the {REMEDIATION_CRD} CRD") from None
             self._suppress(summary, alert, "RejectedByApiServer", exc.message[:300])
             return
         self._count(summary.created, name, "firing", "created")

@@ -8,6 +8,7 @@ No label text reaches the name: alert labels are untrusted input.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from datetime import UTC, datetime
 
@@ -15,6 +16,7 @@ PREFIX = "alert-"
 DIGEST_CHARS = 20  # 80 bits: collisions are not a practical concern
 
 
+@functools.lru_cache(maxsize=4096)  # asked several times per alert (name, context, Remediation); strftime is slow
 def occurrence_time(starts_at: datetime) -> str:
     """startsAt in one canonical RFC 3339 form (UTC, microseconds), whatever zone it came in."""
     return starts_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

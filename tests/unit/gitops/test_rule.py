@@ -10,6 +10,7 @@ import pytest
 from suture.actions import load_registry
 from suture.errors import RunRefused
 from suture.runs import build_run_request
+from tests.fakes.history import sqlite_history
 from tests.fakes.kubeapi import FakeKubeApi
 from tests.fakes.objects import deployment, owned_by, pod, remediation, replicaset, template
 
@@ -38,7 +39,8 @@ async def request_for(
     safety = {"cooldown": "0s"} | ({"gitops": gitops} if gitops else {})
     api.add(template(target=target, safety=safety, **tpl))
     (rem,) = api.add(remediation())
-    request, _ = await build_run_request(rem, kube=api.client(), now=NOW, registry=registry)
+    async with sqlite_history() as history:
+        request, _ = await build_run_request(rem, kube=api.client(), history=history, now=NOW, registry=registry)
     return request
 
 

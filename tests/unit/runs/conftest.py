@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+
 import pytest
 
 from suture.actions import Registry
 from suture.kube import KubeClient
+from suture.store import History
+from tests.fakes.history import sqlite_history
 from tests.fakes.kubeapi import FakeKubeApi
 from tests.unit.engine.fakes import Ledger, make_registry
 
@@ -28,3 +32,10 @@ def ledger() -> Ledger:
 @pytest.fixture
 def registry(ledger: Ledger) -> Registry:
     return make_registry(ledger)
+
+
+@pytest.fixture
+async def history() -> AsyncIterator[History]:
+    """An empty SQL history (what cooldowns and hourly budgets count)."""
+    async with sqlite_history() as opened:
+        yield opened

@@ -15,6 +15,7 @@ from suture.engine import Engine
 from suture.errors import ConflictError
 from suture.kube import KubeClient
 from suture.runs import KubeStatusSink, RemediationService
+from suture.store import History
 from tests.fakes.kubeapi import FakeKubeApi
 from tests.fakes.objects import remediation, template
 from tests.unit.engine.fakes import Ledger
@@ -31,7 +32,9 @@ FAILS_ONCE = [
 
 
 @pytest.fixture
-async def make_service(kube: KubeClient, registry: Registry) -> AsyncIterator[Callable[[], RemediationService]]:
+async def make_service(
+    kube: KubeClient, registry: Registry, history: History
+) -> AsyncIterator[Callable[[], RemediationService]]:
     """Services sharing one checkpointer, as an operator and its restarted self do."""
     saver = InMemorySaver()
     engines: list[Engine] = []
@@ -40,7 +43,7 @@ async def make_service(kube: KubeClient, registry: Registry) -> AsyncIterator[Ca
         sink = KubeStatusSink(kube)
         engine = Engine(registry=registry, kube=kube, checkpointer=saver, sink=sink)
         engines.append(engine)
-        return RemediationService(engine=engine, kube=kube, sink=sink, registry=registry)
+        return RemediationService(engine=engine, kube=kube, sink=sink, registry=registry, history=history)
 
     yield build
     for engine in engines:

@@ -14,6 +14,7 @@ from suture.actions import Registry
 from suture.engine import Engine
 from suture.kube import KubeClient
 from suture.runs import KubeStatusSink, RemediationService
+from suture.store import History
 from tests.conftest import wait_for
 from tests.fakes.kubeapi import FakeKubeApi
 from tests.fakes.objects import remediation, seed_pod_chain, template
@@ -33,7 +34,7 @@ def saver() -> InMemorySaver:
 
 @pytest.fixture
 async def make_service(
-    kube: KubeClient, registry: Registry, saver: InMemorySaver
+    kube: KubeClient, registry: Registry, history: History, saver: InMemorySaver
 ) -> AsyncIterator[Callable[[], RemediationService]]:
     """Services sharing one checkpointer, as an operator and its restarted self do."""
     engines: list[Engine] = []
@@ -42,7 +43,7 @@ async def make_service(
         sink = KubeStatusSink(kube)
         engine = Engine(registry=registry, kube=kube, checkpointer=saver, sink=sink)
         engines.append(engine)
-        return RemediationService(engine=engine, kube=kube, sink=sink, registry=registry)
+        return RemediationService(engine=engine, kube=kube, sink=sink, registry=registry, history=history)
 
     yield build
     for engine in engines:

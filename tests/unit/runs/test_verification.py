@@ -87,7 +87,7 @@ def learner() -> RecordingLearner:
 
 @pytest.fixture
 async def make_service(
-    kube: KubeClient, registry: Registry, learner: RecordingLearner
+    kube: KubeClient, registry: Registry, history: History, learner: RecordingLearner
 ) -> AsyncIterator[Callable[[], RemediationService]]:
     """Services sharing one checkpointer, as an operator and its restarted self do."""
     saver = InMemorySaver()
@@ -97,7 +97,9 @@ async def make_service(
         sink = KubeStatusSink(kube)
         engine = Engine(registry=registry, kube=kube, checkpointer=saver, sink=sink)
         engines.append(engine)
-        return RemediationService(engine=engine, kube=kube, sink=sink, registry=registry, learner=learner, verify=True)
+        return RemediationService(
+            engine=engine, kube=kube, sink=sink, registry=registry, history=history, learner=learner, verify=True
+        )
 
     yield build
     for engine in engines:

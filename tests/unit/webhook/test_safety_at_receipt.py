@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from prometheus_client import REGISTRY
+from sqlalchemy.exc import OperationalError
 
 from suture.api import API_VERSION, AlertmanagerPayload
 from suture.kube import KubeRequest, KubeResponse
 from suture.runs import build_run_request
-from suture.webhook import Intake, RetryLater, StaticCatalog
-from tests.unit.webhook.conftest import alert, payload, template
+from suture.store import History, RecentStarts
+from suture.webhook import Intake, PriorityRanker, StaticCatalog
+from tests.fakes.history import sqlite_history, started
+from tests.unit.webhook.conftest import HOME, alert, payload, template
 from tests.unit.webhook.fakes import ReceiverApi
 from tests.unit.webhook.test_mapping import POD_TARGET, _deployment_with_pods
 
@@ -24,24 +27,23 @@ def _parse(body: dict[str, Any]) -> AlertmanagerPayload:
     return AlertmanagerPayload.model_validate_json(json.dumps(body))
 
 
-def _started(minutes_ago: int) -> str:
-    return (datetime.now(UTC) - timedelta(minutes=minutes_ago)).strftime("%Y-%m-%dT%H:%M:%SZ")
+@pytest.fixture
+async def history() -> AsyncIterator[History]:
+    async with sqlite_history() as opened:
+        yield opened
 
 
-def earlier_run(
-    name: str, *, minutes_ago: int, target_uid: str | None = None, template: str = "restart"
-) -> dict[str, Any]:
-    """A Remediation of ``template`` that started ``minutes_ago`` and finished (so it does not make the target busy)."""
-    status: dict[str, Any] = {"phase": "Succeeded", "startTime": _started(minutes_ago)}
-    if target_uid:
-        status["target"] = {"apiVersion": "apps/v1", "kind": "Deployment", "name": "web", "uid": target_uid}
-    return {
-        "apiVersion": API_VERSION,
-        "kind": "Remediation",
-        "metadata": {"name": name, "namespace": "shop"},
-        "spec": {"templateRef": {"name": template}, "alert": {"name": "KubePodCrashLooping"}},
-        "status": status,
-    }
+@pytest.fixture
+def intake(kube: ReceiverApi, catalog: StaticCatalog, history: History) -> Intake:
+    """The receiver with the SQL history the run start records started runs in."""
+    return Intake(
+        kube=kube.client,
+        catalog=catalog,
+        ranker=PriorityRanker(),
+        home_namespace=HOME,
+        api_timeout=0.5,
+        history=history,
+    )
 
 
 def _suppressed(reason: str) -> float:
@@ -49,11 +51,11 @@ def _suppressed(reason: str) -> float:
 
 
 async def test_an_alert_within_the_cooldown_on_its_target_is_suppressed_and_nothing_created(
-    intake: Intake, kube: ReceiverApi, catalog: StaticCatalog
+    intake: Intake, kube: ReceiverApi, catalog: StaticCatalog, history: History
 ) -> None:
     dep_uid = _deployment_with_pods(kube, "web-1")
     catalog.entries = [template("restart", target=TARGET, safety={"cooldown": "10m"})]
-    kube.add(earlier_run("before", minutes_ago=3, target_uid=dep_uid))
+    await started(history, "before", minutes_ago=3, target_uid=dep_uid)
     before = _suppressed("Cooldown")
     summary = await intake.receive(_parse(payload(alert(pod="web-1"))))
     assert summary.created == []
@@ -62,38 +64,41 @@ async def test_an_alert_within_the_cooldown_on_its_target_is_suppressed_and_noth
     assert "before" in suppressed["message"]
     assert "cooldown 10m" in suppressed["message"]
     assert kube.creates == 0
-    assert [r["metadata"]["name"] for r in kube.remediations()] == ["before"]
+    assert kube.remediations() == []
     assert _suppressed("Cooldown") == before + 1
     assert summary.as_dict()["suppressed"] == [suppressed]
 
 
 async def test_a_cooldown_that_has_passed_or_another_target_does_not_suppress(
-    intake: Intake, kube: ReceiverApi, catalog: StaticCatalog
+    intake: Intake, kube: ReceiverApi, catalog: StaticCatalog, history: History
 ) -> None:
     dep_uid = _deployment_with_pods(kube, "web-1")
     catalog.entries = [template("restart", target=TARGET, safety={"cooldown": "10m"})]
-    kube.add(earlier_run("long-ago", minutes_ago=15, target_uid=dep_uid))
-    kube.add(earlier_run("elsewhere", minutes_ago=1, target_uid="another-uid"))
+    await started(history, "long-ago", minutes_ago=15, target_uid=dep_uid)
+    await started(history, "elsewhere", minutes_ago=1, target_uid="another-uid")
     summary = await intake.receive(_parse(payload(alert(pod="web-1"))))
     assert summary.suppressed == []
     assert len(summary.created) == 1
 
 
 async def test_an_alert_past_the_hourly_budget_is_suppressed(
-    intake: Intake, kube: ReceiverApi, catalog: StaticCatalog
+    intake: Intake, kube: ReceiverApi, catalog: StaticCatalog, history: History
 ) -> None:
     catalog.entries = [template("restart", safety={"maxRunsPerHour": 2})]
-    kube.add(earlier_run("one", minutes_ago=10), earlier_run("two", minutes_ago=50))
-    kube.add(earlier_run("hours-ago", minutes_ago=90), earlier_run("other", minutes_ago=5, template="other"))
+    for name, minutes_ago, other in (("one", 10, ""), ("two", 50, ""), ("hours-ago", 90, ""), ("other", 5, "other")):
+        await started(history, name, minutes_ago=minutes_ago, template=other or "restart")
     summary = await intake.receive(_parse(payload(alert())))
     assert [s["reason"] for s in summary.suppressed] == ["RateLimited"]
     assert "maxRunsPerHour 2" in summary.suppressed[0]["message"]
     assert kube.creates == 0
 
 
-async def test_one_run_under_the_budget_is_created(intake: Intake, kube: ReceiverApi, catalog: StaticCatalog) -> None:
+async def test_one_run_under_the_budget_is_created(
+    intake: Intake, kube: ReceiverApi, catalog: StaticCatalog, history: History
+) -> None:
     catalog.entries = [template("restart", safety={"maxRunsPerHour": 2})]
-    kube.add(earlier_run("one", minutes_ago=10), earlier_run("hours-ago", minutes_ago=90))
+    await started(history, "one", minutes_ago=10)
+    await started(history, "hours-ago", minutes_ago=90)
     summary = await intake.receive(_parse(payload(alert())))
     assert summary.suppressed == []
     assert len(summary.created) == 1
@@ -115,7 +120,7 @@ async def test_a_target_in_a_namespace_the_template_may_not_touch_is_suppressed(
 
 
 async def test_the_receiver_and_the_run_start_give_the_same_reason(
-    intake: Intake, kube: ReceiverApi, catalog: StaticCatalog
+    intake: Intake, kube: ReceiverApi, catalog: StaticCatalog, history: History
 ) -> None:
     # One rule, one place: a Remediation created by hand for the same alert is refused at its start the same way.
     from suture.errors import RunRefused
@@ -136,7 +141,7 @@ async def test_the_receiver_and_the_run_start_give_the_same_reason(
             },
         }
     )
-    kube.add(earlier_run("before", minutes_ago=3, target_uid=dep_uid))
+    await started(history, "before", minutes_ago=3, target_uid=dep_uid)
     summary = await intake.receive(_parse(payload(alert(pod="web-1"))))
     (by_hand,) = kube.add(
         {
@@ -150,7 +155,7 @@ async def test_the_receiver_and_the_run_start_give_the_same_reason(
         }
     )
     with pytest.raises(RunRefused) as refused:
-        await build_run_request(by_hand, kube=kube.client)
+        await build_run_request(by_hand, kube=kube.client, history=history)
     assert (refused.value.reason, str(refused.value.args[1])) == (
         summary.suppressed[0]["reason"],
         summary.suppressed[0]["message"],
@@ -158,7 +163,9 @@ async def test_the_receiver_and_the_run_start_give_the_same_reason(
     assert stored["metadata"]["name"] == "restart"
 
 
-async def test_a_dry_run_template_is_not_suppressed(intake: Intake, kube: ReceiverApi, catalog: StaticCatalog) -> None:
+async def test_a_dry_run_template_is_not_suppressed(
+    intake: Intake, kube: ReceiverApi, catalog: StaticCatalog, history: History
+) -> None:
     # Dry-run is how a run acts, not whether it may: its alerts still become Remediations (which run dry).
     catalog.entries = [template("restart", safety={"dryRun": True})]
     summary = await intake.receive(_parse(payload(alert())))
@@ -166,30 +173,44 @@ async def test_a_dry_run_template_is_not_suppressed(intake: Intake, kube: Receiv
     assert len(summary.created) == 1
 
 
-async def test_an_unreachable_api_server_during_the_rate_check_stores_nothing_and_asks_for_a_retry(
-    intake: Intake, kube: ReceiverApi, catalog: StaticCatalog
+class BrokenHistory(History):
+    """A history whose reads fail (the database is down); counts the reads."""
+
+    def __init__(self) -> None:
+        self.reads = 0
+
+    async def recent_starts(self, **_: Any) -> RecentStarts:
+        self.reads += 1
+        raise OperationalError("SELECT", {}, Exception("database is locked"))
+
+
+async def test_a_history_that_cannot_be_read_leaves_the_decision_to_the_run_start(
+    kube: ReceiverApi, catalog: StaticCatalog, history: History
 ) -> None:
+    broken = BrokenHistory()
+    intake = Intake(kube=kube.client, catalog=catalog, ranker=PriorityRanker(), home_namespace=HOME, history=broken)
     catalog.entries = [template("restart")]
-    lists: list[str] = []
-
-    async def refuse_lists(request: KubeRequest) -> KubeResponse | None:
-        if request.method == "GET" and request.path.endswith("/remediations"):  # the list, not a get by name
-            lists.append(request.path)
-            raise ConnectionRefusedError("connection refused")
-        return None
-
-    kube.api.before.append(refuse_lists)
-    with pytest.raises(RetryLater):
-        await intake.receive(_parse(payload(alert())))
-    assert lists
-    assert kube.remediations() == []
+    summary = await intake.receive(_parse(payload(alert())))
+    assert broken.reads == 1
+    assert len(summary.created) == 1  # the alert is kept; its run start checks the rules again
 
 
-async def test_a_template_with_both_rate_rules_off_costs_no_listing(
+async def test_a_template_with_both_rate_rules_off_reads_no_history(
+    kube: ReceiverApi, catalog: StaticCatalog, history: History
+) -> None:
+    broken = BrokenHistory()
+    intake = Intake(kube=kube.client, catalog=catalog, ranker=PriorityRanker(), home_namespace=HOME, history=broken)
+    catalog.entries = [template("restart", safety={"cooldown": "0s", "maxRunsPerHour": 0})]
+    summary = await intake.receive(_parse(payload(alert())))
+    assert len(summary.created) == 1
+    assert broken.reads == 0
+
+
+async def test_the_receiver_reads_no_remediation_list_for_the_rules(
     intake: Intake, kube: ReceiverApi, catalog: StaticCatalog
 ) -> None:
-    catalog.entries = [template("restart", safety={"cooldown": "0s", "maxRunsPerHour": 0})]
-    kube.add(*(earlier_run(f"r{i}", minutes_ago=1) for i in range(3)))
+    # The rules cost two indexed queries, not a list of every Remediation of the scope.
+    catalog.entries = [template("restart")]
     lists: list[str] = []
 
     async def count_lists(request: KubeRequest) -> KubeResponse | None:
