@@ -152,6 +152,8 @@ def policies(seed: int, settings: Settings, variants: bool) -> list[Chooser]:
             Suture("suture, sharpness 1", seed, Policy(sharpness=1.0)),
             Suture("suture, Beta(1,1) prior", seed, Policy(prior_strength=2.0)),
             Suture("suture, upper confidence bound", seed, Policy(choose="ucb")),
+            Suture("suture, + logistic outcome model", seed, Policy(outcome_model=True)),
+            Suture("suture, + outcome model with drift", seed, Policy(outcome_model=True, model_drift=0.02)),
         ]
     return [*out, Ceiling(settings)]
 

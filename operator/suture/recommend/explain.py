@@ -17,9 +17,12 @@ def reasons_for(
     policy: Policy,
     features: Sequence[tuple[str, float]],
     context: Sequence[tuple[str, float]] = (),
+    model: float | None = None,
 ) -> tuple[str, ...]:
-    """Why a template got its score, one sentence per fact."""
+    """Why a template got its score, one sentence per fact. ``model``: the outcome model's prediction, if used."""
     out: list[str] = []
+    if model is not None:
+        out.append(f"outcome model of this template in this alert family predicts {model:.2f}")
     if evidence.total > 0:
         out.append(
             f"learned: {evidence.wins:.2f} effective vs {evidence.losses:.2f} ineffective "

@@ -21,6 +21,7 @@ from suture.recommend.explain import reasons_for
 from suture.recommend.features import Features, HashingFeaturizer
 from suture.recommend.index import Point, VectorIndex
 from suture.recommend.numpy_index import NumpyIndex
+from suture.recommend.outcome_model import OutcomeModels
 from suture.recommend.ranking import Policy, Ranked, gather, posterior, prior_mean, score, weighted_query
 from suture.recommend.weights import TokenWeights
 
@@ -45,6 +46,7 @@ class Recommender:
             dim=featurizer.dim, mode=self.policy.weights, floor=self.policy.floor, shrink=self.policy.shrink
         )
         self._rng = np.random.default_rng(seed)
+        self._models = OutcomeModels(dim=featurizer.dim, drift=self.policy.model_drift)
         self._lock = threading.RLock()
         # Features computed at ranking time, by fingerprint, so the outcome is learned on exactly what was ranked.
         self._recent: OrderedDict[str, Features] = OrderedDict()
@@ -148,9 +150,19 @@ class Recommender:
         )
         prior = prior_mean(cand, features.tokens, policy)
         pooled = self._pooled_elsewhere(view.name, cand.name) if policy.pool else None
-        alpha, beta = posterior(prior=prior, evidence=evidence, pooled=pooled, policy=policy)
+        predicted = (
+            self._models.predict(family=view.name, template=cand.name, vector=features.vector)
+            if policy.outcome_model
+            else None
+        )
+        if predicted is not None:
+            # The family's logistic model replaces the prior (priority, text, pooling): it has seen this template.
+            alpha = policy.model_strength * predicted + evidence.wins
+            beta = policy.model_strength * (1.0 - predicted) + evidence.losses
+        else:
+            alpha, beta = posterior(prior=prior, evidence=evidence, pooled=pooled, policy=policy)
         mean = alpha / (alpha + beta)
-        used_pool = pooled is not None and evidence.total == 0 and pooled[1] > 0
+        used_pool = predicted is None and pooled is not None and evidence.total == 0 and pooled[1] > 0
         return Ranked(
             template=cand.name,
             score=score(alpha, beta, policy=policy, rng=self._rng),
@@ -166,6 +178,7 @@ class Recommender:
                 policy=policy,
                 features=top_features,
                 context=live,
+                model=predicted,
             ),
             features=top_features,
             context=live,
@@ -239,6 +252,10 @@ class Recommender:
         self._weights.observe(
             family=point.family, template=point.template, vector=point.vector, effective=point.effective
         )
+        if self.policy.outcome_model:
+            self._models.observe(
+                family=point.family, template=point.template, vector=point.vector, effective=point.effective
+            )
         win = 1.0 if point.effective else 0.0
         for counts in (
             self._pooled.setdefault(point.template, [0.0, 0.0]),
