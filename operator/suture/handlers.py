@@ -24,6 +24,7 @@ from suture.engine import Engine, open_checkpointer
 from suture.gitops import GitOpsSettings
 from suture.kube import KubeClient, connect
 from suture.lease import LeaseConfig, LeaseElector
+from suture.logs import mark_stage
 from suture.prometheus import HttpPromQLClient
 from suture.recommend import Recommender
 from suture.runs import KubeStatusSink, KubeTemplateSource, RemediationService
@@ -81,6 +82,8 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         # (the chart's watchNamespaces) forbids the list: kopf would retry it for a minute first.
         settings.scanning.disabled = True
     registry()  # fail at start-up, not at the first template, when a pack is broken
+    if os.environ.get("SUTURE_TRACE_STAGES"):
+        logging.getLogger("suture.stages").setLevel(logging.DEBUG)
 
 
 @kopf.on.startup()
@@ -306,6 +309,7 @@ def _service(memo: kopf.Memo) -> RemediationService:
 @kopf.on.create(GROUP, VERSION, "remediations")
 async def run_remediation(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Start (or, after a restart or a takeover, resume) the run of a Remediation."""
+    mark_stage("event", str(body.get("metadata", {}).get("name", "")))
     fresh = await _as_leader(memo, body)
     if fresh is not None:
         await _service(memo).start(fresh)

@@ -36,6 +36,7 @@ from suture.engine.state import FAILED, PAUSED, RUNNING, TERMINAL, WAITING_APPRO
 from suture.engine.subflow import snapshot_subflows
 from suture.errors import ApprovalNotPending, InvalidError
 from suture.kube import KubeClient
+from suture.logs import mark_stage
 
 DECISIONS = ("Approved", "Rejected")
 
@@ -422,6 +423,7 @@ class Engine:
             graph = self._graph(template)
             async with self.limiter.slot():
                 await self.deps.sink.run_phase(run_id=run_id, phase=RUNNING, message="running", undone=[])
+                mark_stage("invoked", run_id)
                 try:
                     await graph.ainvoke(payload, self._config(run_id), durability="sync")
                 except NodeCancelledError as exc:

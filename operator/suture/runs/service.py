@@ -13,6 +13,7 @@ from suture.api import API_VERSION, TERMINAL_PHASES, Remediation, Verify, parse_
 from suture.engine import ApprovalNotPending, Engine, RunOutcome, now_iso
 from suture.gitops import GitOpsSettings
 from suture.kube import KubeClient
+from suture.logs import mark_stage
 from suture.runs.events import post_event
 from suture.runs.learning import INEFFECTIVE_PHASES, Learner, alert_of, template_version_of
 from suture.runs.request import RunRefused, build_run_request, load_template
@@ -166,6 +167,7 @@ class RemediationService:
             return
         # Checking the rate limits and recording the acceptance happen under one lock per
         # template: a burst of Remediations cannot all pass the same hourly budget.
+        mark_stage("start", name)
         async with self._acceptance.setdefault(template_name, asyncio.Lock()):
             try:
                 request, template = await build_run_request(
@@ -179,8 +181,10 @@ class RemediationService:
                 logger.warning("[%s/%s] run refused (%s): %s", namespace, name, refused.reason, refused.message)
                 await self._refuse(body, refused)
                 return
+            mark_stage("request_built", name)
             version = {"generation": template.metadata.get("generation"), "hash": template.content_hash()}
             accepted = await self._accept(namespace, name, request.target, version)
+        mark_stage("accepted", name)
         window = None
         if self.verify and not (request.dry_run or request.template.safety.dry_run):
             window = parse_duration(request.template.verify.alert_resolved_within)

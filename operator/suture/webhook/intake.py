@@ -44,6 +44,7 @@ from suture.api import (
 )
 from suture.errors import RunRefused
 from suture.kube import ApiError, KubeClient
+from suture.logs import mark_stage
 from suture.runs.safety import check_rate, check_target_namespace
 from suture.targets import TargetError, resolve_target
 from suture.webhook.catalog import IndexedTemplate, TemplateCatalog, candidates
@@ -389,6 +390,7 @@ class Intake:
                 return
             self._suppress(summary, alert, "RejectedByApiServer", exc.message[:300])
             return
+        mark_stage("stored", name)
         self._count(summary.created, name, "firing", "created")
         metrics.REMEDIATIONS_CREATED.labels(chosen.name).inc()
         metrics.RECOMMENDATION_SCORE.labels(chosen.name).observe(ranked[0].score)
