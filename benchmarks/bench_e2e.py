@@ -153,9 +153,8 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
                     raise RuntimeError(f"sample {i}: no action after 120 s (log {op.log})")
                 await asyncio.sleep(0.01)
             latencies.append((time.perf_counter() - t0) * 1000)
-            timelines.append(
-                {"posted": posted, "seen": posted + latencies[-1] / 1000, **await _marks(kube, namespace, name, op)}
-            )
+            seen = posted + latencies[-1] / 1000
+            timelines.append({"posted": posted, "seen": seen, **await _marks(kube, namespace, name, op.log)})
         stages = stage_figures(timelines)
         latencies.sort()
         return {

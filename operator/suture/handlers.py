@@ -249,6 +249,8 @@ async def start_receiver(
         insecure=ours.insecure_webhook,
     )
     kube = memo["kube"]
+    service = _service(memo)
+    elector: LeaseElector | None = memo.get("elector")
     catalog = IndexCatalog([template_index, cluster_template_index])
     intake = Intake(
         kube=kube,
@@ -257,6 +259,8 @@ async def start_receiver(
         home_namespace=ours.home_namespace or DEFAULT_HOME_NAMESPACE,
         watched_namespaces=ours.namespaces,
         api_timeout=ours.api_timeout,
+        # The leader starts the run at once; kopf's event and adoption stay the net (RemediationService.hand_off).
+        on_created=lambda body: service.hand_off(body) if elector is None or elector.leading else None,
     )
     readiness = ReceiverReadiness(kube=kube, catalog=catalog)
     app = build_app(

@@ -81,6 +81,7 @@ class RemediationService:
         self._starting: dict[str, asyncio.Lock] = {}  # one start at a time per run: see start()
         self._draining = False
         self._known: set[str] = set()  # runs this process has started or resumed: adopt() leaves them be
+        self._accepted: set[str] = set()  # runs whose acceptance this process wrote (see _start)
         self._revivals: dict[str, int] = {}  # how often a run's task died in a row
         self._background: set[asyncio.Task[None]] = set()
         self.learner = learner
@@ -95,6 +96,31 @@ class RemediationService:
         """
         async with self._starting.setdefault(_ids(body)[2], asyncio.Lock()):
             await self._start(body)
+
+    def hand_off(self, body: Mapping[str, Any]) -> None:
+        """Start the run of a Remediation this process has just created, without waiting for its watch event.
+
+        The receiver calls this on the leader right after the API server stored
+        the Remediation (``body`` is the server's answer, with its UID), so the
+        run starts one kopf round trip (the watch event, kopf's finalizer)
+        sooner. Nothing else changes: kopf's create handler still calls
+        :meth:`start` for the same Remediation and finds the run started
+        (starts are serialised per run), and :meth:`adopt` remains the net for
+        any run neither reaches. A start that fails here is only logged, for
+        those two to retry. Returns at once; the start goes on in a task.
+        """
+        if self._draining:
+            return
+        namespace, name, _ = _ids(body)
+
+        async def start() -> None:
+            try:
+                await self.start(body)
+            except Exception:
+                logger.warning("[%s/%s] the run did not start on hand-off; its watch event starts it", namespace, name)
+
+        self._background.add(task := asyncio.create_task(start(), name=f"suture-hand-off-{name}"))
+        task.add_done_callback(self._background.discard)
 
     async def adopt(self, namespaces: Sequence[str]) -> int:
         """Start or resume every unfinished run this replica does not drive yet; returns how many.
@@ -145,6 +171,10 @@ class RemediationService:
             return
         if status.get("phase") in (*TERMINAL_PHASES, VERIFYING) or uid in self.tasks:
             return  # a run in Verifying has finished its steps: suture.verify decides the rest
+        if uid in self._accepted and not status.get("startTime"):
+            # Accepted here already, and this body was read before that: the hand-off started the run and
+            # kopf's event for the creation came after it. Accepting again would restart its bookkeeping.
+            return
         self._known.add(uid)
         if _paused(body):
             self.engine.pause(run_id=uid)  # the request lives in memory; the spec asks again after a restart
@@ -160,9 +190,6 @@ class RemediationService:
             )
             # Resumed after a restart: the checkpoint has everything, nothing is re-resolved.
             self.tasks[uid] = asyncio.create_task(self._drive(uid, body, lambda: self._continue_run(uid, body)))
-            if (body.get("spec") or {}).get("cancel"):
-                # Cancel requests live in the engine's memory: a restart forgets them, the spec does not.
-                await self.cancel(body)
             logger.info("[%s/%s] run resumed from its checkpoint", namespace, name)
             return
         # Checking the rate limits and recording the acceptance happen under one lock per
@@ -184,6 +211,7 @@ class RemediationService:
             mark_stage("request_built", name)
             version = {"generation": template.metadata.get("generation"), "hash": template.content_hash()}
             accepted = await self._accept(namespace, name, request.target, version)
+            self._accepted.add(uid)
         mark_stage("accepted", name)
         window = None
         if self.verify and not (request.dry_run or request.template.safety.dry_run):
@@ -197,6 +225,12 @@ class RemediationService:
     async def _continue_run(self, uid: str, body: Mapping[str, Any]) -> RunOutcome:
         """Continue a run after a restart as its Remediation asks: a retry not yet begun, a pause withdrawn
         while no operator ran, or simply on from its checkpoint."""
+        if (body.get("spec") or {}).get("cancel"):
+            # Cancel requests live in the engine's memory: a restart forgets them, the spec does not. Asked
+            # here, in the run's own task, before it goes on: a waiting run ends Cancelled before the resume
+            # below would announce its wait again (announced after the cancel, the wait would be the last
+            # status written).
+            await self.engine.cancel(run_id=uid, rollback=await self._rollback_on_cancel(body))
         outcome = await self.engine.snapshot(run_id=uid)
         _, recorded = _retries(body)
         if outcome is not None and outcome.phase == FAILED and outcome.attempt < recorded + 1:
@@ -505,16 +539,18 @@ class RemediationService:
         finally:
             self.tasks.pop(uid, None)
 
+    async def _rollback_on_cancel(self, body: Mapping[str, Any]) -> bool:
+        """Whether the Remediation's template asks for a cancelled run to be rolled back."""
+        try:
+            template = await load_template(self.kube, Remediation.model_validate(dict(body)), _ids(body)[0])
+        except (RunRefused, ValueError):
+            return False  # template gone or broken: stop without undoing
+        return template.spec.safety.rollback_on_cancel
+
     async def cancel(self, body: Mapping[str, Any]) -> None:
         """Stop a run at its next step boundary, rolling back when the template asks for it."""
-        namespace, _, uid = _ids(body)
-        rollback = False
-        try:
-            template = await load_template(self.kube, Remediation.model_validate(dict(body)), namespace)
-            rollback = template.spec.safety.rollback_on_cancel
-        except (RunRefused, ValueError):
-            pass  # template gone or broken: stop without undoing
-        await self.engine.cancel(run_id=uid, rollback=rollback)
+        _, _, uid = _ids(body)
+        await self.engine.cancel(run_id=uid, rollback=await self._rollback_on_cancel(body))
         task = self.tasks.get(uid)
         if task is not None:
             await asyncio.gather(task, return_exceptions=True)

@@ -120,13 +120,16 @@ class Intake:
         home_namespace: str,
         watched_namespaces: Sequence[str] = (),
         api_timeout: float = 5.0,
+        on_created: Callable[[dict[str, Any]], None] | None = None,
     ) -> None:
+        """``on_created`` hears each Remediation this intake created, as the API server stored it."""
         self.kube = kube
         self.catalog = catalog
         self.ranker = ranker
         self.home_namespace = home_namespace
         self.watched = frozenset(watched_namespaces)
         self.api_timeout = api_timeout
+        self.on_created = on_created
         self._target_locks: dict[str, asyncio.Lock] = {}
 
     # -- the API server, with every failure that deserves a retry mapped once --------------------
@@ -380,7 +383,9 @@ class Intake:
             "spec": to_k8s(spec),
         }
         try:
-            await self._call(lambda: self.kube.create("Remediation", body, namespace, api_version=API_VERSION))
+            created = await self._call(
+                lambda: self.kube.create("Remediation", body, namespace, api_version=API_VERSION)
+            )
         except ApiError as exc:
             if exc.conflict:
                 self._count(summary.existing, name, "firing", "existing")
@@ -391,6 +396,8 @@ class Intake:
             self._suppress(summary, alert, "RejectedByApiServer", exc.message[:300])
             return
         mark_stage("stored", name)
+        if self.on_created is not None:
+            self.on_created(created)
         self._count(summary.created, name, "firing", "created")
         metrics.REMEDIATIONS_CREATED.labels(chosen.name).inc()
         metrics.RECOMMENDATION_SCORE.labels(chosen.name).observe(ranked[0].score)
