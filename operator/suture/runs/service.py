@@ -81,7 +81,7 @@ class RemediationService:
         self._starting: dict[str, asyncio.Lock] = {}  # one start at a time per run: see start()
         self._draining = False
         self._known: set[str] = set()  # runs this process has started or resumed: adopt() leaves them be
-        self._accepted: set[str] = set()  # runs whose acceptance this process wrote (see _start)
+        self._accepted: set[str] = set()  # runs this process accepted and still drives (see _start)
         self._revivals: dict[str, int] = {}  # how often a run's task died in a row
         self._background: set[asyncio.Task[None]] = set()
         self.learner = learner
@@ -166,15 +166,17 @@ class RemediationService:
     async def _start(self, body: Mapping[str, Any]) -> None:
         namespace, name, uid = _ids(body)
         status = body.get("status") or {}
+        if uid in self._accepted and uid not in self.tasks:
+            # Started here already, and its task is done: the run finished, or waits for an answer, a pause
+            # or a retry, which their own handlers give it. This call is kopf's create event arriving after
+            # the receiver's hand-off started the run, with a body read before it ended: resuming from that
+            # body would restart the run's bookkeeping (its status, its verification deadline).
+            return
         if status.get("phase") == FAILED and uid not in self.tasks:
             await self.retry(body)  # a retry asked for while no operator was running
             return
         if status.get("phase") in (*TERMINAL_PHASES, VERIFYING) or uid in self.tasks:
             return  # a run in Verifying has finished its steps: suture.verify decides the rest
-        if uid in self._accepted and not status.get("startTime"):
-            # Accepted here already, and this body was read before that: the hand-off started the run and
-            # kopf's event for the creation came after it. Accepting again would restart its bookkeeping.
-            return
         self._known.add(uid)
         if _paused(body):
             self.engine.pause(run_id=uid)  # the request lives in memory; the spec asks again after a restart
@@ -263,6 +265,7 @@ class RemediationService:
         A few times, with growing pauses; then it is left for the next restart,
         which resumes every unfinished run anyway.
         """
+        self._accepted.discard(uid)  # no longer driven here: the revival (or the next start) resumes it
         count = self._revivals.get(uid, 0) + 1
         if count > len(REVIVE_DELAYS):
             logger.error("run %s died %d times; it resumes at the operator's next start", uid, count - 1)

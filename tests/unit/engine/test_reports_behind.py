@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 
 from suture.engine import Engine, RecordingSink, RunRequest, StepProgress
 from suture.engine.progress import BestEffortSink
+from tests.conftest import wait_for
 from tests.unit.engine.fakes import Ledger, rec, template
 
 
@@ -37,11 +38,11 @@ async def test_the_first_action_runs_while_the_running_reports_are_still_being_w
     engine = make_engine(sink=slow)
     run = asyncio.create_task(engine.start(request=RunRequest(run_id="b1", template=template(rec("a"), rec("b")))))
 
-    async def acted() -> None:
-        while not ledger.done():
-            await asyncio.sleep(0.001)
+    async def acted() -> bool:
+        return bool(ledger.done())
 
-    await asyncio.wait_for(acted(), timeout=10)  # with every report awaited this would wait for the gate forever
+    # With every report awaited, the action would wait for the gate (closed until below) forever.
+    await wait_for(acted, timeout=10, what="the first action, ahead of its Running reports")
     assert ledger.done() == ["a"]
     assert slow.order == []  # nothing written yet, and the run is held at step a's result until it is
     assert not run.done()

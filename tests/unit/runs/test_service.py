@@ -404,9 +404,12 @@ async def test_a_run_handed_off_by_the_receiver_starts_once_whatever_kopf_delive
     await wait_for(ended, what="the handed-off run's end")
     started = stored(api)["status"]["startTime"]
     await service.start(created)  # kopf's event arriving after the run finished: still the body from before it
+    await service.start({**created, "status": {"startTime": started, "phase": "Running"}})  # read mid-run
     await service.start(stored(api))  # and any later, fresh body
+    assert uid not in service.tasks
     assert ledger.done() == ["one"]
     assert caplog.text.count("run accepted") == 1
+    assert "resumed" not in caplog.text
     assert stored(api)["status"]["startTime"] == started
     assert stored(api)["status"]["phase"] == "Succeeded"
 
@@ -420,4 +423,5 @@ async def test_a_hand_off_while_shutting_down_starts_nothing(
     await service.drain(timeout=1)
     service.hand_off(created)
     await asyncio.sleep(0)
-    assert service.tasks == {} and ledger.events == []
+    assert service.tasks == {}
+    assert ledger.events == []
