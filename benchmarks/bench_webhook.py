@@ -4,6 +4,8 @@ Run:
   .venv/bin/python benchmarks/bench_webhook.py                 # the receiver alone, API server faked in memory
   .venv/bin/python benchmarks/bench_webhook.py --kubeconfig K  # up to the stored Remediation on a real cluster
                                                                # (Suture's CRDs installed: kubectl apply -f crds/)
+  .venv/bin/python benchmarks/bench_webhook.py --live-context   # faked, plus reading each alert's pod, ReplicaSet
+                                                               # and node at receipt (three GETs per alert)
   .venv/bin/python benchmarks/bench_webhook.py --kubeconfig K --alertmanager
                                                                # plus: a real Alertmanager (0.34 from `make tools`,
                                                                # group_wait 0s) to the created Remediation
@@ -39,6 +41,7 @@ from suture.kube import ApiError, KubeClient, connect
 from suture.webhook import (
     WEBHOOK_PATH,
     Authenticator,
+    ContextReader,
     Intake,
     PriorityRanker,
     StaticCatalog,
@@ -132,6 +135,23 @@ async def _measure(url: str, namespace: str, *, size: int, requests: int, sender
 
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def _live_objects(namespace: str, pods: int) -> dict[tuple[str, str | None, str], dict[str, Any]]:
+    """The payloads' pods (OOM-killed, owned by one ReplicaSet, on one node), for --live-context."""
+    killed = {"terminated": {"reason": "OOMKilled", "exitCode": 137, "finishedAt": "2026-11-29T05:59:00Z"}}
+    owner = [{"kind": "ReplicaSet", "name": "web-5d8f7c9b4", "controller": True}]
+    objects: dict[tuple[str, str | None, str], dict[str, Any]] = {
+        ("ReplicaSet", namespace, "web-5d8f7c9b4"): {"metadata": {"creationTimestamp": "2026-11-29T05:00:00Z"}},
+        ("Node", None, "node-1"): {"status": {"conditions": [{"type": "Ready", "status": "True"}]}},
+    }
+    for i in range(pods):
+        objects[("Pod", namespace, f"pod-{i}")] = {
+            "metadata": {"name": f"pod-{i}", "ownerReferences": owner},
+            "spec": {"nodeName": "node-1"},
+            "status": {"containerStatuses": [{"name": "main", "restartCount": 4, "lastState": killed}]},
+        }
+    return objects
 
 
 class CreationClock:
@@ -239,6 +259,7 @@ async def run(token_file: Path) -> None:
     parser.add_argument(
         "--alertmanager", action="store_true", help="also Alertmanager to created Remediation (needs --kubeconfig)"
     )
+    parser.add_argument("--live-context", action="store_true", help="read each alert's live context at receipt")
     parser.add_argument("--alertmanager-binary", default="", help="default: the 0.34 that `make tools` builds")
     args = parser.parse_args()
     if args.alertmanager and not args.kubeconfig:
@@ -255,6 +276,8 @@ async def run(token_file: Path) -> None:
         kube = clock = CreationClock(real)
     else:
         kube = MemoryApi()
+        if args.live_context:
+            kube.objects.update(_live_objects(namespace, 50))
     authenticator: Authenticator = authenticator_from_files(token_file=str(token_file), basic_auth_file="")
     intake = Intake(
         kube=kube,
@@ -262,21 +285,27 @@ async def run(token_file: Path) -> None:
         ranker=PriorityRanker(),
         home_namespace=namespace,
         watched_namespaces=(namespace,),
+        live_context=ContextReader(kube) if args.live_context else None,
     )
     server = TestServer(build_app(intake=intake, authenticator=authenticator), host="127.0.0.1")
     await server.start_server()
     url = str(server.make_url(WEBHOOK_PATH))
-    mode = "real API server" if real else "API server faked in memory"
+    mode = ("real API server" if real else "API server faked in memory") + (
+        ", live context read per alert" if args.live_context else ""
+    )
     print(f"receiver benchmark ({mode}); each alert is a new occurrence, stored as a Remediation")
     try:
         await _measure(url, namespace, size=1, requests=20, senders=1)  # warm-up: connections, caches
         for size in (1, 50):
             for senders in (1, 8):
                 n = max(requests // (size // 10 + 1), 10)
+                cpu = time.process_time()
                 rate, lat = await _measure(url, namespace, size=size, requests=n, senders=senders)
+                cpu_per_alert = (time.process_time() - cpu) / (n * size) * 1000  # sender and receiver: one process
                 print(
                     f"  {size:>2}-alert payloads, {senders} sender(s), {n} requests: {rate:8.0f} alerts/s  "
-                    f"p50 {statistics.median(lat) * 1000:7.1f} ms  p99 {_p(lat, 0.99):7.1f} ms"
+                    f"p50 {statistics.median(lat) * 1000:7.1f} ms  p99 {_p(lat, 0.99):7.1f} ms  "
+                    f"CPU {cpu_per_alert:.2f} ms/alert"
                 )
         if args.alertmanager:
             assert clock is not None

@@ -48,11 +48,12 @@ def cmd_crds(args: argparse.Namespace) -> int:
 def cmd_validate(args: argparse.Namespace) -> int:
     """Validate template and Remediation documents."""
     from suture.actions import Registry
+    from suture.config import load_settings
     from suture.validation import validate_paths
 
     registry = _registry_or_exit()
     assert isinstance(registry, Registry)
-    report = validate_paths(args.paths, registry)
+    report = validate_paths(args.paths, registry, prometheus=bool(load_settings().prometheus_url))
     if args.output == "json":
         print(json.dumps(report.as_dict(), indent=2))
     else:

@@ -18,7 +18,7 @@ import kopf
 from suture import metrics
 from suture.actions import Registry, load_registry
 from suture.admission import approval_stamp_problem
-from suture.api import API_VERSION, GROUP, VERSION
+from suture.api import API_VERSION, GROUP, SETTLED_PHASES, VERSION
 from suture.config import Settings, load_settings
 from suture.engine import Engine, open_checkpointer
 from suture.gitops import GitOpsSettings
@@ -33,6 +33,7 @@ from suture.validation import template_status_patch
 from suture.verify import HistoryLearner, HttpAlertmanager, RecommenderLearner, Verifier
 from suture.webhook import (
     ByNameRanker,
+    ContextReader,
     FallbackRanker,
     IndexCatalog,
     IndexedTemplate,
@@ -138,6 +139,8 @@ async def start_engine(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
         learner=learner,
         alerts=HttpAlertmanager(ours.alertmanager_url) if ours.alertmanager_url else None,
         history=History(database),
+        promql=HttpPromQLClient(ours.prometheus_url) if ours.prometheus_url else None,
+        check_interval=ours.verify_interval,
     )
     metrics.watch_run_slots(engine.limiter)
     memo["kube"] = kube
@@ -233,6 +236,11 @@ def _ranker(recommender: Recommender | None) -> Ranker:
     return FallbackRanker(ByNameRanker(recommender), PriorityRanker())
 
 
+def _context_reader(kube: KubeClient, ours: Settings) -> ContextReader:
+    """Reads each alert target's live context at receipt, within a second at most (it only informs ranking)."""
+    return ContextReader(kube, timeout=min(ours.api_timeout, 1.0), namespaces=frozenset(ours.namespaces))
+
+
 @kopf.on.startup()  # type: ignore[arg-type]  # kopf passes indexes by name; its ActivityFn type does not know
 async def start_receiver(
     memo: kopf.Memo,
@@ -261,6 +269,8 @@ async def start_receiver(
         api_timeout=ours.api_timeout,
         # The leader starts the run at once; kopf's event and adoption stay the net (RemediationService.hand_off).
         on_created=lambda body: service.hand_off(body) if elector is None or elector.leading else None,
+        # Context only feeds the learning recommender; ranking by priority would read it for nothing.
+        live_context=_context_reader(kube, ours) if memo.get("recommender") is not None else None,
     )
     readiness = ReceiverReadiness(kube=kube, catalog=catalog)
     app = build_app(
@@ -370,13 +380,24 @@ async def retry_remediation(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
         await _service(memo).retry(fresh)
 
 
-@kopf.on.delete(GROUP, VERSION, "remediations")
+def _may_still_act(status: kopf.Status, **_: Any) -> bool:
+    """Whether a Remediation's run may still act or roll back: only then does kopf keep its finalizer on it."""
+    return str(status.get("phase") or "") not in SETTLED_PHASES
+
+
+@kopf.on.delete(GROUP, VERSION, "remediations", when=_may_still_act)
 async def delete_remediation(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """A deleted Remediation stops its run (and rolls back when the template asks) before it goes."""
     fresh = await _as_leader(memo, body)
     if fresh is not None:
         await _service(memo).cancel(fresh)
-    _service(memo).sink.forget(str(body.get("metadata", {}).get("uid", "")))
+
+
+@kopf.on.event(GROUP, VERSION, "remediations")
+def forget_deleted_remediation(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Drop what the status sink tracks for a Remediation once it is gone (settled ones have no finalizer)."""
+    if type == "DELETED":
+        _service(memo).sink.forget(str(body.get("metadata", {}).get("uid", "")))
 
 
 @kopf.on.resume(GROUP, VERSION, "workflowtemplates")
@@ -387,7 +408,7 @@ async def delete_remediation(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None
 @kopf.on.update(GROUP, VERSION, "clusterworkflowtemplates", field="spec")
 def validate_template(body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, **_: Any) -> None:
     """Set the template's Valid condition from the same checks as ``suture validate``."""
-    status = template_status_patch(dict(body), registry=registry())
+    status = template_status_patch(dict(body), registry=registry(), prometheus=bool(load_settings().prometheus_url))
     patch.status.update(status)
     valid = status["conditions"][-1]
     if valid["status"] == "False":

@@ -79,6 +79,11 @@ TEMPLATE_FAILING = Gauge(
     "1 while a template keeps failing (suture.store.keeps_failing over its decided runs), else 0.",
     ["template"],
 )
+LIVE_CONTEXT_READS = Counter(
+    "suture_live_context_reads_total",
+    "Reads of an alert target's live context at receipt: read, none (nothing found) or failed (ranked without).",
+    ["outcome"],
+)
 RANKER_FALLBACKS = Counter("suture_ranker_fallbacks_total", "Alerts ranked by priority because the recommender failed.")
 WEBHOOK_IN_FLIGHT = Gauge("suture_webhook_in_flight", "Webhook requests being worked on.")
 WEBHOOK_REJECTED_BUSY = Counter(

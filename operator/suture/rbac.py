@@ -49,7 +49,11 @@ GITOPS_SUSPEND_RULES: tuple[RbacRule, ...] = (
 
 
 def _target_rules() -> tuple[RbacRule, ...]:
-    """Reading (and, for rollouts and resource checks, listing) every kind a template can target."""
+    """Reading (and, for rollouts and resource checks, listing) every kind a template can target.
+
+    The receiver's live-context reads (suture.webhook.livecontext: ``get`` on pods, nodes, replicasets and
+    deployments) ride on these: they read target kinds only, in the watched namespaces only.
+    """
     by_group: dict[str, list[str]] = {}
     for kind, api_version in TARGET_KINDS.items():
         group = api_version.split("/")[0] if "/" in api_version else ""

@@ -154,6 +154,51 @@ async def test_rejected_run_changes_nothing(operator_proc: OperatorProcess, kube
     assert (await kube.get("Deployment", "web", namespace))["spec"]["replicas"] == 2
 
 
+KOPF_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
+
+
+async def test_a_settled_remediation_can_be_deleted_without_an_operator(
+    operator_proc: OperatorProcess, kube: KubeClient, namespace: str
+) -> None:
+    """An active run holds the finalizer (deleting it must stop and undo); a finished one lets go of it."""
+    steps = [
+        {"name": "ask", "approval": {"message": "scale?", "timeout": "5m"}},
+        {"name": "scale", "action": {"name": "scale_deployment", "params": {"replicas": 3}}},
+    ]
+    for name in ("active", "done"):  # one target each: runs on one target queue behind each other
+        await kube.create("Deployment", deployment(f"web-{name}", 2), namespace)
+        template = _template(f"scale-{name}", steps)
+        template["spec"]["target"]["name"] = f"web-{name}"
+        await _create(kube, namespace, template)
+        await _create(kube, namespace, _remediation(name, f"scale-{name}"))
+    await wait_for(_phase_is(kube, namespace, "active", "WaitingApproval"), timeout=30, what="WaitingApproval")
+    await wait_for(_phase_is(kube, namespace, "done", "WaitingApproval"), timeout=30, what="WaitingApproval")
+    from suture.approvals import answer_approval
+
+    await answer_approval(kube, namespace=namespace, name="done", decision="Rejected", reason="not now")
+    await wait_for(_phase_is(kube, namespace, "done", "Failed", "Cancelled"), timeout=30, what="the run's end")
+
+    async def finalizers(name: str) -> list[str]:
+        got = await kube.get("Remediation", name, namespace, api_version=API_VERSION)
+        return list(got["metadata"].get("finalizers") or [])
+
+    async def released() -> bool:
+        return KOPF_FINALIZER not in await finalizers("done")
+
+    await wait_for(released, timeout=30, what="the finalizer to leave the finished Remediation")
+    assert KOPF_FINALIZER in await finalizers("active")
+
+    await operator_proc.kill(signal.SIGTERM)  # uninstalled: nobody is left to lift finalizers
+    await kube.delete("Remediation", "done", namespace, api_version=API_VERSION)
+    assert await kube.get_or_none("Remediation", "done", namespace, api_version=API_VERSION) is None
+    await kube.delete("Remediation", "active", namespace, api_version=API_VERSION)
+    held = await kube.get("Remediation", "active", namespace, api_version=API_VERSION)
+    assert held["metadata"].get("deletionTimestamp")
+    assert KOPF_FINALIZER in held["metadata"]["finalizers"]
+    # The namespace fixture's clean-up must not hang on it.
+    await kube.patch("Remediation", "active", {"metadata": {"finalizers": None}}, namespace, api_version=API_VERSION)
+
+
 async def test_missing_template_is_refused_clearly(
     operator_proc: OperatorProcess, kube: KubeClient, namespace: str
 ) -> None:

@@ -66,5 +66,6 @@ def test_remediation_printer_columns() -> None:
 def test_template_printer_columns_show_only_what_the_operator_writes(filename: str) -> None:
     crd = all_crds()[filename]
     names = [c["name"] for c in crd["spec"]["versions"][0]["additionalPrinterColumns"]]
-    # Runs, Effective and Last: status.stats, written by suture.verify after each verified run.
-    assert names == ["Valid", "Runs", "Effective", "Last", "Age"]
+    # Runs, Effective and Last: status.stats; Failing: the condition; both written by suture.verify after
+    # each decided run (suture.verify.template_status).
+    assert names == ["Valid", "Runs", "Effective", "Last", "Failing", "Age"]

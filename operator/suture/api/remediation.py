@@ -12,6 +12,13 @@ Phase = Literal[
     "Pending", "Running", "WaitingApproval", "Paused", "Verifying", "Succeeded", "Failed", "RolledBack", "Cancelled"
 ]
 TERMINAL_PHASES: frozenset[str] = frozenset({"Succeeded", "Failed", "RolledBack", "Cancelled"})
+SETTLED_PHASES: frozenset[str] = TERMINAL_PHASES | {"Verifying"}
+"""Phases in which a run has nothing left to stop or undo: deleting its Remediation needs no operator.
+
+A Remediation carries the operator's finalizer only outside these phases, so
+deleting a finished one (or its namespace) never waits for an operator that
+has been uninstalled; a run that may still act, or roll back, keeps it.
+"""
 StepPhase = Literal["Pending", "Running", "WaitingApproval", "Succeeded", "Failed", "Skipped", "RolledBack"]
 Decision = Literal["Pending", "Approved", "Rejected"]
 # Pending while Verifying; Effective / Ineffective / Unknown are what the recommender learns from
@@ -124,6 +131,38 @@ class Alternative(SutureModel):
     reason: str = Field(default="", description="Why it ranked where it did.")
 
 
+class ContextFeature(SutureModel):
+    """One live-context feature and how much it weighs in the alert's family."""
+
+    feature: str = Field(description="The feature, e.g. reason=OOMKilled, exit=137, restarts=4-10, node=DiskPressure.")
+    weight: float = Field(description="Its learned weight in this alert family (1.0 before any outcome of it).")
+
+
+class LiveContext(SutureModel):
+    """What the receiver read from the alert's live target when it ranked it; learning reads it back."""
+
+    termination_reason: str | None = Field(
+        default=None, description="The last termination reason of the target's containers, e.g. OOMKilled."
+    )
+    exit_code: int | None = Field(default=None, description="That termination's exit code, e.g. 137.")
+    restarts: int | None = Field(default=None, ge=0, description="Container restarts of the target pod.")
+    recent_rollout: bool | None = Field(
+        default=None, description="Whether the workload rolled out recently (ReplicaSet created, or progressing)."
+    )
+    node_conditions: list[str] = Field(
+        default_factory=list, description="Node conditions that are not as they should be, e.g. MemoryPressure."
+    )
+    extra: dict[str, str] = Field(default_factory=dict, description="Any other context fact, as key and value.")
+    features: list[ContextFeature] = Field(
+        default_factory=list, description="The facts as ranking features, with the weights they had in this choice."
+    )
+
+
+LIVE_CONTEXT_KEY = "liveContext"
+"""Where an alert dict (the receiver's ranking input, :func:`suture.runs.alert_of`'s output) carries the live
+context of its target, in :class:`LiveContext`'s shape, so ranking and learning see the same facts."""
+
+
 class Recommendation(SutureModel):
     """Why this template was chosen for this alert."""
 
@@ -132,6 +171,9 @@ class Recommendation(SutureModel):
     confidence: float | None = Field(default=None, ge=0, le=1, description="How sure the ranking is.")
     reasons: list[str] = Field(default_factory=list, description="Plain-words explanation.")
     alternatives: list[Alternative] = Field(default_factory=list, description="The runners-up.")
+    context: LiveContext | None = Field(
+        default=None, description="The live context of the alert's target the ranking saw (none when unread)."
+    )
 
 
 class Verification(SutureModel):

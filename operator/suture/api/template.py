@@ -227,7 +227,11 @@ class WorkflowTemplateStatus(SutureModel):
     """What the operator observed about a template."""
 
     observed_generation: int | None = Field(default=None, description="The generation last validated.")
-    conditions: list[Condition] = Field(default_factory=list, description="Valid (True/False) with the reasons.")
+    conditions: list[Condition] = Field(
+        default_factory=list,
+        description="Valid (True/False) with the reasons; Failing (True while the template keeps failing, "
+        "with the evidence) once runs are decided.",
+    )
     stats: TemplateStats | None = Field(default=None, description="Execution statistics.")
 
 
@@ -252,6 +256,7 @@ class _TemplateBase(SutureModel):
         {"name": "Runs", "type": "integer", "jsonPath": ".status.stats.runs"},
         {"name": "Effective", "type": "number", "jsonPath": ".status.stats.effectiveness"},
         {"name": "Last", "type": "string", "jsonPath": ".status.stats.lastOutcome"},
+        {"name": "Failing", "type": "string", "jsonPath": '.status.conditions[?(@.type=="Failing")].status'},
         {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     ]
 

@@ -8,7 +8,7 @@ gets its actions from the :class:`~suture.actions.Registry` it is given.
 """
 
 from suture.engine.checkpoint import open_checkpointer
-from suture.engine.conditions import PromQLClient
+from suture.engine.conditions import PromQLClient, check_promql
 from suture.engine.effects import Effects, LiveEffects, Look, Pause, Verdict, Watch
 from suture.engine.graph import build_graph, compile_graph
 from suture.engine.limiter import FifoLimiter
@@ -43,6 +43,7 @@ __all__ = [
     "Watch",
     "backoff_delays",
     "build_graph",
+    "check_promql",
     "compile_graph",
     "initial_state",
     "now_iso",

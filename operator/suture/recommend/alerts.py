@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from suture.api import WorkflowTemplateSpec, spec_hash
+from suture.api import LIVE_CONTEXT_KEY, WorkflowTemplateSpec, spec_hash
 
 Outcome = Literal["Effective", "Ineffective", "Unknown"]
 OUTCOMES: tuple[Outcome, ...] = ("Effective", "Ineffective", "Unknown")
@@ -80,6 +80,13 @@ class Context:
         if self.extra:
             out["extra"] = dict(self.extra)
         return out
+
+    @classmethod
+    def carried_by(cls, alert: Mapping[str, Any]) -> Context | None:
+        """The context an alert dict carries under :data:`~suture.api.LIVE_CONTEXT_KEY` (the receiver puts it
+        there for ranking, :func:`suture.runs.alert_of` for learning), or None."""
+        stored = alert.get(LIVE_CONTEXT_KEY)
+        return cls.from_dict(stored) if isinstance(stored, Mapping) else None
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Context:

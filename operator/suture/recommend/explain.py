@@ -16,6 +16,7 @@ def reasons_for(
     pooled: bool,
     policy: Policy,
     features: Sequence[tuple[str, float]],
+    context: Sequence[tuple[str, float]] = (),
 ) -> tuple[str, ...]:
     """Why a template got its score, one sentence per fact."""
     out: list[str] = []
@@ -37,6 +38,9 @@ def reasons_for(
     if features:
         shown = ", ".join(f"{token} ({weight:.2f})" for token, weight in features[:5])
         out.append(f"features that weighed most: {shown}")
+    if context:
+        shown = ", ".join(f"{token.removeprefix('ctx:')} ({weight:.2f})" for token, weight in context)
+        out.append(f"live context: {shown}")
     if policy.choose == "thompson":
         out.append("score is a draw from the posterior (Thompson sampling)")
     return tuple(out)

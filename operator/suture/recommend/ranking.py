@@ -119,6 +119,9 @@ class Ranked:
     reasons: tuple[str, ...] = ()
     features: tuple[tuple[str, float], ...] = ()
     """The alert's features that weigh most in this family, with their weights."""
+    context: tuple[tuple[str, float], ...] = ()
+    """The live-context features (``ctx:...``) of the alert with their weights in this family (1.0 before any
+    outcome of it): what the target's state contributed to the choice."""
 
     @property
     def confidence(self) -> float:

@@ -109,7 +109,12 @@ class Recommender:
             query, norms, mass = weighted_query(features.vector, weights, self.policy.similarity)
             # Before any outcome of this family every feature weighs the same: naming "the top ones" would mislead.
             top_features = self._top_features(features, weights) if self._weights.knows(view.name) else ()
-            ranked = [self._score(view, cand, features, query, norms, mass, top_features) for cand in cands]
+            live = tuple(
+                (t, round(float(weights[self.featurizer.bucket(t)]), 3))
+                for t in features.tokens
+                if t.startswith("ctx:")
+            )
+            ranked = [self._score(view, cand, features, query, norms, mass, top_features, live) for cand in cands]
         order = sorted(range(len(ranked)), key=lambda i: (-ranked[i].score, -cands[i].priority, i))
         return [ranked[i] for i in order]
 
@@ -128,6 +133,7 @@ class Recommender:
         norms: Any,
         mass: float,
         top_features: tuple[tuple[str, float], ...],
+        live: tuple[tuple[str, float], ...] = (),
     ) -> Ranked:
         policy = self.policy
         hits = self._index.search(query, family=view.name, template=cand.name, limit=policy.neighbours, norms=norms)
@@ -153,9 +159,16 @@ class Recommender:
             prior=prior,
             neighbours=tuple(evidence.neighbours),
             reasons=reasons_for(
-                prior=prior, mean=mean, evidence=evidence, pooled=used_pool, policy=policy, features=top_features
+                prior=prior,
+                mean=mean,
+                evidence=evidence,
+                pooled=used_pool,
+                policy=policy,
+                features=top_features,
+                context=live,
             ),
             features=top_features,
+            context=live,
         )
 
     def _top_features(self, features: Features, weights: Any) -> tuple[tuple[str, float], ...]:

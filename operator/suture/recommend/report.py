@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from suture.recommend.alerts import Candidate
+from suture.recommend.alerts import Candidate, Context
 from suture.recommend.ranking import Ranked
 from suture.recommend.recommender import INDEX_FILE, Recommender
 
@@ -46,7 +46,10 @@ def matching_templates(paths: Sequence[str], alert: dict[str, Any]) -> list[Any]
 def recommend(
     *, alert: dict[str, Any], templates: Sequence[Any], names: Sequence[str], data_dir: Path | None
 ) -> list[Ranked]:
-    """Rank ``templates`` then ``names`` for ``alert`` against the history in ``data_dir`` (read-only), if any."""
+    """Rank ``templates`` then ``names`` for ``alert`` against the history in ``data_dir`` (read-only), if any.
+
+    An alert that carries a live context (``liveContext``, as ``status.recommendation.context`` stores it) is
+    ranked with it, so a Remediation's choice can be replayed."""
     candidates: list[Any] = [*templates, *(Candidate(n) for n in names)]
     if not candidates:
         raise RecommendInputError("no candidate: no template matches the alert and no --candidate was given")
@@ -55,7 +58,7 @@ def recommend(
     else:
         recommender = Recommender.in_memory()
     try:
-        return recommender.rank(alert, candidates)
+        return recommender.rank(alert, candidates, context=Context.carried_by(alert))
     finally:
         recommender.close()
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from suture.api import LIVE_CONTEXT_KEY
+
 # Which finished runs teach what. Succeeded runs teach through verification; a
 # refused run never acted and a cancelled one was stopped by a person: neither
 # says anything about the template.
@@ -48,7 +50,8 @@ def template_version_of(body: Mapping[str, Any]) -> str:
 
 
 def alert_of(body: Mapping[str, Any]) -> dict[str, Any]:
-    """The Remediation's alert as an Alertmanager v4 alert dict (labels, annotations, fingerprint, startsAt).
+    """The Remediation's alert as an Alertmanager v4 alert dict (labels, annotations, fingerprint, startsAt),
+    with its live context when the receiver read one.
 
     The values are copied as data; nothing here interprets them.
     """
@@ -56,10 +59,16 @@ def alert_of(body: Mapping[str, Any]) -> dict[str, Any]:
     labels = dict(alert.get("labels") or {})
     if alert.get("name") and "alertname" not in labels:
         labels["alertname"] = str(alert["name"])
-    return {
+    out: dict[str, Any] = {
         "status": "firing",
         "labels": labels,
         "annotations": dict(alert.get("annotations") or {}),
         "fingerprint": str(alert.get("fingerprint") or ""),
         "startsAt": alert.get("startsAt") or "",
     }
+    # The live context the alert was ranked with, so the outcome is learned on the same features, even by
+    # a process that never ranked it (after a restart, or on another replica).
+    context = ((body.get("status") or {}).get("recommendation") or {}).get("context")
+    if isinstance(context, Mapping):
+        out[LIVE_CONTEXT_KEY] = {k: v for k, v in context.items() if k != "features"}
+    return out

@@ -20,20 +20,23 @@ from suture.validation.template_checks import check_template
 TOO_DEEP = "the document is nested too deeply to check"
 
 
-def validate_object(doc: Any, registry: Registry | None) -> list[Problem]:
-    """Schema and semantic problems of one raw resource (a dict as kubectl would send it)."""
+def validate_object(doc: Any, registry: Registry | None, *, prometheus: bool | None = None) -> list[Problem]:
+    """Schema and semantic problems of one raw resource (a dict as kubectl would send it).
+
+    ``prometheus``: whether the operator has one (see :func:`check_template`).
+    """
     try:
-        return _validate_object(doc, registry)
+        return _validate_object(doc, registry, prometheus=prometheus)
     except RecursionError:  # hostile depth: a problem to report, never a crash (or a kopf handler retried forever)
         return [Problem("", TOO_DEEP)]
 
 
-def _validate_object(doc: Any, registry: Registry | None) -> list[Problem]:
+def _validate_object(doc: Any, registry: Registry | None, *, prometheus: bool | None) -> list[Problem]:
     model, problems = parse_document(doc)
     if model is None:
         return problems
     if isinstance(model, WorkflowTemplate | ClusterWorkflowTemplate):
-        return check_template(model, registry)
+        return check_template(model, registry, prometheus=prometheus)
     return []
 
 
@@ -90,8 +93,8 @@ class Report:
         }
 
 
-def validate_paths(paths: list[str], registry: Registry | None) -> Report:
-    """Validate every document under ``paths``."""
+def validate_paths(paths: list[str], registry: Registry | None, *, prometheus: bool | None = None) -> Report:
+    """Validate every document under ``paths`` (``prometheus``: see :func:`check_template`)."""
     report = Report()
     for doc in read_documents(paths):
         report.documents += 1
@@ -101,7 +104,7 @@ def validate_paths(paths: list[str], registry: Registry | None) -> Report:
         resource = _resource_name(doc.body)
         report.problems.extend(
             p.located(source=doc.source, document=doc.index, resource=resource)
-            for p in validate_object(doc.body, registry)
+            for p in validate_object(doc.body, registry, prometheus=prometheus)
         )
     return report
 

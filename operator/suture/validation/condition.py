@@ -41,9 +41,10 @@ def valid_condition(problems: list[Problem], *, generation: int | None, now: dat
 
 
 def template_status_patch(
-    body: dict[str, Any], *, registry: Registry | None, now: datetime | None = None
+    body: dict[str, Any], *, registry: Registry | None, now: datetime | None = None, prometheus: bool | None = None
 ) -> dict[str, Any]:
-    """The status fields to merge into a template after validating it.
+    """The status fields to merge into a template after validating it (``prometheus``: whether the
+    operator has one; False adds a warning to a template with a PromQL verify check).
 
     The existing conditions other than ``Valid`` are kept; ``Valid`` keeps its
     lastTransitionTime while its status does not change, as the Kubernetes
@@ -52,7 +53,7 @@ def template_status_patch(
     from suture.validation import validate_object
 
     generation = (body.get("metadata") or {}).get("generation")
-    condition = valid_condition(validate_object(body, registry), generation=generation, now=now)
+    condition = valid_condition(validate_object(body, registry, prometheus=prometheus), generation=generation, now=now)
     previous = [c for c in ((body.get("status") or {}).get("conditions") or []) if isinstance(c, dict)]
     old = next((c for c in previous if c.get("type") == "Valid"), None)
     if old is not None and old.get("status") == condition.status and old.get("lastTransitionTime"):

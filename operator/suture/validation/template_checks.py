@@ -34,15 +34,24 @@ from suture.expr import (
     walk_strings,
 )
 from suture.flow import build_flow, ownership_cycle
+from suture.prometheus import LabelMatcher, with_matchers
 from suture.validation.problems import Problem, join_path
 from suture.validation.schema import problems_from
 
+# What a verify.promql matcher may look up: verification has no steps, items or run variables.
+VERIFY_ROOTS = frozenset({"alert", "target"})
 # Action parameters the engine fills from the resolved target when a step leaves them out.
 TARGET_DEFAULTED = frozenset({"namespace", "name", "node"})
 
 
-def check_template(template: AnyTemplate, registry: Registry | None) -> list[Problem]:
-    """Every semantic problem of a parsed template (schema problems come from parsing)."""
+def check_template(
+    template: AnyTemplate, registry: Registry | None, *, prometheus: bool | None = None
+) -> list[Problem]:
+    """Every semantic problem of a parsed template (schema problems come from parsing).
+
+    ``prometheus``: whether the operator has a Prometheus (False warns about
+    PromQL checks it could not ask; None: not known here, no warning).
+    """
     spec = template.spec
     problems: list[Problem] = []
     problems += _names_and_references(spec.steps)
@@ -53,6 +62,7 @@ def check_template(template: AnyTemplate, registry: Registry | None) -> list[Pro
         problems += _actions(template, registry)
     problems += _namespace_confinement(template)
     problems += _timeouts(template)
+    problems += _verify_promql(template, prometheus=prometheus)
     return problems
 
 
@@ -401,4 +411,38 @@ def _timeouts(template: AnyTemplate) -> list[Problem]:
                 problems.append(Problem(_step_path(i, *rel.split(".")), "must be longer than zero"))
         if step.retry is not None and parse_duration(step.retry.backoff) > parse_duration(step.retry.max_backoff):
             problems.append(Problem(_step_path(i, "retry", "backoff"), "is longer than retry.maxBackoff"))
+    return problems
+
+
+def _verify_promql(template: AnyTemplate, *, prometheus: bool | None) -> list[Problem]:
+    """``spec.verify.promql``: its matchers fit its query, look up only alert and target, and a Prometheus asks it."""
+    check = template.spec.verify.promql
+    if check is None:
+        return []
+    problems = []
+    try:  # the engine's own rule for where matchers go; values do not matter here
+        with_matchers(check.query, [LabelMatcher(label=m.label, op=m.op, value="") for m in check.matchers])
+    except ValueError as exc:
+        problems.append(Problem("spec.verify.promql.query", str(exc)))
+    for i, matcher in enumerate(check.matchers):
+        path = join_path("spec", "verify", "promql", "matchers", i, "value")
+        for source in expressions_in(matcher.value):
+            try:
+                roots = referenced_roots(source)
+            except ExpressionError as exc:
+                problems.append(Problem(path, exc.problem + f": {source}"))
+                continue
+            for root in sorted(roots - VERIFY_ROOTS):
+                problems.append(
+                    Problem(path, f"unknown name {root!r} in {source!r} (a verify check sees alert, target)")
+                )
+    if prometheus is False:
+        problems.append(
+            Problem(
+                "spec.verify.promql",
+                "this check needs a Prometheus and SUTURE_PROMETHEUS_URL is not set: without one, every "
+                "verification of this template ends Unknown",
+                severity="warning",
+            )
+        )
     return problems

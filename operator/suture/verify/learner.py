@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from suture.kube import KubeClient
-from suture.recommend import OUTCOMES, Outcome, Recommender
+from suture.recommend import OUTCOMES, Context, Outcome, Recommender
 from suture.runs import Learner
 from suture.store import History
 from suture.verify.record import keep_run
+from suture.verify.template_status import refresh_template_status
 
 
 class RecommenderLearner:
@@ -40,13 +41,15 @@ class RecommenderLearner:
             dict(alert),
             template,
             known[outcome],
+            context=Context.carried_by(alert),
             run_id=run_id,
             version=template_version,
         )
 
 
 class HistoryLearner:
-    """Keeps failed and rolled-back runs (with their steps) in the SQL history, then tells ``inner``.
+    """Keeps failed and rolled-back runs (with their steps) in the SQL history, refreshes their template's
+    status (stats, ``Failing``), then tells ``inner``.
 
     Verified runs reach the history through the Verifier; this covers the runs
     that never got to ``Verifying``. Either part failing is logged by the
@@ -81,6 +84,8 @@ class HistoryLearner:
                 message=f"the run ended {phase}",
                 kube=self.kube,
             )
+            if self.kube is not None:  # the template's stats and Failing count failed runs too
+                await refresh_template_status(kube=self.kube, history=self.history, body=remediation, outcome=outcome)
         if self.inner is not None:
             await self.inner.record(
                 alert=alert,

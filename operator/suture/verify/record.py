@@ -14,8 +14,11 @@ from typing import Any
 
 from suture.api import API_VERSION
 from suture.kube import KubeClient
+from suture.recommend import AlertView, Context, HashingFeaturizer
 from suture.runs import alert_of
 from suture.store import History, RunRecord, StepRecord
+
+_TOKENS = HashingFeaturizer()  # tokens do not depend on the vector size: any instance names them alike
 
 
 def parse_time(text: Any) -> datetime | None:
@@ -91,6 +94,8 @@ async def keep_run(
             template_generation=version.get("generation"),
             template_hash=str(version.get("hash") or ""),
             attempts=1 + len(status.get("retries") or []),
+            # What ranking saw: the alert's words and labels, and the live context it was ranked with.
+            features=_TOKENS.tokens(AlertView.parse(alert), Context.carried_by(alert)),
         )
     )
     recorded = [s for s in status.get("steps") or [] if isinstance(s, Mapping) and s.get("name")]

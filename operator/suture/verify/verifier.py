@@ -4,26 +4,38 @@ Everything the decision needs lives in the Remediation (the deadline the sink
 wrote with the phase, ``status.alert.resolvedAt`` from the receiver), so a
 restarted operator decides exactly as the one that started the window would.
 The operator calls :meth:`Verifier.check` from a periodic timer.
+
+The template's optional ``verify.promql`` confirms a resolution; it never
+stands in for one. It is asked once the alert is seen resolved within the
+window, and again at each look until it holds or the window ends
+(:mod:`suture.verify.check` says what each of its answers leads to). With no
+signal about the alert at the window's end the outcome is Unknown whatever
+the check would say.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from suture import metrics
-from suture.api import API_VERSION
+from suture.api import API_VERSION, PromQLCheck, Remediation
+from suture.engine import PromQLClient
 from suture.kube import ApiError, KubeClient
-from suture.runs import VERIFYING, Learner, alert_of, post_event, template_version_of
-from suture.store import History, keeps_failing
+from suture.runs import VERIFYING, Learner, RunRefused, alert_of, load_template, post_event, template_version_of
+from suture.store import History
 from suture.verify.alertmanager import AlertmanagerUnavailable, AlertSource
+from suture.verify.check import ask, check_context
 from suture.verify.record import keep_run
+from suture.verify.template_status import refresh_template_status
 
 logger = logging.getLogger("suture.verify")
 _TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
+PENDING = "Pending"  # a Verdict that decides nothing yet: the alert resolved, verify.promql is still awaited
 
 
 def _now() -> datetime:
@@ -49,7 +61,7 @@ def _iso(moment: datetime) -> str:
 class Verdict:
     """The decided outcome, how it was decided, and when the alert resolved (when it did)."""
 
-    outcome: str  # Effective | Ineffective | Unknown
+    outcome: str  # Effective | Ineffective | Unknown; Pending (from decide only) while verify.promql is awaited
     message: str
     resolved_at: datetime | None = None
 
@@ -65,14 +77,22 @@ class Verifier:
         alerts: AlertSource | None = None,
         clock: Callable[[], datetime] = _now,
         history: History | None = None,
+        promql: PromQLClient | None = None,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        check_interval: float = 10.0,
     ) -> None:
         """``alerts`` is Alertmanager's API (None when ``SUTURE_ALERTMANAGER_URL`` is unset); ``history``
-        is the SQL history that keeps the run and its outcome (None: not kept)."""
+        is the SQL history that keeps the run and its outcome (None: not kept); ``promql`` asks templates'
+        ``verify.promql`` (None when ``SUTURE_PROMETHEUS_URL`` is unset: such checks end Unknown);
+        ``check_interval`` is how often a check's ``for`` re-queries."""
         self.kube = kube
         self.learner = learner
         self.alerts = alerts
         self.clock = clock
         self.history = history
+        self.promql = promql
+        self.sleep = sleep
+        self.check_interval = check_interval
 
     async def check(self, body: Mapping[str, Any]) -> str | None:
         """Decide the outcome if it can be told now: record it with the learner, write it, return it.
@@ -90,6 +110,9 @@ class Verifier:
             return None
         meta = body.get("metadata") or {}
         namespace, name, uid = str(meta.get("namespace", "")), str(meta.get("name", "")), str(meta.get("uid", ""))
+        if verdict.outcome == PENDING:
+            await self._note(namespace, name, status, verdict.message)
+            return None
         template = str(((body.get("spec") or {}).get("templateRef") or {}).get("name", ""))
         if self.learner is not None:
             # Learn before writing the phase: a crash in between repeats the (idempotent) lesson, never skips it.
@@ -117,7 +140,8 @@ class Verifier:
         return verdict.outcome
 
     async def decide(self, body: Mapping[str, Any]) -> Verdict | None:
-        """The outcome from the signals available now, or None when it is too early to tell."""
+        """The outcome from the signals available now, or None when it is too early to tell (a Pending
+        verdict when the alert resolved and the template's check is still awaited)."""
         now = self.clock()
         status = body.get("status") or {}
         alert = alert_of(body)
@@ -127,7 +151,9 @@ class Verifier:
         resolved = _parse((status.get("alert") or {}).get("resolvedAt"))
         if resolved is not None:
             if resolved <= deadline:
-                return Verdict("Effective", "Alertmanager reported the alert resolved", resolved)
+                return await self._confirm(
+                    body, Verdict("Effective", "Alertmanager reported the alert resolved", resolved), now, deadline
+                )
             return Verdict("Ineffective", "the alert resolved only after the verify window", resolved)
         firing: bool | None = None  # None: no answer from Alertmanager (not configured, or it failed)
         if self.alerts is not None:
@@ -136,13 +162,81 @@ class Verifier:
             except AlertmanagerUnavailable as exc:
                 logger.warning("verification: %s; trying again at the next check", exc)
             if firing is False:
-                return Verdict("Effective", "Alertmanager no longer lists the alert as active", now)
+                gone = Verdict("Effective", "Alertmanager no longer lists the alert as active", now)
+                return await self._confirm(body, gone, now, deadline)
         if now < deadline:
             return None
         if firing:
             return Verdict("Ineffective", "the alert was still firing when the verify window ended")
         why = "Alertmanager could not be asked" if self.alerts is not None else "no Alertmanager is configured"
         return Verdict("Unknown", f"no resolved notification within the verify window and {why}")
+
+    async def _confirm(
+        self, body: Mapping[str, Any], resolved: Verdict, now: datetime, deadline: datetime
+    ) -> Verdict | None:
+        """The alert resolved in time: Effective once the template's ``verify.promql`` (if any) holds.
+
+        None asks again at the next look: the check did not hold yet, or
+        Prometheus or the API server could not answer, and the window is open.
+        """
+        try:
+            check = await self._verify_check(body)
+        except (RunRefused, ValueError) as exc:  # the template is gone or invalid: its check cannot be known
+            why = getattr(exc, "message", None) or str(exc)
+            return Verdict(
+                "Unknown", f"{resolved.message}, but the template cannot be read: {why}", resolved.resolved_at
+            )
+        except Exception as exc:  # the API server did not answer: ask again while the window is open
+            if now < deadline:
+                logger.warning("verification: the template could not be read (%s); trying again", exc)
+                return None
+            return Verdict(
+                "Unknown", f"{resolved.message}, but the template could not be read: {exc}", resolved.resolved_at
+            )
+        if check is None:
+            return resolved
+        answer = await ask(
+            check,
+            promql=self.promql,
+            context=check_context(body, alert_of(body)),
+            sleep=self.sleep,
+            interval=self.check_interval,
+        )
+        if answer.holds:
+            return Verdict("Effective", f"{resolved.message} and {answer.detail}", resolved.resolved_at)
+        if answer.holds is None and answer.final:
+            return Verdict("Unknown", f"{resolved.message}, but {answer.detail}", resolved.resolved_at)
+        if now < deadline:
+            logger.info("verification: the alert resolved; verify.promql not yet: %s", answer.detail)
+            waiting = "does not hold yet" if answer.holds is False else "could not be asked yet"
+            # A stable sentence (no sample values), so the status is written once, not at every look.
+            return Verdict(PENDING, f"{resolved.message}; verify.promql {waiting}, asked again until {_iso(deadline)}")
+        if answer.holds is None:
+            return Verdict(
+                "Unknown", f"{resolved.message}, but when the window ended {answer.detail}", resolved.resolved_at
+            )
+        return Verdict(
+            "Ineffective",
+            f"{resolved.message}, but verify.promql did not hold by the end of the window: {answer.detail}",
+            resolved.resolved_at,
+        )
+
+    async def _note(self, namespace: str, name: str, status: Mapping[str, Any], message: str) -> None:
+        """Say in ``status.verification.message`` what the verifier waits for (written only when it changes)."""
+        if (status.get("verification") or {}).get("message") == message:
+            return
+        patch = {"status": {"verification": {"message": message}}}
+        try:
+            await self.kube.patch("Remediation", name, patch, namespace, subresource="status", api_version=API_VERSION)
+        except ApiError as exc:
+            if not exc.not_found:
+                raise
+
+    async def _verify_check(self, body: Mapping[str, Any]) -> PromQLCheck | None:
+        """The ``verify.promql`` of the Remediation's template as it is now; RunRefused when gone or invalid."""
+        namespace = str((body.get("metadata") or {}).get("namespace", ""))
+        template = await load_template(self.kube, Remediation.model_validate(dict(body)), namespace)
+        return template.spec.verify.promql
 
     async def _keep(self, body: Mapping[str, Any], verdict: Verdict, verification: Mapping[str, Any]) -> None:
         """The run, its steps and its outcome in the SQL history (upserts: a repeat changes nothing)."""
@@ -159,36 +253,9 @@ class Verifier:
         )
 
     async def _template_stats(self, body: Mapping[str, Any], verdict: Verdict) -> None:
-        """Runs, effective rate and last outcome of the template, recomputed from the history (so a
-        repeated decision cannot count twice). Counted by template name across namespaces."""
+        """Runs, effective rate, last outcome and ``Failing`` of the template (see suture.verify.template_status)."""
         assert self.history is not None
-        ref = (body.get("spec") or {}).get("templateRef") or {}
-        template = str(ref.get("name", ""))
-        rows = [row for row in await self.history.stats() if row.template == template]
-        failing = keeps_failing((await self.history.outcomes_by_template()).get(template, []))
-        metrics.TEMPLATE_FAILING.labels(template).set(1 if failing else 0)
-        effective = sum(row.effective for row in rows)
-        ineffective = sum(row.ineffective for row in rows)
-        stats: dict[str, Any] = {
-            "runs": sum(row.runs for row in rows),
-            "succeeded": effective,
-            "failed": ineffective,
-            "unknown": sum(row.unknown for row in rows),
-            "lastOutcome": verdict.outcome,
-            "lastRunTime": (body.get("status") or {}).get("startTime"),
-        }
-        if effective + ineffective:
-            stats["effectiveness"] = round(effective / (effective + ineffective), 4)
-        cluster = ref.get("kind") == "ClusterWorkflowTemplate"
-        kind = "ClusterWorkflowTemplate" if cluster else "WorkflowTemplate"
-        namespace = None if cluster else str((body.get("metadata") or {}).get("namespace", ""))
-        try:
-            await self.kube.patch(
-                kind, template, {"status": {"stats": stats}}, namespace, subresource="status", api_version=API_VERSION
-            )
-        except ApiError as exc:
-            if not exc.not_found:
-                raise
+        await refresh_template_status(kube=self.kube, history=self.history, body=body, outcome=verdict.outcome)
 
     async def _write(
         self, namespace: str, name: str, uid: str, status: Mapping[str, Any], verdict: Verdict

@@ -20,6 +20,7 @@ from suture.webhook.catalog import (
     index_entry,
 )
 from suture.webhook.intake import Intake, RetryLater, Summary
+from suture.webhook.livecontext import ContextReader
 from suture.webhook.naming import remediation_name
 from suture.webhook.pause import PAUSE_CONFIGMAP, read_pause, set_pause
 from suture.webhook.ranking import ByNameRanker, FallbackRanker, PriorityRanker, Ranked, Ranker
@@ -31,6 +32,7 @@ __all__ = [
     "WEBHOOK_PATH",
     "Authenticator",
     "ByNameRanker",
+    "ContextReader",
     "CredentialError",
     "CredentialFile",
     "FallbackRanker",

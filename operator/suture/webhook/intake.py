@@ -33,6 +33,7 @@ import aiohttp
 from suture import metrics
 from suture.api import (
     API_VERSION,
+    LIVE_CONTEXT_KEY,
     TERMINAL_PHASES,
     AlertInfo,
     AlertmanagerAlert,
@@ -48,6 +49,7 @@ from suture.logs import mark_stage
 from suture.runs.safety import check_rate, check_target_namespace
 from suture.targets import TargetError, resolve_target
 from suture.webhook.catalog import IndexedTemplate, TemplateCatalog, candidates
+from suture.webhook.livecontext import ContextReader
 from suture.webhook.naming import occurrence_time, remediation_name
 from suture.webhook.pause import read_pause
 from suture.webhook.ranking import Ranked, Ranker, rank_without_blocking
@@ -121,9 +123,11 @@ class Intake:
         watched_namespaces: Sequence[str] = (),
         api_timeout: float = 5.0,
         on_created: Callable[[dict[str, Any]], None] | None = None,
+        live_context: ContextReader | None = None,
     ) -> None:
         """``on_created`` hears each Remediation this intake created, as the API server stored it."""
         self.kube = kube
+        self.live_context = live_context
         self.catalog = catalog
         self.ranker = ranker
         self.home_namespace = home_namespace
@@ -243,7 +247,7 @@ class Intake:
             metrics.ALERTS_RECEIVED.labels("firing", "unmatched").inc()
             logger.info("alert %s matches no Valid template; nothing to do", alert.fingerprint)
             return
-        ranked = list(await rank_without_blocking(self.ranker, context, admitted))
+        ranked = list(await rank_without_blocking(self.ranker, await self._ranked_on(alert, context), admitted))
         if not ranked:  # a ranker that drops everything leaves nothing to run: say so, do not fail
             summary.unmatched += 1
             metrics.ALERTS_RECEIVED.labels("firing", "unmatched").inc()
@@ -311,6 +315,17 @@ class Intake:
         except ApiError as exc:  # not worth a retry (RetryLater passes through): the run start decides
             logger.debug("alert %s: safety rules not checked at receipt: %s", alert.fingerprint, exc)
         return False
+
+    async def _ranked_on(self, alert: AlertmanagerAlert, context: Mapping[str, Any]) -> Mapping[str, Any]:
+        """What ranking reads: the alert, with its target's live context when a reader is set and finds some.
+
+        Never fails and never retries: the reader bounds its own time, and an alert without context is ranked
+        on its own text.
+        """
+        if self.live_context is None:
+            return context
+        live = await self.live_context.read(alert.labels)
+        return context if live is None else {**context, LIVE_CONTEXT_KEY: live.as_dict()}
 
     async def _resolve(self, *, chosen_ranked: Ranked, context: Mapping[str, Any]) -> ObjectRef | None:
         """The chosen template's target, or None when it has none or it cannot be resolved now.
@@ -416,7 +431,8 @@ class Intake:
         ) != alert.fingerprint:
             return
         admitted = candidates(self.catalog.templates(), labels=alert.labels, namespace=self.alert_namespace(alert))
-        ranked = list(await rank_without_blocking(self.ranker, alert_context(alert), admitted)) if admitted else []
+        on = await self._ranked_on(alert, alert_context(alert)) if admitted else {}
+        ranked = list(await rank_without_blocking(self.ranker, on, admitted)) if admitted else []
         ref = (found.get("spec") or {}).get("templateRef") or {}
         if ranked and (ranked[0].template.name, ranked[0].template.kind) == (ref.get("name"), ref.get("kind")):
             await self._record_recommendation(name=str(meta["name"]), namespace=str(meta["namespace"]), ranked=ranked)
@@ -433,6 +449,8 @@ class Intake:
         }
         if best.confidence is not None:
             recommendation["confidence"] = best.confidence
+        if best.context is not None:
+            recommendation["context"] = dict(best.context)
         await self._call(
             lambda: self.kube.patch(
                 "Remediation",

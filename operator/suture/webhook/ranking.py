@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from suture import metrics
+from suture.recommend import Context
 from suture.webhook.catalog import IndexedTemplate
 
 logger = logging.getLogger("suture.webhook")
@@ -29,6 +30,8 @@ class Ranked:
     reasons: tuple[str, ...] = field(default_factory=tuple)
     confidence: float | None = None
     """0..1, how much evidence stands behind the score; None when the ranker does not say."""
+    context: Mapping[str, Any] | None = None
+    """The live context the ranking saw, as ``status.recommendation.context`` stores it; None when none was read."""
 
 
 class Ranker(Protocol):
@@ -75,12 +78,22 @@ class ByNameRanker:
         self.inner = inner
 
     def rank(self, alert: Mapping[str, Any], candidates: Sequence[IndexedTemplate]) -> list[Ranked]:
-        """The inner ranking, best first, as :class:`Ranked` entries."""
+        """The inner ranking, best first, as :class:`Ranked` entries.
+
+        The alert's live context (under :data:`~suture.api.LIVE_CONTEXT_KEY`, put there by the receiver) goes
+        to the inner ranker as its ``context``, and comes back on each entry with the weights it had.
+        """
         by_name: dict[str, IndexedTemplate] = {}
         for entry in sorted(candidates, key=lambda t: t.kind != "WorkflowTemplate"):
             by_name.setdefault(entry.name, entry)
+        context = Context.carried_by(alert)
+        items = (
+            self.inner.rank(alert, list(by_name.values()), context=context)
+            if context is not None
+            else self.inner.rank(alert, list(by_name.values()))
+        )
         ranked = []
-        for item in self.inner.rank(alert, list(by_name.values())):
+        for item in items:
             name = str(item.template)
             if name not in by_name:
                 continue
@@ -92,9 +105,16 @@ class ByNameRanker:
                     score=float(item.score),
                     reasons=tuple(str(r) for r in item.reasons),
                     confidence=float(confidence) if confidence is not None else None,
+                    context=_stored(context, getattr(item, "context", ())) if context is not None else None,
                 )
             )
         return ranked
+
+
+def _stored(context: Context, weighted: Sequence[tuple[str, float]]) -> dict[str, Any]:
+    """``status.recommendation.context``: the facts, and each as the feature ranking weighed."""
+    features = [{"feature": str(t).removeprefix("ctx:"), "weight": float(w)} for t, w in weighted]
+    return {**context.as_dict(), "features": features}
 
 
 async def rank_without_blocking(
