@@ -260,6 +260,14 @@ async def start_receiver(
     service = _service(memo)
     elector: LeaseElector | None = memo.get("elector")
     catalog = IndexCatalog([template_index, cluster_template_index])
+
+    def hand_off(body: dict[str, Any]) -> None:
+        # The leader starts the run at once; kopf's event and adoption stay the net (RemediationService.hand_off).
+        # Only in namespaces kopf watches: sooner, never a run that kopf's handlers (approval, cancel) miss.
+        namespace = (body.get("metadata") or {}).get("namespace")
+        if (elector is None or elector.leading) and (not ours.namespaces or namespace in ours.namespaces):
+            service.hand_off(body)
+
     intake = Intake(
         kube=kube,
         catalog=catalog,
@@ -267,8 +275,7 @@ async def start_receiver(
         home_namespace=ours.home_namespace or DEFAULT_HOME_NAMESPACE,
         watched_namespaces=ours.namespaces,
         api_timeout=ours.api_timeout,
-        # The leader starts the run at once; kopf's event and adoption stay the net (RemediationService.hand_off).
-        on_created=lambda body: service.hand_off(body) if elector is None or elector.leading else None,
+        on_created=hand_off,
         # Context only feeds the learning recommender; ranking by priority would read it for nothing.
         live_context=_context_reader(kube, ours) if memo.get("recommender") is not None else None,
     )
