@@ -24,6 +24,7 @@ from suture.engine import Engine, open_checkpointer
 from suture.gitops import GitOpsSettings
 from suture.kube import KubeClient, connect
 from suture.lease import LeaseConfig, LeaseElector
+from suture.logs import mark_stage
 from suture.prometheus import HttpPromQLClient
 from suture.recommend import Recommender
 from suture.runs import KubeStatusSink, KubeTemplateSource, RemediationService
@@ -82,6 +83,8 @@ def configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         # (the chart's watchNamespaces) forbids the list: kopf would retry it for a minute first.
         settings.scanning.disabled = True
     registry()  # fail at start-up, not at the first template, when a pack is broken
+    if os.environ.get("SUTURE_TRACE_STAGES"):
+        logging.getLogger("suture.stages").setLevel(logging.DEBUG)
 
 
 @kopf.on.startup()
@@ -257,7 +260,17 @@ async def start_receiver(
         insecure=ours.insecure_webhook,
     )
     kube = memo["kube"]
+    service = _service(memo)
+    elector: LeaseElector | None = memo.get("elector")
     catalog = IndexCatalog([template_index, cluster_template_index])
+
+    def hand_off(body: dict[str, Any]) -> None:
+        # The leader starts the run at once; kopf's event and adoption stay the net (RemediationService.hand_off).
+        # Only in namespaces kopf watches: sooner, never a run that kopf's handlers (approval, cancel) miss.
+        namespace = (body.get("metadata") or {}).get("namespace")
+        if (elector is None or elector.leading) and (not ours.namespaces or namespace in ours.namespaces):
+            service.hand_off(body)
+
     intake = Intake(
         kube=kube,
         catalog=catalog,
@@ -265,6 +278,7 @@ async def start_receiver(
         home_namespace=ours.home_namespace or DEFAULT_HOME_NAMESPACE,
         watched_namespaces=ours.namespaces,
         api_timeout=ours.api_timeout,
+        on_created=hand_off,
         # Context only feeds the learning recommender; ranking by priority would read it for nothing.
         live_context=_context_reader(kube, ours) if memo.get("recommender") is not None else None,
         history=memo["history"],
@@ -320,6 +334,7 @@ def _service(memo: kopf.Memo) -> RemediationService:
 @kopf.on.create(GROUP, VERSION, "remediations")
 async def run_remediation(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Start (or, after a restart or a takeover, resume) the run of a Remediation."""
+    mark_stage("event", str(body.get("metadata", {}).get("name", "")))
     fresh = await _as_leader(memo, body)
     if fresh is not None:
         await _service(memo).start(fresh)

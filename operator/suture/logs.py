@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Mapping, MutableMapping
 from datetime import UTC, datetime
 from typing import Any
@@ -68,3 +69,18 @@ def use_json_lines() -> None:
     """Switch every handler of the root logger (kopf sets them up) to JSON lines."""
     for handler in logging.getLogger().handlers:
         handler.setFormatter(JsonFormatter())
+
+
+STAGES = logging.getLogger("suture.stages")
+"""Where an alert's way to its first action is timed (``SUTURE_TRACE_STAGES``): off, and free, by default."""
+
+
+def mark_stage(stage: str, remediation: str, *, at: float | None = None) -> None:
+    """Log that the Remediation ``remediation`` (``namespace/name``, or the name alone before it has a
+    namespace) reached ``stage``, with the wall-clock time, when stage tracing is on.
+
+    Wall-clock so that the marks of several processes on one machine (the benchmark, the operator) line
+    up; a DEBUG line of its own logger, so nothing is formatted unless someone asked for it.
+    """
+    if STAGES.isEnabledFor(logging.DEBUG):
+        STAGES.debug("stage %s %s %.6f", stage, remediation, time.time() if at is None else at)

@@ -22,6 +22,7 @@ from suture import metrics
 from suture.actions import ActionContext, ActionResult, Registry
 from suture.api import Check
 from suture.errors import category_of
+from suture.logs import mark_stage
 
 Look = Callable[[], Awaitable[tuple[bool, str]]]
 """Evaluate a check once: (holds, plain-words detail). May raise what the check raises."""
@@ -87,8 +88,11 @@ class LiveEffects:
     ) -> ActionResult:
         """Call the registry, timing the call and counting its errors by category (real runs only)."""
         started = time.perf_counter()
+        mark_stage("action_called", ctx.remediation)
         try:
-            return await registry.invoke(name, params, ctx)
+            result = await registry.invoke(name, params, ctx)
+            mark_stage("action_applied", ctx.remediation)
+            return result
         except Exception as exc:
             metrics.ACTION_ERRORS.labels(name, str(category_of(exc))).inc()
             raise

@@ -15,6 +15,8 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from suture.engine.state import RUNNING
+
 logger = logging.getLogger("suture.engine")
 
 
@@ -139,7 +141,7 @@ SINK_RETRY_DELAYS = (0.2, 0.5, 1.0, 2.0, 4.0)
 
 
 class BestEffortSink:
-    """Wraps the caller's sink so that reporting never fails a run.
+    """Wraps the caller's sink so that reporting never fails a run, nor holds up its work.
 
     Status and Event writes can meet a 429, a 5xx or a connection reset: a
     step that did its work must not fail because its progress could not be
@@ -147,6 +149,17 @@ class BestEffortSink:
     few times with backoff, then dropped with a log line; the sink writes the
     latest state, so the next successful call (or the resume after a
     restart, which re-reports) brings the status up to date.
+
+    Reports reach the inner sink one at a time per run, in the order they
+    were made. A ``Running`` report (the run starting, a step starting, a
+    step's next attempt) is written behind: the call returns at once and
+    the run gets on with its work (an alert's first action is not kept
+    waiting for two status writes and two Events). Every other report is
+    awaited, and with it every report of the run before it, so by the time
+    a step's result is reported (before its checkpoint) the status holds
+    all of it, as it did when every report was awaited. A crash can lose
+    only a ``Running`` report of a step that had not finished, and that
+    step runs, and reports, again on resume.
     """
 
     def __init__(
@@ -159,6 +172,43 @@ class BestEffortSink:
         self.inner = inner
         self._delays = tuple(delays)
         self._sleep = sleep
+        self._tails: dict[str, asyncio.Task[None]] = {}  # per run: its latest report, which waits for the others
+
+    def _queue(self, run_id: str, write: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+        """Start ``write`` after every earlier report of ``run_id``; the task never raises but cancellation."""
+        before = self._tails.get(run_id)
+
+        async def in_turn() -> None:
+            if before is not None:
+                await asyncio.wait([before])  # its outcome is its own: a cancelled report does not cancel this one
+            await write()
+
+        task = asyncio.create_task(in_turn(), name=f"suture-report-{run_id}")
+        self._tails[run_id] = task
+        task.add_done_callback(lambda done: self._tails.pop(run_id, None) if self._tails.get(run_id) is done else None)
+        return task
+
+    async def _report(self, run_id: str, *, behind: bool, write: Callable[[], Awaitable[None]]) -> None:
+        task = self._queue(run_id, write)
+        if not behind:
+            await task
+
+    async def flush(self, run_id: str) -> None:
+        """Wait until every report of ``run_id`` made so far was written (or given up)."""
+        tail = self._tails.get(run_id)
+        if tail is not None:
+            await asyncio.wait([tail])
+
+    async def aclose(self, *, timeout: float) -> None:
+        """Let the reports still being written land for up to ``timeout`` seconds, then stop them (shutting
+        down: a run resumed later reports its state again)."""
+        tails = list(self._tails.values())
+        if not tails:
+            return
+        _, late = await asyncio.wait(tails, timeout=timeout)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)
 
     async def _call(self, what: str, run_id: str, call: Callable[[], Awaitable[None]]) -> None:
         for attempt in range(len(self._delays) + 1):
@@ -175,17 +225,32 @@ class BestEffortSink:
                 await self._sleep(self._delays[attempt])
 
     async def run_phase(self, *, run_id: str, phase: str, message: str, undone: Sequence[str]) -> None:
-        """Report a run phase, best effort."""
-        await self._call(
-            f"phase {phase}",
+        """Report a run phase, best effort; ``Running`` is written behind."""
+        undone = tuple(undone)
+        await self._report(
             run_id,
-            lambda: self.inner.run_phase(run_id=run_id, phase=phase, message=message, undone=undone),
+            behind=phase == RUNNING,
+            write=lambda: self._call(
+                f"phase {phase}",
+                run_id,
+                lambda: self.inner.run_phase(run_id=run_id, phase=phase, message=message, undone=undone),
+            ),
         )
 
     async def step(self, *, run_id: str, step: StepProgress) -> None:
-        """Report a step transition, best effort."""
-        await self._call(f"step {step.name}", run_id, lambda: self.inner.step(run_id=run_id, step=step))
+        """Report a step transition, best effort; ``Running`` is written behind."""
+        await self._report(
+            run_id,
+            behind=step.phase == RUNNING,
+            write=lambda: self._call(f"step {step.name}", run_id, lambda: self.inner.step(run_id=run_id, step=step)),
+        )
 
     async def approval(self, *, run_id: str, decision: ApprovalDecision) -> None:
         """Report an approval answer, best effort."""
-        await self._call("an approval", run_id, lambda: self.inner.approval(run_id=run_id, decision=decision))
+        await self._report(
+            run_id,
+            behind=False,
+            write=lambda: self._call(
+                "an approval", run_id, lambda: self.inner.approval(run_id=run_id, decision=decision)
+            ),
+        )

@@ -36,8 +36,10 @@ from suture.engine.state import FAILED, PAUSED, RUNNING, TERMINAL, WAITING_APPRO
 from suture.engine.subflow import snapshot_subflows
 from suture.errors import ApprovalNotPending, InvalidError
 from suture.kube import KubeClient
+from suture.logs import mark_stage
 
 DECISIONS = ("Approved", "Rejected")
+REPORTS_CLOSE_TIMEOUT = 5.0  # seconds closing waits for status reports still being written
 
 
 @dataclass(frozen=True)
@@ -134,10 +136,11 @@ class Engine:
     ) -> None:
         """``journal`` records each action call's intent and result durably (exactly-once across crashes);
         give a durable one wherever runs outlive the process (the in-memory default does not)."""
+        self._reports = BestEffortSink(sink or NullSink())
         self.deps = RunDeps(
             registry=registry,
             kube=kube,
-            sink=BestEffortSink(sink or NullSink()),
+            sink=self._reports,
             promql=promql,
             templates=templates,
             global_dry_run=dry_run,
@@ -342,12 +345,13 @@ class Engine:
         self.deps.draining.set()
 
     async def aclose(self) -> None:
-        """Cancel the approval timers (runs stay checkpointed)."""
+        """Cancel the approval timers and let pending status reports land (runs stay checkpointed)."""
         timers = list(self._timers.values())
         self._timers.clear()
         for task in timers:
             task.cancel()
         await asyncio.gather(*timers, return_exceptions=True)
+        await self._reports.aclose(timeout=REPORTS_CLOSE_TIMEOUT)
 
     # -- internals -------------------------------------------------------------------------
 
@@ -422,6 +426,7 @@ class Engine:
             graph = self._graph(template)
             async with self.limiter.slot():
                 await self.deps.sink.run_phase(run_id=run_id, phase=RUNNING, message="running", undone=[])
+                mark_stage("invoked", run_id)
                 try:
                     await graph.ainvoke(payload, self._config(run_id), durability="sync")
                 except NodeCancelledError as exc:
@@ -430,6 +435,8 @@ class Engine:
                     # LangGraph reports a node's own CancelledError as an error; draining, it is the
                     # stop at a checkpoint that stop_draining asked for: end this task as cancelled.
                     raise asyncio.CancelledError("the engine drains") from exc
+                finally:
+                    await self._reports.flush(run_id)  # the caller reads the status this call reported
             outcome = await self.snapshot(run_id=run_id)
             assert outcome is not None
         if outcome.approval is not None:

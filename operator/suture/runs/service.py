@@ -14,6 +14,7 @@ from suture.api import API_VERSION, TERMINAL_PHASES, Remediation, Verify, parse_
 from suture.engine import ApprovalNotPending, Engine, RunOutcome, now_iso
 from suture.gitops import GitOpsSettings
 from suture.kube import KubeClient
+from suture.logs import mark_stage
 from suture.runs.events import post_event
 from suture.runs.history_row import run_record
 from suture.runs.learning import INEFFECTIVE_PHASES, Learner, alert_of, template_version_of
@@ -84,6 +85,7 @@ class RemediationService:
         self._starting: dict[str, asyncio.Lock] = {}  # one start at a time per run: see start()
         self._draining = False
         self._known: set[str] = set()  # runs this process has started or resumed: adopt() leaves them be
+        self._accepted: set[str] = set()  # runs this process accepted and still drives (see _start)
         self._revivals: dict[str, int] = {}  # how often a run's task died in a row
         self._background: set[asyncio.Task[None]] = set()
         self.learner = learner
@@ -99,6 +101,31 @@ class RemediationService:
         """
         async with self._starting.setdefault(_ids(body)[2], asyncio.Lock()):
             await self._start(body)
+
+    def hand_off(self, body: Mapping[str, Any]) -> None:
+        """Start the run of a Remediation this process has just created, without waiting for its watch event.
+
+        The receiver calls this on the leader right after the API server stored
+        the Remediation (``body`` is the server's answer, with its UID), so the
+        run starts one kopf round trip (the watch event, kopf's finalizer)
+        sooner. Nothing else changes: kopf's create handler still calls
+        :meth:`start` for the same Remediation and finds the run started
+        (starts are serialised per run), and :meth:`adopt` remains the net for
+        any run neither reaches. A start that fails here is only logged, for
+        those two to retry. Returns at once; the start goes on in a task.
+        """
+        if self._draining:
+            return
+        namespace, name, _ = _ids(body)
+
+        async def start() -> None:
+            try:
+                await self.start(body)
+            except Exception:
+                logger.warning("[%s/%s] the run did not start on hand-off; its watch event starts it", namespace, name)
+
+        self._background.add(task := asyncio.create_task(start(), name=f"suture-hand-off-{name}"))
+        task.add_done_callback(self._background.discard)
 
     async def adopt(self, namespaces: Sequence[str]) -> int:
         """Start or resume every unfinished run this replica does not drive yet; returns how many.
@@ -144,6 +171,12 @@ class RemediationService:
     async def _start(self, body: Mapping[str, Any]) -> None:
         namespace, name, uid = _ids(body)
         status = body.get("status") or {}
+        if uid in self._accepted and uid not in self.tasks:
+            # Started here already, and its task is done: the run finished, or waits for an answer, a pause
+            # or a retry, which their own handlers give it. This call is kopf's create event arriving after
+            # the receiver's hand-off started the run, with a body read before it ended: resuming from that
+            # body would restart the run's bookkeeping (its status, its verification deadline).
+            return
         if status.get("phase") == FAILED and uid not in self.tasks:
             await self.retry(body)  # a retry asked for while no operator was running
             return
@@ -164,13 +197,11 @@ class RemediationService:
             )
             # Resumed after a restart: the checkpoint has everything, nothing is re-resolved.
             self.tasks[uid] = asyncio.create_task(self._drive(uid, body, lambda: self._continue_run(uid, body)))
-            if (body.get("spec") or {}).get("cancel"):
-                # Cancel requests live in the engine's memory: a restart forgets them, the spec does not.
-                await self.cancel(body)
             logger.info("[%s/%s] run resumed from its checkpoint", namespace, name)
             return
         # Checking the rate limits and recording the acceptance happen under one lock per
         # template: a burst of Remediations cannot all pass the same hourly budget.
+        mark_stage("start", name)
         async with self._acceptance.setdefault(template_name, asyncio.Lock()):
             try:
                 request, template = await build_run_request(
@@ -185,6 +216,7 @@ class RemediationService:
                 logger.warning("[%s/%s] run refused (%s): %s", namespace, name, refused.reason, refused.message)
                 await self._refuse(body, refused)
                 return
+            mark_stage("request_built", name)
             version = {"generation": template.metadata.get("generation"), "hash": template.content_hash()}
             accepted = await self._accept(namespace, name, request.target, version)
             # Still under the lock: the next run of this template counts this one. A failed write raises
@@ -192,6 +224,8 @@ class RemediationService:
             await self.history.record_start(
                 run_record(body, phase="Running", started_at=datetime.now(UTC), status=accepted)
             )
+            self._accepted.add(uid)
+        mark_stage("accepted", name)
         window = None
         if self.verify and not (request.dry_run or request.template.safety.dry_run):
             window = parse_duration(request.template.verify.alert_resolved_within)
@@ -204,6 +238,12 @@ class RemediationService:
     async def _continue_run(self, uid: str, body: Mapping[str, Any]) -> RunOutcome:
         """Continue a run after a restart as its Remediation asks: a retry not yet begun, a pause withdrawn
         while no operator ran, or simply on from its checkpoint."""
+        if (body.get("spec") or {}).get("cancel"):
+            # Cancel requests live in the engine's memory: a restart forgets them, the spec does not. Asked
+            # here, in the run's own task, before it goes on: a waiting run ends Cancelled before the resume
+            # below would announce its wait again (announced after the cancel, the wait would be the last
+            # status written).
+            await self.engine.cancel(run_id=uid, rollback=await self._rollback_on_cancel(body))
         outcome = await self.engine.snapshot(run_id=uid)
         _, recorded = _retries(body)
         if outcome is not None and outcome.phase == FAILED and outcome.attempt < recorded + 1:
@@ -236,6 +276,7 @@ class RemediationService:
         A few times, with growing pauses; then it is left for the next restart,
         which resumes every unfinished run anyway.
         """
+        self._accepted.discard(uid)  # no longer driven here: the revival (or the next start) resumes it
         count = self._revivals.get(uid, 0) + 1
         if count > len(REVIVE_DELAYS):
             logger.error("run %s died %d times; it resumes at the operator's next start", uid, count - 1)
@@ -512,16 +553,18 @@ class RemediationService:
         finally:
             self.tasks.pop(uid, None)
 
+    async def _rollback_on_cancel(self, body: Mapping[str, Any]) -> bool:
+        """Whether the Remediation's template asks for a cancelled run to be rolled back."""
+        try:
+            template = await load_template(self.kube, Remediation.model_validate(dict(body)), _ids(body)[0])
+        except (RunRefused, ValueError):
+            return False  # template gone or broken: stop without undoing
+        return template.spec.safety.rollback_on_cancel
+
     async def cancel(self, body: Mapping[str, Any]) -> None:
         """Stop a run at its next step boundary, rolling back when the template asks for it."""
-        namespace, _, uid = _ids(body)
-        rollback = False
-        try:
-            template = await load_template(self.kube, Remediation.model_validate(dict(body)), namespace)
-            rollback = template.spec.safety.rollback_on_cancel
-        except (RunRefused, ValueError):
-            pass  # template gone or broken: stop without undoing
-        await self.engine.cancel(run_id=uid, rollback=rollback)
+        _, _, uid = _ids(body)
+        await self.engine.cancel(run_id=uid, rollback=await self._rollback_on_cancel(body))
         task = self.tasks.get(uid)
         if task is not None:
             await asyncio.gather(task, return_exceptions=True)

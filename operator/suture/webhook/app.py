@@ -19,9 +19,11 @@ from pydantic import ValidationError
 
 from suture import metrics
 from suture.api import AlertmanagerPayload
+from suture.logs import mark_stage
 from suture.webhook.auth import Authenticator
 from suture.webhook.backpressure import DEFAULT_MAX_IN_FLIGHT, RETRY_AFTER_SECONDS, InFlight
 from suture.webhook.intake import Intake, RetryLater
+from suture.webhook.naming import remediation_name
 from suture.webhook.problems import HttpProblem, from_validation_error
 
 logger = logging.getLogger("suture.webhook")
@@ -50,6 +52,7 @@ class Stopping(Protocol):
 
 
 STOPPING_KEY = web.AppKey("stopping", Stopping)
+RECEIVED_KEY = web.RequestKey("received", float)  # wall-clock time the request arrived, for mark_stage
 
 _REASONS = {404: "no such path", 405: "method not allowed", 413: "request body too large"}
 
@@ -74,6 +77,7 @@ async def _json_errors(request: web.Request, handler: Callable[[web.Request], Aw
 
 async def _webhook(request: web.Request) -> web.Response:
     started = time.perf_counter()
+    request[RECEIVED_KEY] = time.time()
     status = 500
     try:
         response = await _handle_webhook(request)
@@ -119,6 +123,10 @@ async def _admitted_webhook(request: web.Request) -> web.Response:
         payload = AlertmanagerPayload.model_validate_json(body)
     except ValidationError as exc:
         raise from_validation_error(exc) from None
+    for alert in payload.alerts:
+        if alert.status == "firing":
+            name = remediation_name(fingerprint=alert.fingerprint, starts_at=alert.starts_at)
+            mark_stage("received", name, at=request[RECEIVED_KEY])
     try:
         summary = await request.app[INTAKE_KEY].receive(payload)
     except RetryLater as exc:

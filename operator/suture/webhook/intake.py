@@ -45,6 +45,7 @@ from suture.api import (
 )
 from suture.errors import RunRefused
 from suture.kube import ApiError, KubeClient
+from suture.logs import mark_stage
 from suture.runs.safety import check_rate, check_target_namespace
 from suture.store import History
 from suture.targets import TargetError, resolve_target
@@ -134,11 +135,13 @@ class Intake:
         home_namespace: str,
         watched_namespaces: Sequence[str] = (),
         api_timeout: float = 5.0,
+        on_created: Callable[[dict[str, Any]], None] | None = None,
         live_context: ContextReader | None = None,
         history: History | None = None,
     ) -> None:
         """``history``: where started runs are recorded (cooldown and hourly budget at receipt); None leaves
-        those two rules to the run start alone."""
+        those two rules to the run start alone. ``on_created`` hears each Remediation this intake created,
+        as the API server stored it."""
         self.kube = kube
         self.live_context = live_context
         self.catalog = catalog
@@ -148,6 +151,7 @@ class Intake:
         self.api_timeout = api_timeout
         self.history = history
         self._starts = RecentStartsCache(history) if history is not None else None
+        self.on_created = on_created
         self._target_locks: dict[str, asyncio.Lock] = {}
 
     # -- the API server, with every failure that deserves a retry mapped once --------------------
@@ -419,7 +423,9 @@ class Intake:
             "spec": to_k8s(spec),
         }
         try:
-            await self._call(lambda: self.kube.create("Remediation", body, namespace, api_version=API_VERSION))
+            created = await self._call(
+                lambda: self.kube.create("Remediation", body, namespace, api_version=API_VERSION)
+            )
         except ApiError as exc:
             if exc.conflict:
                 self._count(summary.existing, name, "firing", "existing")
@@ -438,6 +444,9 @@ class Intake:
                 raise RetryLater(f"the API server does not serve the {REMEDIATION_CRD} CRD") from None
             self._suppress(summary, alert, "RejectedByApiServer", exc.message[:300])
             return
+        mark_stage("stored", name)
+        if self.on_created is not None:
+            self.on_created(created)
         self._count(summary.created, name, "firing", "created")
         metrics.REMEDIATIONS_CREATED.labels(chosen.name).inc()
         metrics.RECOMMENDATION_SCORE.labels(chosen.name).observe(ranked[0].score)

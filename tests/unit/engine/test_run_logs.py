@@ -84,3 +84,20 @@ def test_suture_run_log_format_json_turns_every_line_into_an_object() -> None:
         "[shop/r2] run Failed: boom",
     )
     assert (second["logger"], second["message"]) == ("kopf.objects", "Handler failed")
+
+
+async def test_stage_marks_time_a_run_to_its_first_action_only_when_asked(
+    engine: Engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    spec = template(rec("first"), rec("second"))
+    with caplog.at_level(logging.INFO):  # tracing off: the stage logger stays quiet
+        await engine.start(request=RunRequest(run_id="quiet-1", template=spec, remediation="shop/r-quiet"))
+    assert not [r for r in caplog.records if r.name == "suture.stages"]
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG, logger="suture.stages"):
+        await engine.start(request=RunRequest(run_id="traced-1", template=spec, remediation="shop/r-traced"))
+    marks = [r.getMessage().split() for r in caplog.records if r.name == "suture.stages"]
+    assert [m[1] for m in marks] == ["invoked", "action_called", "action_applied", "action_called", "action_applied"]
+    assert {m[2] for m in marks} == {"traced-1", "shop/r-traced"}
+    times = [float(m[3]) for m in marks]
+    assert times == sorted(times)  # wall-clock, so a benchmark can line them up with its own and Alertmanager's

@@ -383,3 +383,46 @@ async def test_a_new_leader_starting_a_run_several_times_at_once_applies_no_step
     await wait_for(ended, what="the run's end")
     assert ledger.done() == ["first", "one"], ledger.events
     assert caplog.text.count("run resumed from its checkpoint") == 1, "one resumption, one task"
+
+
+async def test_a_run_handed_off_by_the_receiver_starts_once_whatever_kopf_delivers_after(
+    api: FakeKubeApi,
+    make_service: Callable[[], RemediationService],
+    ledger: Ledger,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.INFO, logger="suture.runs")
+    api.add(template())
+    (created,) = api.add(remediation())  # the API server's answer to the receiver's create: no status yet
+    uid = created["metadata"]["uid"]
+    service = make_service()
+    service.hand_off(created)
+    await service.start(created)  # kopf's create event, with the same stale body, while the run may still go
+
+    async def ended() -> bool:
+        return (stored(api).get("status") or {}).get("phase") == "Succeeded" and uid not in service.tasks
+
+    await wait_for(ended, what="the handed-off run's end")
+    started = stored(api)["status"]["startTime"]
+    await service.start(created)  # kopf's event arriving after the run finished: still the body from before it
+    await service.start({**created, "status": {"startTime": started, "phase": "Running"}})  # read mid-run
+    await service.start(stored(api))  # and any later, fresh body
+    assert uid not in service.tasks
+    assert ledger.done() == ["one"]
+    assert caplog.text.count("run accepted") == 1
+    assert "resumed" not in caplog.text
+    assert stored(api)["status"]["startTime"] == started
+    assert stored(api)["status"]["phase"] == "Succeeded"
+
+
+async def test_a_hand_off_while_shutting_down_starts_nothing(
+    api: FakeKubeApi, make_service: Callable[[], RemediationService], ledger: Ledger
+) -> None:
+    api.add(template())
+    (created,) = api.add(remediation())
+    service = make_service()
+    await service.drain(timeout=1)
+    service.hand_off(created)
+    await asyncio.sleep(0)
+    assert service.tasks == {}
+    assert ledger.events == []

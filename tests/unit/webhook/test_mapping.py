@@ -343,3 +343,15 @@ async def test_a_pause_that_cannot_be_read_stores_nothing_and_asks_for_a_retry(
         await intake.receive(_parse(payload(alert())))
     assert kube.remediations() == []
     assert len((await intake.receive(_parse(payload(alert())))).created) == 1
+
+
+async def test_each_created_remediation_is_handed_on_as_stored_and_an_existing_one_is_not(
+    kube: ReceiverApi, catalog: StaticCatalog
+) -> None:
+    handed: list[dict[str, Any]] = []
+    intake = Intake(kube=kube.client, catalog=catalog, ranker=_ranker(), home_namespace=HOME, on_created=handed.append)
+    await intake.receive(_parse(payload(alert())))
+    (rem,) = kube.remediations()
+    assert [h["metadata"]["uid"] for h in handed] == [rem["metadata"]["uid"]]  # the API server's answer, uid and all
+    await intake.receive(_parse(payload(alert())))  # Alertmanager's repeat finds it stored: nothing more to start
+    assert len(handed) == 1
