@@ -16,24 +16,23 @@ import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.errors import NodeCancelledError
-from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command
 
 from suture.actions import Registry
 from suture.api import WorkflowTemplateSpec, parse_duration
 from suture.engine.conditions import PromQLClient
-from suture.engine.graph import compile_graph
 from suture.engine.journal import EffectJournal, MemoryJournal
 from suture.engine.limiter import FifoLimiter
 from suture.engine.progress import ApprovalDecision, BestEffortSink, NullSink, ProgressSink, StepProgress
 from suture.engine.scope import RunDeps, TemplateSource
 from suture.engine.state import FAILED, PAUSED, RUNNING, TERMINAL, WAITING_APPROVAL, RunState, now_iso
 from suture.engine.subflow import snapshot_subflows
+
+if TYPE_CHECKING:  # the graph runtime is imported on first use (see suture.engine)
+    from langgraph.graph.state import CompiledStateGraph
 from suture.errors import ApprovalNotPending, InvalidError
 from suture.kube import KubeClient
 
@@ -366,6 +365,8 @@ class Engine:
         key = json.dumps(template, sort_keys=True)
         graph = self._graphs.get(key)
         if graph is None:
+            from suture.engine.graph import compile_graph  # lazily: see suture.engine
+
             spec = spec or WorkflowTemplateSpec.model_validate(template)
             graph = compile_graph(spec=spec, deps=self.deps, checkpointer=self.checkpointer)
             self._graphs[key] = graph
@@ -393,6 +394,8 @@ class Engine:
         if timer is not None and timer is not asyncio.current_task():
             timer.cancel()
         answer["at"] = now_iso()
+        from langgraph.types import Command  # lazily: see suture.engine
+
         return await self._invoke(run_id, await self._template_of(run_id), Command(resume=answer))
 
     async def _expire(self, run_id: str, deadline: float) -> None:
@@ -415,6 +418,9 @@ class Engine:
             self._timers[run_id] = asyncio.create_task(self._expire(run_id, approval.deadline))
 
     async def _invoke(self, run_id: str, template: Mapping[str, Any], payload: Any) -> RunOutcome:
+        from langgraph.errors import NodeCancelledError  # lazily: see suture.engine
+        from langgraph.types import Command
+
         if payload is None or isinstance(payload, Command):
             self.deps.recheck_target.add(run_id)  # continuing: time passed, the target may have been replaced
         lock = self._locks.setdefault(run_id, asyncio.Lock())
