@@ -43,6 +43,7 @@ from tests.cluster.operator_process import OperatorProcess
 from tests.conftest import REPO
 
 from suture.api import API_VERSION
+from suture.errors import SutureError
 from suture.kube import KubeClient, connect
 
 TEMPLATE = "bench-waiting"
@@ -111,7 +112,12 @@ async def bounded(items: list[str], work: Callable[[str], Awaitable[Any]]) -> No
 
 
 async def phases(kube: KubeClient, namespace: str) -> Counter[str]:
-    found = await kube.list("Remediation", namespace, api_version=API_VERSION)
+    """Remediations per phase; empty when the API server did not answer (a loaded one times out lists)."""
+    try:
+        found = await kube.list("Remediation", namespace, api_version=API_VERSION)
+    except SutureError as exc:
+        print(f"listing the Remediations failed, asking again: {exc}", file=sys.stderr)
+        return Counter()
     return Counter((r.get("status") or {}).get("phase", "-") for r in found)
 
 
@@ -137,7 +143,10 @@ async def all_valid(kube: KubeClient, namespace: str, names: list[str]) -> bool:
     return True
 
 
-async def measure(args: argparse.Namespace, kube: KubeClient, op: OperatorProcess, namespace: str) -> dict[str, Any]:
+async def measure(
+    args: argparse.Namespace, kube: KubeClient, op: OperatorProcess, namespace: str, figures: dict[str, Any]
+) -> None:
+    """Fill ``figures`` as they are measured, so a later failure keeps the earlier ones."""
     names = await load_templates(kube, namespace)
     await op.start()
     assert op.proc is not None
@@ -147,13 +156,15 @@ async def measure(args: argparse.Namespace, kube: KubeClient, op: OperatorProces
     idle0 = proc_figures(pid)
     await asyncio.sleep(args.idle)
     idle1 = proc_figures(pid)
-    figures: dict[str, Any] = {
-        "templates_loaded": len(names),
-        "idle_rss_mb": round(idle1["VmRSS"] / 1024, 1),
-        "idle_cpu_percent": round((idle1["cpu"] - idle0["cpu"]) / args.idle * 100, 2),
-    }
+    figures.update(
+        {
+            "templates_loaded": len(names),
+            "idle_rss_mb": round(idle1["VmRSS"] / 1024, 1),
+            "idle_cpu_percent": round((idle1["cpu"] - idle0["cpu"]) / args.idle * 100, 2),
+        }
+    )
     if args.runs == 0:
-        return figures
+        return
 
     runs = [f"w-{i:05d}" for i in range(args.runs)]
     seen: Counter[str] = Counter()
@@ -215,7 +226,6 @@ async def measure(args: argparse.Namespace, kube: KubeClient, op: OperatorProces
         print(f"phases: {dict(seen)}", file=sys.stderr)
     figures["approved_to_all_done_s"] = round(time.monotonic() - t1, 1)
     figures["succeeded"] = seen["Succeeded"]
-    return figures
 
 
 async def answer(kube: KubeClient, namespace: str, name: str) -> None:
@@ -241,7 +251,7 @@ async def clean_up(kube: KubeClient, op: OperatorProcess, namespace: str) -> Non
     await remove_namespace(kube, namespace)  # lifts any finalizer left
 
 
-async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
+async def run(args: argparse.Namespace, workdir: Path, figures: dict[str, Any]) -> None:
     kube = await connect(args.kubeconfig)
     await install_crds(kube)
     namespace = f"bench-waiting-{uuid.uuid4().hex[:6]}"
@@ -250,7 +260,7 @@ async def run(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         args.kubeconfig, workdir, namespace, SUTURE_HOME_NAMESPACE=namespace, SUTURE_MAX_RUNS=str(args.max_runs)
     )
     try:
-        return await measure(args, kube, op, namespace)
+        await measure(args, kube, op, namespace, figures)
     finally:
         await clean_up(kube, op, namespace)
         await kube.close()
@@ -270,15 +280,18 @@ def main() -> int:
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
     load = os.getloadavg()
-    with tempfile.TemporaryDirectory(prefix="suture-bench-waiting-") as tmp:
-        figures = asyncio.run(run(args, Path(tmp)))
-    figures["load_before"] = [round(x, 2) for x in load]
-    figures["load_after"] = [round(x, 2) for x in os.getloadavg()]
-    for key, value in figures.items():
-        print(f"{key:36} {value}")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
+    figures: dict[str, Any] = {}
+    try:
+        with tempfile.TemporaryDirectory(prefix="suture-bench-waiting-") as tmp:
+            asyncio.run(run(args, Path(tmp), figures))
+    finally:  # what was measured before a failure is still printed
+        figures["load_before"] = [round(x, 2) for x in load]
+        figures["load_after"] = [round(x, 2) for x in os.getloadavg()]
+        for key, value in figures.items():
+            print(f"{key:36} {value}")
+        if args.json:
+            Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+            Path(args.json).write_text(json.dumps(figures, indent=2) + "\n")
     return 0 if args.runs == 0 or figures.get("succeeded") == args.runs else 1
 
 
