@@ -221,7 +221,7 @@ async def measure(
         return seen["Succeeded"] == args.runs or sum(seen[p] for p in ("Failed", "Cancelled", "RolledBack")) > 0
 
     try:
-        await until(all_succeeded, args.timeout, f"{args.runs} approved runs to finish", every=2.0)
+        await until(all_succeeded, args.finish_timeout, f"{args.runs} approved runs to finish", every=2.0)
     finally:
         print(f"phases: {dict(seen)}", file=sys.stderr)
     figures["approved_to_all_done_s"] = round(time.monotonic() - t1, 1)
@@ -276,6 +276,7 @@ def main() -> int:
     parser.add_argument("--idle", type=float, default=10.0, help="seconds to watch the idle operator")
     parser.add_argument("--hold", type=float, default=30.0, help="seconds to watch it with every run waiting")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds allowed to reach each state")
+    parser.add_argument("--finish-timeout", type=float, default=1800.0, help="seconds allowed the approved runs")
     parser.add_argument("--max-runs", type=int, default=10, help="SUTURE_MAX_RUNS of the operator (its default)")
     parser.add_argument("--json", help="also write the figures here")
     args = parser.parse_args()
