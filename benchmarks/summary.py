@@ -45,7 +45,9 @@ ROWS = (
     Row("e2e_p99_ms", "alert posted to Alertmanager to first action applied", "ms", "< 500"),
     Row("engine_step_overhead_ms", "engine time per no-op step, SQLite checkpoints (p50)", "ms", "< 5"),
     Row("ranking_p99_ms_100k", "rank with 100k stored alerts (p99)", "ms", "< 3"),
-    Row("waiting_runs_rss_kb_per_run", "RSS per run waiting for approval (1,000 at once)", "KB", ""),
+    Row("waiting_runs_rss_kb_per_run", "`suture run`: VmRSS per run waiting for approval (1,000 at once)", "KB", ""),
+    Row("waiting_runs_cpu_percent", "`suture run`: CPU while 1,000 runs wait for approval", "%", ""),
+    Row("engine_waiting_rss_kb_per_run", "the same in a bare engine process (no kopf, no API server)", "KB", ""),
     Row("idle_rss_mb", "operator idle, example templates loaded (VmRSS)", "MB", "< 150"),
     Row("burst_alerts_per_s", "10,000-alert burst through the webhook, bounded in-flight", "alerts/s", ""),
     Row("burst_lost_or_doubled", "occurrences of the burst lost or stored twice", "", "== 0"),
@@ -129,7 +131,14 @@ def main() -> int:
 
     text = bench("bench_engine", "--runs", "10" if q else "50", "--waiting", "1000")
     figures["engine_step_overhead_ms"] = grab(r"\(b\) SQLite \(default\)\s+p50\s+([\d.]+) ms", text)
-    figures["waiting_runs_rss_kb_per_run"] = grab(r"= ([\d.]+) KB per waiting run", text)
+    figures["engine_waiting_rss_kb_per_run"] = grab(r"= ([\d.]+) KB per waiting run", text)
+
+    waiting_json = OUT / "waiting.json"  # 1,000 even when quick: the figure is about that many
+    bench("bench_waiting", "--kubeconfig", args.kubeconfig, "--runs", "1000", "--json", str(waiting_json))
+    waiting = json.loads(waiting_json.read_text()) if waiting_json.exists() else {}
+    figures["waiting_runs_rss_kb_per_run"] = waiting.get("waiting_runs_rss_kb_per_run")
+    cpu = waiting.get("waiting_cpu_s_per_s")
+    figures["waiting_runs_cpu_percent"] = None if cpu is None else round(cpu * 100, 2)
 
     text = bench("bench_ranking", "--sizes", "100000", "--queries", "300" if q else "2000")
     figures["ranking_p99_ms_100k"] = grab(r"100000 stored\s+rank p50\s+[\d.]+ ms\s+p99\s+([\d.]+) ms", text)

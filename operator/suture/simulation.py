@@ -40,9 +40,9 @@ from suture.engine import (
     TemplateSource,
     Verdict,
     Watch,
-    compile_graph,
     initial_state,
 )
+from suture.engine.graph import compile_graph
 from suture.errors import SutureError, TargetError
 from suture.kube import KubeClient, KubeRequest, KubeResponse
 from suture.targets import resolve_target

@@ -16,8 +16,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from langgraph.types import interrupt
-
 from suture import metrics
 from suture.actions import ActionContext, ActionResult, Registry
 from suture.api import Check
@@ -101,6 +99,8 @@ class LiveEffects:
 
     async def ask(self, request: Mapping[str, Any]) -> Any:
         """Pause the run with a LangGraph interrupt; the engine resumes it with the answer."""
+        from langgraph.types import interrupt  # lazily: see suture.engine
+
         return interrupt(dict(request))
 
     async def decide(self, check: Check, look: Look) -> Verdict:

@@ -10,8 +10,6 @@ import asyncio
 import time
 from typing import Any
 
-from langgraph.errors import GraphBubbleUp
-
 from suture.api import ApprovalStep, Check, ConditionStep, Step, WaitStep, parse_duration
 from suture.engine.actioncall import call_action
 from suture.engine.conditions import eval_guard, evaluate_check
@@ -30,6 +28,8 @@ from suture.flow import build_flow, only_on_branch, successor
 
 async def execute_step(step: Step, scope: Scope, *, name: str | None = None) -> StepResult:
     """Run ``step`` once through its guard, retries and timeout; report every transition to the sink."""
+    from langgraph.errors import GraphBubbleUp  # lazily: see suture.engine
+
     key = name or step.name
     display = scope.prefix + key
     record = step_record(display, RUNNING, startTime=now_iso(), kind=step.kind)

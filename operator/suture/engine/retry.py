@@ -15,8 +15,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
-from langgraph.errors import GraphBubbleUp
-
 from suture.api import RetryPolicy, parse_duration
 from suture.errors import ErrorCategory, RunCancelled, StepFailed, category_of, describe
 
@@ -51,6 +49,8 @@ async def with_retry(
     retryable or the retries are used up. LangGraph interrupts and
     :class:`RunCancelled` pass through untouched.
     """
+    from langgraph.errors import GraphBubbleUp  # lazily: see suture.engine
+
     delays = backoff_delays(policy)
     number = 0
     while True:

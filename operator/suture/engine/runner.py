@@ -11,35 +11,48 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver
-from langgraph.errors import NodeCancelledError
-from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command
 
 from suture.actions import Registry
 from suture.api import WorkflowTemplateSpec, parse_duration
 from suture.engine.conditions import PromQLClient
-from suture.engine.graph import compile_graph
 from suture.engine.journal import EffectJournal, MemoryJournal
 from suture.engine.limiter import FifoLimiter
 from suture.engine.progress import ApprovalDecision, BestEffortSink, NullSink, ProgressSink, StepProgress
 from suture.engine.scope import RunDeps, TemplateSource
 from suture.engine.state import FAILED, PAUSED, RUNNING, TERMINAL, WAITING_APPROVAL, RunState, now_iso
 from suture.engine.subflow import snapshot_subflows
+
+if TYPE_CHECKING:  # the graph runtime is imported on first use (see suture.engine)
+    from langgraph.graph.state import CompiledStateGraph
 from suture.errors import ApprovalNotPending, InvalidError
 from suture.kube import KubeClient
 from suture.logs import mark_stage
 
 DECISIONS = ("Approved", "Rejected")
 REPORTS_CLOSE_TIMEOUT = 5.0  # seconds closing waits for status reports still being written
+
+
+async def load_graph_runtime() -> None:
+    """Import LangGraph's graph runtime in a worker thread the first time a run needs it.
+
+    It is left out of start-up to keep an idle operator small (see
+    :mod:`suture.engine`); importing it costs about a CPU-second, which on the
+    event loop would stall the webhook and every other run meanwhile. Later
+    calls find it loaded and return at once.
+    """
+    if "suture.engine.graph" not in sys.modules:
+        await asyncio.to_thread(importlib.import_module, "suture.engine.graph")
 
 
 @dataclass(frozen=True)
@@ -156,6 +169,7 @@ class Engine:
 
     async def start(self, *, request: RunRequest) -> RunOutcome:
         """Run a new run until it ends or waits for approval; a run id seen before is resumed instead."""
+        await load_graph_runtime()
         if await self.checkpointer.aget_tuple(self._config(request.run_id)) is not None:
             return await self.resume(run_id=request.run_id)
         state = initial_state(request, global_dry_run=self.deps.global_dry_run)
@@ -210,6 +224,7 @@ class Engine:
         checkpoint untouched (None when there is none): a run that is not Paused
         is never invoked here, so a run already going is not driven twice.
         """
+        await load_graph_runtime()
         self.deps.pauses.discard(run_id)
         outcome = await self.snapshot(run_id=run_id)
         if outcome is None or outcome.phase != PAUSED:
@@ -235,6 +250,7 @@ class Engine:
         cannot be retried (see :attr:`RunOutcome.retry_step`), KeyError when
         there is no such run. Call it only while no other call drives this run.
         """
+        await load_graph_runtime()
         lock = self._locks.setdefault(run_id, asyncio.Lock())
         async with lock:
             outcome = await self.snapshot(run_id=run_id)
@@ -305,6 +321,7 @@ class Engine:
 
     async def snapshot(self, *, run_id: str) -> RunOutcome | None:
         """The run's state from its latest checkpoint, or None when it does not exist."""
+        await load_graph_runtime()
         tup = await self.checkpointer.aget_tuple(self._config(run_id))
         if tup is None:
             return None
@@ -370,6 +387,8 @@ class Engine:
         key = json.dumps(template, sort_keys=True)
         graph = self._graphs.get(key)
         if graph is None:
+            from suture.engine.graph import compile_graph  # lazily: see suture.engine
+
             spec = spec or WorkflowTemplateSpec.model_validate(template)
             graph = compile_graph(spec=spec, deps=self.deps, checkpointer=self.checkpointer)
             self._graphs[key] = graph
@@ -397,6 +416,8 @@ class Engine:
         if timer is not None and timer is not asyncio.current_task():
             timer.cancel()
         answer["at"] = now_iso()
+        from langgraph.types import Command  # lazily: see suture.engine
+
         return await self._invoke(run_id, await self._template_of(run_id), Command(resume=answer))
 
     async def _expire(self, run_id: str, deadline: float) -> None:
@@ -419,6 +440,10 @@ class Engine:
             self._timers[run_id] = asyncio.create_task(self._expire(run_id, approval.deadline))
 
     async def _invoke(self, run_id: str, template: Mapping[str, Any], payload: Any) -> RunOutcome:
+        await load_graph_runtime()
+        from langgraph.errors import NodeCancelledError  # lazily: see suture.engine
+        from langgraph.types import Command
+
         if payload is None or isinstance(payload, Command):
             self.deps.recheck_target.add(run_id)  # continuing: time passed, the target may have been replaced
         lock = self._locks.setdefault(run_id, asyncio.Lock())

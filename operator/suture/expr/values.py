@@ -8,13 +8,18 @@ to :class:`~suture.errors.ExpressionError` (invalid).
 from __future__ import annotations
 
 import re
+import sys
+import types
 from collections.abc import Iterator, Mapping
 from functools import lru_cache
 from typing import Any
 
-import cel
+# The package's __init__ also imports its interactive shell, ``cel.cli`` (prompt_toolkit, typer,
+# rich: about 7 MB resident in the operator), which Suture never uses; an empty module stands in.
+sys.modules.setdefault("cel.cli", types.ModuleType("cel.cli"))
+import cel  # noqa: E402
 
-from suture.errors import ExpressionError
+from suture.errors import ExpressionError  # noqa: E402
 
 # Names an expression may start from. `item` exists inside foreach/rollout.
 CONTEXT_ROOTS = frozenset({"alert", "target", "vars", "steps", "item", "run"})
