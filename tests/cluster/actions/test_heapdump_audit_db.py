@@ -63,9 +63,13 @@ async def test_audit_logs_stores_the_rollout_history_and_field_managers(kube: Ku
     await kube.patch("Deployment", "web", newer, namespace)
 
     async def two_revisions() -> bool:
-        return len(await kube.list("ReplicaSet", namespace)) == 2
+        # The controller manager writes the Deployment's status after it creates the ReplicaSet: wait for
+        # both, so its field manager is in the Deployment when the action reads it.
+        web = await kube.get("Deployment", "web", namespace)
+        observed = (web.get("status") or {}).get("observedGeneration") == web["metadata"]["generation"]
+        return observed and len(await kube.list("ReplicaSet", namespace)) == 2
 
-    await wait_for(two_revisions, what="two ReplicaSets")
+    await wait_for(two_revisions, what="two ReplicaSets and the Deployment's status observed")
     result = await registry.invoke("audit_logs", {"namespace": namespace, "name": "web"}, ActionContext(kube=kube))
     assert result.changed
     cm = await kube.get("ConfigMap", result.output["configMap"], namespace)
