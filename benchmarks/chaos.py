@@ -24,6 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from tests.cluster.chaos import Operator, Settings, TrialResult, remove_namespace, run_trial, setup_namespace, totals
+from tests.cluster.conftest import install_crds
 
 from suture.kube import KubeClient, connect
 from suture.table import render_table
@@ -64,6 +65,7 @@ async def lane(kube: KubeClient, kubeconfig: str, seeds: list[int]) -> list[Tria
 async def trials(args: argparse.Namespace) -> list[TrialResult]:
     """``--parallel`` lanes, each with its own operator and namespace, share the seeds round-robin."""
     kube = await connect(args.kubeconfig)
+    await install_crds(kube)  # a fresh cluster (the one `make chaos` creates) has none
     seeds = list(range(args.first_seed, args.first_seed + args.trials))
     lanes = [seeds[i :: args.parallel] for i in range(args.parallel) if seeds[i :: args.parallel]]
     try:
