@@ -13,7 +13,6 @@ import asyncio
 import contextlib
 import importlib
 import json
-import sys
 import time
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -43,16 +42,25 @@ DECISIONS = ("Approved", "Rejected")
 REPORTS_CLOSE_TIMEOUT = 5.0  # seconds closing waits for status reports still being written
 
 
+_runtime_loaded = False
+
+
 async def load_graph_runtime() -> None:
     """Import LangGraph's graph runtime in a worker thread the first time a run needs it.
 
     It is left out of start-up to keep an idle operator small (see
     :mod:`suture.engine`); importing it costs about a CPU-second, which on the
-    event loop would stall the webhook and every other run meanwhile. Later
-    calls find it loaded and return at once.
+    event loop would stall the webhook and every other run meanwhile. Every
+    caller waits until the import has finished, not only the first: the
+    module is in ``sys.modules`` while the worker still initialises it, and
+    touching it from the loop then would block the loop on its import lock
+    (concurrent callers wait in worker threads, on that lock). Later calls
+    return at once.
     """
-    if "suture.engine.graph" not in sys.modules:
+    global _runtime_loaded
+    if not _runtime_loaded:
         await asyncio.to_thread(importlib.import_module, "suture.engine.graph")
+        _runtime_loaded = True
 
 
 @dataclass(frozen=True)
