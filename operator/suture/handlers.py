@@ -159,9 +159,24 @@ async def start_engine(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
 def _start_election(
     ours: Settings, *, kube: KubeClient, service: RemediationService, stack: contextlib.AsyncExitStack
 ) -> LeaseElector | None:
-    """With leader election on, campaign for the Lease in the background; None standalone (always leading)."""
+    """With leader election on, campaign for the Lease in the background; None standalone (always leading).
+
+    Either way the replica that executes runs also adopts unfinished ones every ``ADOPT_INTERVAL``:
+    kopf records its create handler as done in the object's annotations before it marks the creation
+    handled, so a process killed between the two finds, on restart, a creation kopf will not run again and
+    no resume either; without adoption that run would wait for ever.
+    """
     if not ours.leader_election:
         metrics.LEADER.set(1)  # standalone, this replica executes every run
+
+        async def always_leading() -> None:
+            return None
+
+        adoption = asyncio.create_task(
+            service.adopt_while_leading(ours.namespaces, wait_leading=always_leading, interval=ADOPT_INTERVAL),
+            name="suture-adopt-runs",
+        )
+        stack.callback(adoption.cancel)
         return None
     config = LeaseConfig(
         namespace=ours.home_namespace or DEFAULT_HOME_NAMESPACE,
