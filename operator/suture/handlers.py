@@ -161,10 +161,10 @@ def _start_election(
 ) -> LeaseElector | None:
     """With leader election on, campaign for the Lease in the background; None standalone (always leading).
 
-    Either way the replica that executes runs also adopts unfinished ones every ``ADOPT_INTERVAL``:
-    kopf records its create handler as done in the object's annotations before it marks the creation
-    handled, so a process killed between the two finds, on restart, a creation kopf will not run again and
-    no resume either; without adoption that run would wait for ever.
+    Either way the replica that executes runs also adopts unfinished ones every ``ADOPT_INTERVAL``: a
+    process killed just after accepting a run can leave it where the next process's kopf starts nothing
+    (chaos trials showed it: its annotations likely record the create handler as done), and without
+    adoption that run would wait for ever.
     """
     if not ours.leader_election:
         metrics.LEADER.set(1)  # standalone, this replica executes every run
