@@ -10,6 +10,7 @@ import contextlib
 import logging
 import os
 import signal
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -172,11 +173,7 @@ def _start_election(
         async def always_leading() -> None:
             return None
 
-        adoption = asyncio.create_task(
-            service.adopt_while_leading(ours.namespaces, wait_leading=always_leading, interval=ADOPT_INTERVAL),
-            name="suture-adopt-runs",
-        )
-        stack.callback(adoption.cancel)
+        _adopt_while_leading(ours, service=service, stack=stack, wait_leading=always_leading)
         return None
     config = LeaseConfig(
         namespace=ours.home_namespace or DEFAULT_HOME_NAMESPACE,
@@ -195,12 +192,23 @@ def _start_election(
     elector = LeaseElector(kube, config, on_lost=lost)
     campaign = asyncio.create_task(elector.run(), name="suture-leader-election")
     stack.callback(campaign.cancel)
+    _adopt_while_leading(ours, service=service, stack=stack, wait_leading=elector.wait_leading)
+    return elector
+
+
+def _adopt_while_leading(
+    ours: Settings,
+    *,
+    service: RemediationService,
+    stack: contextlib.AsyncExitStack,
+    wait_leading: Callable[[], Awaitable[None]],
+) -> None:
+    """Adopt unfinished runs in the background whenever this replica leads, until the operator stops."""
     adoption = asyncio.create_task(
-        service.adopt_while_leading(ours.namespaces, wait_leading=elector.wait_leading, interval=ADOPT_INTERVAL),
+        service.adopt_while_leading(ours.namespaces, wait_leading=wait_leading, interval=ADOPT_INTERVAL),
         name="suture-adopt-runs",
     )
     stack.callback(adoption.cancel)
-    return elector
 
 
 async def _as_leader(memo: kopf.Memo, body: kopf.Body) -> dict[str, Any] | None:

@@ -215,9 +215,37 @@ def keeps_failing(outcomes: Sequence[str]) -> str | None:
     return None
 
 
+def _insert(engine: AsyncEngine) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT (both PostgreSQL and SQLite do)."""
+    return pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
+
+
+def _run_values(run: RunRecord) -> dict[str, Any]:
+    """A run as its row's columns (labels, annotations and features as JSON)."""
+    return {
+        "run_id": run.run_id,
+        "alert_name": run.alert_name,
+        "fingerprint": run.fingerprint,
+        "labels": json.dumps(dict(run.labels), sort_keys=True),
+        "annotations": json.dumps(dict(run.annotations), sort_keys=True),
+        "features": json.dumps(list(run.features)),
+        "template": run.template,
+        "target": run.target,
+        "phase": run.phase,
+        "score": run.score,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "template_generation": run.template_generation,
+        "template_hash": run.template_hash,
+        "attempts": run.attempts,
+        "namespace": run.namespace,
+        "remediation": run.remediation,
+        "target_uid": run.target_uid,
+    }
+
+
 def _upsert(engine: AsyncEngine, table: Table, values: dict[str, Any], keys: list[str]) -> Any:
-    insert = pg_insert if engine.dialect.name == "postgresql" else sqlite_insert
-    statement = insert(table).values(**values)
+    statement = _insert(engine)(table).values(**values)
     return statement.on_conflict_do_update(index_elements=keys, set_={k: v for k, v in values.items() if k not in keys})
 
 
@@ -229,28 +257,8 @@ class History:
 
     async def record_run(self, run: RunRecord) -> None:
         """Insert or update a run (the phase and finish time change as it goes)."""
-        values = {
-            "run_id": run.run_id,
-            "alert_name": run.alert_name,
-            "fingerprint": run.fingerprint,
-            "labels": json.dumps(dict(run.labels), sort_keys=True),
-            "annotations": json.dumps(dict(run.annotations), sort_keys=True),
-            "features": json.dumps(list(run.features)),
-            "template": run.template,
-            "target": run.target,
-            "phase": run.phase,
-            "score": run.score,
-            "started_at": run.started_at,
-            "finished_at": run.finished_at,
-            "template_generation": run.template_generation,
-            "template_hash": run.template_hash,
-            "attempts": run.attempts,
-            "namespace": run.namespace,
-            "remediation": run.remediation,
-            "target_uid": run.target_uid,
-        }
         async with self._engine.begin() as conn:
-            await conn.execute(_upsert(self._engine, runs, values, ["run_id"]))
+            await conn.execute(_upsert(self._engine, runs, _run_values(run), ["run_id"]))
 
     async def record_start(self, run: RunRecord) -> None:
         """Insert a run as it starts; a run already recorded is left as it is.
@@ -258,28 +266,9 @@ class History:
         Replaying a start (kopf retrying the handler, a second replica) must
         not undo what a later :meth:`record_run` wrote (its phase, its finish).
         """
-        values = {
-            "run_id": run.run_id,
-            "alert_name": run.alert_name,
-            "fingerprint": run.fingerprint,
-            "labels": json.dumps(dict(run.labels), sort_keys=True),
-            "annotations": json.dumps(dict(run.annotations), sort_keys=True),
-            "features": json.dumps(list(run.features)),
-            "template": run.template,
-            "target": run.target,
-            "phase": run.phase,
-            "score": run.score,
-            "started_at": run.started_at,
-            "template_generation": run.template_generation,
-            "template_hash": run.template_hash,
-            "attempts": run.attempts,
-            "namespace": run.namespace,
-            "remediation": run.remediation,
-            "target_uid": run.target_uid,
-        }
-        insert = pg_insert if self._engine.dialect.name == "postgresql" else sqlite_insert
+        statement = _insert(self._engine)(runs).values(**_run_values(run))
         async with self._engine.begin() as conn:
-            await conn.execute(insert(runs).values(**values).on_conflict_do_nothing(index_elements=["run_id"]))
+            await conn.execute(statement.on_conflict_do_nothing(index_elements=["run_id"]))
 
     async def recent_starts(
         self,
