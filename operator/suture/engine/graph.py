@@ -257,7 +257,8 @@ def _finish_node(deps: RunDeps) -> Node:
     return finish
 
 
-def _route(state: RunState) -> str:
+async def _route(state: RunState) -> str:
+    # Async on purpose: LangGraph runs a synchronous path function in a worker thread, a hop per step.
     return str(state.get("route") or GRAPH_END)
 
 
