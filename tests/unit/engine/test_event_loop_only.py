@@ -10,6 +10,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from langgraph.checkpoint.memory import InMemorySaver
 
 from suture.engine import Engine, RecordingSink, RunRequest
@@ -17,7 +19,9 @@ from tests.fakes.kubeapi import FakeKubeApi
 from tests.unit.engine.fakes import Ledger, make_registry, rec, template
 
 
-async def test_a_run_of_async_actions_never_uses_the_executor(ledger: Ledger, api: FakeKubeApi) -> None:
+async def test_a_run_of_async_actions_never_uses_the_executor(
+    ledger: Ledger, api: FakeKubeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
     engine = Engine(
         registry=make_registry(ledger), kube=api.client(), checkpointer=InMemorySaver(), sink=RecordingSink()
     )
@@ -33,11 +37,11 @@ async def test_a_run_of_async_actions_never_uses_the_executor(ledger: Ledger, ap
         hops.append(func)
         return original(executor, func, *args)
 
-    loop.run_in_executor = counting  # type: ignore[method-assign]
+    monkeypatch.setattr(loop, "run_in_executor", counting)
     try:
         out = await engine.start(request=RunRequest(run_id="r1", template=spec))
     finally:
-        loop.run_in_executor = original  # type: ignore[method-assign]
+        monkeypatch.undo()
         await engine.aclose()
     assert out.phase == "Succeeded", out.message
     assert ledger.done()[-3:] == ["one", "two", "three"]
