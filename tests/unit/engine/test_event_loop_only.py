@@ -11,7 +11,6 @@ import asyncio
 from typing import Any
 
 import pytest
-
 from langgraph.checkpoint.memory import InMemorySaver
 
 from suture.engine import Engine, RecordingSink, RunRequest
