@@ -428,10 +428,13 @@ async def delete_remediation(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None
 
 
 @kopf.on.event(GROUP, VERSION, "remediations")
-def forget_deleted_remediation(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """Drop what the status sink tracks for a Remediation once it is gone (settled ones have no finalizer)."""
+async def follow_remediation(type: str | None, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Every watch event: the service's view of unsettled runs (what adoption reads), and the status sink
+    drops a Remediation once it is gone (settled ones have no finalizer). Async: no thread hop per event."""
+    service = _service(memo)
+    service.observe(type, body)
     if type == "DELETED":
-        _service(memo).sink.forget(str(body.get("metadata", {}).get("uid", "")))
+        service.sink.forget(str(body.get("metadata", {}).get("uid", "")))
 
 
 @kopf.on.resume(GROUP, VERSION, "workflowtemplates")

@@ -34,6 +34,17 @@ def _ids(body: Mapping[str, Any]) -> tuple[str, str, str]:
     return str(meta.get("namespace", "")), str(meta.get("name", "")), str(meta.get("uid", ""))
 
 
+LIST_EVERY = 30
+"""Adoption rounds between two full listings of the Remediations (the others read the watch's view)."""
+
+
+def _may_need_driver(body: Mapping[str, Any]) -> bool:
+    """Whether a Remediation's run may still need a process to drive it (not settled, not being deleted)."""
+    phase = (body.get("status") or {}).get("phase")
+    deleting = (body.get("metadata") or {}).get("deletionTimestamp")
+    return phase not in (*TERMINAL_PHASES, VERIFYING) and not deleting
+
+
 def _decision(body: Mapping[str, Any]) -> dict[str, Any] | None:
     approval = (body.get("spec") or {}).get("approval") or {}
     return approval if approval.get("decision") in ("Approved", "Rejected") else None
@@ -85,6 +96,9 @@ class RemediationService:
         self._starting: dict[str, asyncio.Lock] = {}  # one start at a time per run: see start()
         self._draining = False
         self._known: set[str] = set()  # runs this process has started or resumed: adopt() leaves them be
+        # uid -> (namespace, name) of every Remediation the watch shows whose run may still need a driver
+        # (see observe); None until the first watch event: adopt() then has only the API's listing.
+        self._unsettled: dict[str, tuple[str, str]] | None = None
         self._accepted: set[str] = set()  # runs this process accepted and still drives (see _start)
         self._revivals: dict[str, int] = {}  # how often a run's task died in a row
         self._background: set[asyncio.Task[None]] = set()
@@ -127,26 +141,48 @@ class RemediationService:
         self._background.add(task := asyncio.create_task(start(), name=f"suture-hand-off-{name}"))
         task.add_done_callback(self._background.discard)
 
-    async def adopt(self, namespaces: Sequence[str]) -> int:
+    def observe(self, event: str | None, body: Mapping[str, Any]) -> None:
+        """Follow one watch event of a Remediation (kopf calls this for every event, its first listing too):
+        remember the runs that may still need a driver, so :meth:`adopt` need not list every Remediation."""
+        namespace, name, uid = _ids(body)
+        if self._unsettled is None:
+            self._unsettled = {}
+        if event == "DELETED" or not _may_need_driver(body):
+            self._unsettled.pop(uid, None)
+        else:
+            self._unsettled[uid] = (namespace, name)
+
+    async def adopt(self, namespaces: Sequence[str], *, listing: bool = True) -> int:
         """Start or resume every unfinished run this replica does not drive yet; returns how many.
 
-        Only the leader calls this, when it takes the Lease and then periodically: with replicas sharing
-        kopf's annotations, the leader's kopf can miss a Remediation's creation (the follower won the race
-        to add kopf's finalizer, or already recorded the change as seen), so kopf events alone would leave
-        a run waiting forever. Reads the Remediations afresh; a run already driven here is left alone.
+        Only the replica that executes runs calls this, when it takes the Lease (or starts, standalone) and
+        then periodically: with replicas sharing kopf's annotations, the leader's kopf can miss a
+        Remediation's creation (the follower won the race to add kopf's finalizer, or already recorded the
+        change as seen), so kopf's handlers alone would leave a run waiting forever. With ``listing`` it
+        reads every Remediation from the API; without, it reads afresh only those the watch shows unsettled
+        and not driven here (:meth:`observe`), which costs nothing while every run is driven: listing 1,000
+        waiting runs every 10 s cost about 1.5 % of a core. A run already driven here is left alone.
         """
         if self._draining:
             return 0
-        found: list[dict[str, Any]] = []
-        where: Sequence[str | None] = namespaces or [None]  # None: every namespace (a cluster-wide operator)
-        for namespace in where:
-            found += await self.kube.list("Remediation", namespace, api_version=API_VERSION)
+        found: list[Mapping[str, Any]] = []
+        if listing or self._unsettled is None:
+            where: Sequence[str | None] = namespaces or [None]  # None: every namespace (a cluster-wide operator)
+            for namespace in where:
+                found += await self.kube.list("Remediation", namespace, api_version=API_VERSION)
+        else:
+            for uid, (namespace, name) in list(self._unsettled.items()):
+                if uid in self._known:
+                    continue
+                body = await self.kube.get_or_none("Remediation", name, namespace, api_version=API_VERSION)
+                if body is None:
+                    self._unsettled.pop(uid, None)
+                else:
+                    found.append(body)
         adopted = 0
         for body in found:
-            phase = (body.get("status") or {}).get("phase")
-            deleting = (body.get("metadata") or {}).get("deletionTimestamp")
             uid = _ids(body)[2]
-            if self._draining or phase in (*TERMINAL_PHASES, VERIFYING) or deleting or uid in self._known:
+            if self._draining or not _may_need_driver(body) or uid in self._known:
                 continue  # a run started here before and now waiting (an approval, a pause) has its handlers
             await self.start(body)
             adopted += uid in self.tasks
@@ -156,14 +192,20 @@ class RemediationService:
         self, namespaces: Sequence[str], *, wait_leading: Callable[[], Awaitable[None]], interval: float
     ) -> None:
         """Run :meth:`adopt` whenever this replica leads: at once on taking the Lease, then every ``interval``
-        seconds (a run kopf's events missed starts within that). Runs until cancelled."""
+        seconds (a run kopf's events missed starts within that). Runs until cancelled.
+
+        The first round, and every ``LIST_EVERY``-th after it, lists every Remediation from the API; the
+        others look only at what the watch shows unsettled (:meth:`observe`). The periodic listing is a net
+        under the watch, not a need of it: it costs one list per five minutes at the default interval."""
+        rounds = 0
         while not self._draining:
             await wait_leading()
             try:
-                adopted = await self.adopt(namespaces)
+                adopted = await self.adopt(namespaces, listing=rounds % LIST_EVERY == 0)
             except Exception as exc:  # the API server's refusal or absence: the next round tries again
                 logger.warning("could not look for unfinished runs to adopt: %s", exc)
             else:
+                rounds += 1
                 if adopted:
                     logger.info("adopted %d unfinished run(s) as the leader", adopted)
             await asyncio.sleep(interval)

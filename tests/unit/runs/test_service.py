@@ -355,6 +355,32 @@ async def test_the_leader_adopts_every_unfinished_run_and_leaves_finished_ones_a
     assert await service.adopt(["shop"]) == 0  # shutting down: nothing more starts
 
 
+async def test_adoption_between_listings_reads_only_the_runs_the_watch_shows_unsettled(
+    api: FakeKubeApi, make_service: Callable[[], RemediationService], ledger: Ledger
+) -> None:
+    api.add(template(steps=ASK))
+    (missed,) = api.add(remediation("missed"))  # the watch showed it; kopf's handlers never started it
+    (gone,) = api.add(remediation("gone"))
+    done = remediation("done")
+    done["status"] = {"phase": "Succeeded"}
+    (done,) = api.add(done)
+    service = make_service()
+    for body in (missed, gone, done):
+        service.observe(None, body)  # kopf's first listing
+    service.observe("DELETED", gone)
+    api.requests.clear()
+    assert await service.adopt(["shop"], listing=False) == 1
+    await settle(service, missed["metadata"]["uid"])
+    assert stored(api, "missed")["status"]["phase"] == "WaitingApproval"
+    reads = [(r.method, r.path) for r in api.requests if "remediations" in r.path and r.method == "GET"]
+    assert reads
+    assert all(path.endswith("/remediations/missed") for _, path in reads), reads
+    api.requests.clear()
+    assert await service.adopt(["shop"], listing=False) == 0  # driven here now: not even read again
+    assert not [r for r in api.requests if "remediations" in r.path and r.method == "GET"]
+    await service.drain(timeout=5)
+
+
 async def test_a_new_leader_starting_a_run_several_times_at_once_applies_no_step_twice(
     api: FakeKubeApi,
     kube: KubeClient,
