@@ -164,6 +164,15 @@ class TemplateStats:
 
 
 @dataclass(frozen=True)
+class TemplateRecord:
+    """One template's runs as its status counts them (:meth:`History.template_record`)."""
+
+    runs: int
+    outcomes: list[str]
+    """Its decided outcomes, oldest decision first (what :func:`keeps_failing` reads)."""
+
+
+@dataclass(frozen=True)
 class StepTiming:
     """One finished step of one run, with its run's own duration (``suture stats`` finds slow steps in these)."""
 
@@ -380,6 +389,27 @@ class History:
         for template, outcome in rows:
             out.setdefault(str(template), []).append(str(outcome))
         return out
+
+    async def template_record(self, template: str, *, namespace: str | None) -> TemplateRecord:
+        """The runs of template ``template`` whose Remediations are in ``namespace``, or anywhere when None.
+
+        A namespaced template runs only for Remediations in its own namespace,
+        so two teams' templates of one name are two records; a
+        ClusterWorkflowTemplate (None) counts every namespace's runs, and rows
+        written before the history kept a namespace (revision 0004, empty
+        namespace) count only there, as the cooldowns count them.
+        """
+        query = (
+            select(outcomes.c.outcome)
+            .select_from(runs.join(outcomes, outcomes.c.run_id == runs.c.run_id, isouter=True))
+            .where(runs.c.template == template)
+            .order_by(outcomes.c.decided_at, runs.c.started_at)
+        )
+        if namespace is not None:
+            query = query.where(runs.c.namespace == namespace)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return TemplateRecord(runs=len(rows), outcomes=[str(o) for (o,) in rows if o is not None])
 
     async def step_timings(self) -> list[StepTiming]:
         """Every step with a start and an end, with its run's duration (for slow steps)."""
