@@ -353,3 +353,24 @@ async def test_a_start_replayed_after_the_decision_changes_nothing(history: Hist
     stored = await history.run("r1")
     assert stored is not None
     assert (stored["phase"], stored["target_uid"]) == ("Succeeded", "uid-web")
+
+
+async def test_a_templates_record_is_its_own_namespaces_runs(history: History) -> None:
+    """Two teams' templates of one name keep two records; a ClusterWorkflowTemplate (None) counts every
+    namespace, and rows from before the history kept a namespace count only there."""
+    for i, (namespace, outcome) in enumerate([("shop", "Ineffective")] * 3 + [("blog", "Effective"), ("", "Unknown")]):
+        await history.record_run(run(f"r{i}", started=T0 + timedelta(minutes=i), namespace=namespace))
+        await history.record_outcome(run_id=f"r{i}", outcome=outcome, decided_at=T0 + timedelta(minutes=10 - i))
+    await history.record_run(run("undecided", namespace="blog", started=T0 + timedelta(hours=1)))
+    shop = await history.template_record("restart-pod", namespace="shop")
+    assert (shop.runs, shop.outcomes) == (3, ["Ineffective"] * 3)
+    assert keeps_failing(shop.outcomes) is not None
+    blog = await history.template_record("restart-pod", namespace="blog")
+    assert (blog.runs, blog.outcomes) == (2, ["Effective"])  # the undecided run counts as a run, not an outcome
+    cluster = await history.template_record("restart-pod", namespace=None)
+    # Every namespace and the old row, oldest decision first (r4 was decided first, r0 last).
+    assert (cluster.runs, cluster.outcomes) == (
+        6,
+        ["Unknown", "Effective", "Ineffective", "Ineffective", "Ineffective"],
+    )
+    assert (await history.template_record("other", namespace="shop")).runs == 0
