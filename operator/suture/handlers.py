@@ -428,8 +428,11 @@ async def delete_remediation(body: kopf.Body, memo: kopf.Memo, **_: Any) -> None
 
 
 @kopf.on.event(GROUP, VERSION, "remediations")
-def forget_deleted_remediation(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
-    """Drop what the status sink tracks for a Remediation once it is gone (settled ones have no finalizer)."""
+async def forget_deleted_remediation(type: str, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Drop what the status sink tracks for a Remediation once it is gone (settled ones have no finalizer).
+
+    Async because it runs for every Remediation event: a sync handler costs a thread hop each time, and
+    forgetting is a dict pop that never blocks the loop."""
     if type == "DELETED":
         _service(memo).sink.forget(str(body.get("metadata", {}).get("uid", "")))
 
