@@ -132,3 +132,12 @@ async def test_a_cluster_template_counts_every_namespace(api: FakeKubeApi, kube:
     assert status["stats"]["runs"] == 3
     assert {c["type"]: c["status"] for c in status["conditions"]} == {"Failing": "True"}
     assert REGISTRY.get_sample_value("suture_template_failing", {"namespace": "", "template": "fleet"}) == 1.0
+
+
+async def test_a_cluster_template_is_validated_where_it_lives(api: FakeKubeApi, kube: KubeClient) -> None:
+    (body,) = api.add(template("fleet", namespace=None, steps=[{"name": "one"}]))  # a step with nothing to do
+    valid = await write_valid_condition(kube, body, registry=None)
+    assert (valid or {}).get("status") == "False"
+    stored = api.get("ClusterWorkflowTemplate", "fleet")["status"]["conditions"]
+    assert [(c["type"], c["status"]) for c in stored] == [("Valid", "False")]
+    assert await write_valid_condition(kube, {**body, "metadata": {"name": "gone"}}, registry=None) is None  # deleted
