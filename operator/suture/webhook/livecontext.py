@@ -12,9 +12,10 @@ or the node), all within one timeout. A pod's rollout is its ReplicaSet's
 creation (a Deployment's pod) or its ControllerRevision's (a StatefulSet's or
 DaemonSet's pod, named by the pod's ``controller-revision-hash`` label): either
 is created when the pod template changes, so a recent one is a recent rollout.
-A rollback to an earlier template reuses the earlier object and is not seen. Anything that goes wrong (a missing object, RBAC, a slow API server)
-means no context, counted and logged at debug, never a failed alert: ranking
-works on the alert's own text without it.
+A rollback to an earlier template reuses the earlier object and is not seen.
+Anything that goes wrong (a missing object, RBAC, a slow API server) means no
+context, counted and logged at debug, never a failed alert: ranking works on
+the alert's own text without it.
 
 Alert labels are untrusted: a label is used only as an object name, only after
 it passed the DNS name check, and only through the client (never spliced into a
