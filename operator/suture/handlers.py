@@ -30,7 +30,7 @@ from suture.prometheus import HttpPromQLClient
 from suture.recommend import Recommender
 from suture.runs import KubeStatusSink, KubeTemplateSource, RemediationService
 from suture.store import History, SqlJournal, open_database
-from suture.validation import template_status_patch
+from suture.validation import write_valid_condition
 from suture.verify import HistoryLearner, HttpAlertmanager, RecommenderLearner, Verifier
 from suture.webhook import (
     ByNameRanker,
@@ -443,10 +443,9 @@ async def follow_remediation(type: str | None, body: kopf.Body, memo: kopf.Memo,
 @kopf.on.resume(GROUP, VERSION, "clusterworkflowtemplates")
 @kopf.on.create(GROUP, VERSION, "clusterworkflowtemplates")
 @kopf.on.update(GROUP, VERSION, "clusterworkflowtemplates", field="spec")
-def validate_template(body: kopf.Body, patch: kopf.Patch, logger: kopf.Logger, **_: Any) -> None:
+async def validate_template(body: kopf.Body, memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     """Set the template's Valid condition from the same checks as ``suture validate``."""
-    status = template_status_patch(dict(body), registry=registry(), prometheus=bool(load_settings().prometheus_url))
-    patch.status.update(status)
-    valid = status["conditions"][-1]
-    if valid["status"] == "False":
+    prometheus = bool(load_settings().prometheus_url)
+    valid = await write_valid_condition(memo["kube"], dict(body), registry=registry(), prometheus=prometheus)
+    if valid is not None and valid["status"] == "False":
         logger.warning("template is invalid: %s", valid["message"])

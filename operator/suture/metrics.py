@@ -76,8 +76,9 @@ LEARNING_FAILURES = Counter(
 )
 TEMPLATE_FAILING = Gauge(
     "suture_template_failing",
-    "1 while a template keeps failing (suture.store.keeps_failing over its decided runs), else 0.",
-    ["template"],
+    "1 while a template keeps failing (suture.store.keeps_failing over its decided runs), else 0; "
+    "namespace is empty for a ClusterWorkflowTemplate.",
+    ["namespace", "template"],
 )
 LIVE_CONTEXT_READS = Counter(
     "suture_live_context_reads_total",

@@ -52,13 +52,15 @@ def _target_rules() -> tuple[RbacRule, ...]:
     """Reading (and, for rollouts and resource checks, listing) every kind a template can target.
 
     The receiver's live-context reads (suture.webhook.livecontext: ``get`` on pods, nodes, replicasets and
-    deployments) ride on these: they read target kinds only, in the watched namespaces only.
+    deployments) ride on these, in the watched namespaces only; its one read beyond them is ``get`` on
+    controllerrevisions, where a StatefulSet's or DaemonSet's pod shows its rollout.
     """
     by_group: dict[str, list[str]] = {}
     for kind, api_version in TARGET_KINDS.items():
         group = api_version.split("/")[0] if "/" in api_version else ""
         by_group.setdefault(group, []).append(resource_info(kind, api_version).plural)
-    return tuple(RbacRule(group, tuple(sorted(plurals)), ("get", "list")) for group, plurals in by_group.items())
+    reads = tuple(RbacRule(group, tuple(sorted(plurals)), ("get", "list")) for group, plurals in by_group.items())
+    return (*reads, RbacRule("apps", ("controllerrevisions",), ("get",)))
 
 
 def merge_rules(rules: Iterable[RbacRule]) -> list[dict[str, Any]]:

@@ -4,11 +4,15 @@ Read-only: the database is opened (and migrated, like the operator does) from
 ``--database-url`` / ``SUTURE_DATABASE_URL``, else ``suture.sqlite`` in
 ``--data-dir`` / ``SUTURE_DATA_DIR``.
 
-- Per template and alert name: runs, the effective rate with its 95 % Wilson
+- Per template, namespace and alert name: runs, the effective rate with its 95 % Wilson
   interval (over decided runs: Unknown is neither), the median time to resolve.
 - Slow steps (seed 001's bottleneck rule): a step whose share of its runs'
   time is over 30 % on average, over at least one timed run.
 - Templates that keep failing (:func:`suture.store.keeps_failing`).
+
+Rows are per namespace the runs' Remediations were in ("-": recorded before
+the history kept one), as a namespaced template's ``Failing`` condition counts
+them; a ClusterWorkflowTemplate's condition counts its rows together.
 """
 
 from __future__ import annotations
@@ -91,6 +95,7 @@ async def gather_stats(location: str) -> dict[str, Any]:
         templates.append(
             {
                 "template": row.template,
+                "namespace": row.namespace,
                 "alertName": row.alert_name,
                 "runs": row.runs,
                 "effective": row.effective,
@@ -102,10 +107,10 @@ async def gather_stats(location: str) -> dict[str, Any]:
             }
         )
     failing = []
-    for template, outcomes in sorted(by_template.items()):
+    for (namespace, template), outcomes in sorted(by_template.items(), key=lambda item: item[0][::-1]):
         why = keeps_failing(outcomes)
         if why is not None:
-            failing.append({"template": template, "reason": why, "lastOutcome": outcomes[-1]})
+            failing.append({"template": template, "namespace": namespace, "reason": why, "lastOutcome": outcomes[-1]})
     return {
         "templates": templates,
         "slowSteps": [
@@ -130,6 +135,7 @@ def render_stats(report: Mapping[str, Any]) -> str:
         rows = [
             [
                 t["template"],
+                t["namespace"] or "-",
                 t["alertName"],
                 t["runs"],
                 "-" if t["effectiveRate"] is None else f"{100 * t['effectiveRate']:.0f}%",
@@ -139,7 +145,7 @@ def render_stats(report: Mapping[str, Any]) -> str:
             ]
             for t in report["templates"]
         ]
-        headers = ["template", "alert", "runs", "effective", "95% interval", "unknown", "median resolve"]
+        headers = ["template", "namespace", "alert", "runs", "effective", "95% interval", "unknown", "median resolve"]
         parts.append(render_table(headers, rows))
     else:
         parts.append("no runs in the history yet")
@@ -160,9 +166,10 @@ def render_stats(report: Mapping[str, Any]) -> str:
             + render_table(["template", "step", "action", "runs", "share", "median"], rows)
         )
     if report["failing"]:
-        rows = [[f["template"], f["lastOutcome"], f["reason"]] for f in report["failing"]]
+        rows = [[f["template"], f["namespace"] or "-", f["lastOutcome"], f["reason"]] for f in report["failing"]]
         parts.append(
-            "templates that keep failing:\n" + render_table(["template", "last outcome", "why"], rows, max_width=80)
+            "templates that keep failing:\n"
+            + render_table(["template", "namespace", "last outcome", "why"], rows, max_width=80)
         )
     return "\n\n".join(parts)
 

@@ -71,3 +71,33 @@ async def test_invalid_then_fixed_template(operator: KopfRunner, kube: KubeClien
     )
     assert cond["status"] == "True"
     assert cond["reason"] == "Validated"
+
+
+FAILING = {"type": "Failing", "status": "True", "reason": "KeepsFailing", "message": "the last 3 decided runs failed"}
+
+
+def _conditions(got: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {c["type"]: c for c in (got.get("status") or {}).get("conditions") or []}
+
+
+async def test_an_edited_template_keeps_its_failing_condition(
+    operator: KopfRunner, kube: KubeClient, namespace: str
+) -> None:
+    created = await kube.create("WorkflowTemplate", {**_template(2)}, namespace, api_version=API)
+    await wait_for(lambda: _valid(kube, namespace, created["metadata"]["generation"]), timeout=30, what="Valid")
+    got = await kube.get("WorkflowTemplate", "scale-up", namespace, api_version=API)
+    conditions = [*_conditions(got).values(), FAILING]  # what the verifier writes after three failed runs
+    await kube.patch(
+        "WorkflowTemplate",
+        "scale-up",
+        {"status": {"conditions": conditions}},
+        namespace,
+        subresource="status",
+        api_version=API,
+    )
+    steps = {"spec": {"steps": _template(3)["spec"]["steps"]}}  # an edit of the spec: validated again
+    edited = await kube.patch("WorkflowTemplate", "scale-up", steps, namespace, api_version=API)
+    await wait_for(lambda: _valid(kube, namespace, edited["metadata"]["generation"]), timeout=30, what="revalidated")
+    got = await kube.get("WorkflowTemplate", "scale-up", namespace, api_version=API)
+    assert list(_conditions(got)) == ["Valid", "Failing"]
+    assert _conditions(got)["Failing"]["status"] == "True"

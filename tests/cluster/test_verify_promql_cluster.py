@@ -154,10 +154,11 @@ def _condition(template: dict[str, Any], kind: str) -> dict[str, Any] | None:
     return next((c for c in (template.get("status") or {}).get("conditions") or [] if c["type"] == kind), None)
 
 
-async def _failing_metric(proc: OperatorProcess) -> float | None:
+async def _failing_metric(proc: OperatorProcess, namespace: str) -> float | None:
     async with aiohttp.ClientSession() as session, session.get(f"http://127.0.0.1:{proc.port}/metrics") as response:
         text = await response.text()
-    found = re.search(rf'^suture_template_failing{{template="{TEMPLATE}"}} (\S+)$', text, re.MULTILINE)
+    labels = f'namespace="{namespace}",template="{TEMPLATE}"'
+    found = re.search(rf"^suture_template_failing{{{labels}}} (\S+)$", text, re.MULTILINE)
     return float(found.group(1)) if found else None
 
 
@@ -227,7 +228,7 @@ async def test_resolved_alerts_whose_promql_check_fails_are_ineffective_until_th
     assert valid.get("status") == "True"  # kept beside it
     assert valid.get("message") == "the template is valid"  # no "needs a Prometheus" warning: the operator has one
     assert (template["status"]["stats"]["runs"], template["status"]["stats"]["effectiveness"]) == (3, 0.0)
-    assert await _failing_metric(operator) == 1.0
+    assert await _failing_metric(operator, namespace) == 1.0
 
     exporter.ratio = 0.01  # now the fix works: the check holds once the alert resolves
     name = await _remediate(operator, kube, namespace, "f3", "web-0")
@@ -242,4 +243,4 @@ async def test_resolved_alerts_whose_promql_check_fails_are_ineffective_until_th
 
     template = await wait_for(recovered, timeout=30, what="Failing to turn False")
     assert (_condition(template, "Failing") or {}).get("reason") == "NotFailing"
-    assert await _failing_metric(operator) == 0.0
+    assert await _failing_metric(operator, namespace) == 0.0

@@ -216,8 +216,8 @@ async def test_slow_steps_failing_templates_and_recent_runs_read_back(history: H
     slow = slow_steps(timings)
     assert [(s.template, s.step, s.runs, s.share) for s in slow] == [("rollback", "wait", 2, 0.75)]
     by_template = await history.outcomes_by_template()
-    assert by_template == {"rollback": ["Ineffective"] * 3}
-    assert keeps_failing(by_template["rollback"]) is not None
+    assert by_template == {("", "rollback"): ["Ineffective"] * 3}  # runs recorded without a namespace
+    assert keeps_failing(by_template[("", "rollback")]) is not None
     recent = await history.recent(limit=2)
     assert [r["run_id"] for r in recent] == ["r2", "r1"]
     assert recent[0]["outcome"] == "Ineffective"
@@ -307,6 +307,8 @@ def test_suture_stats_and_history_print_tables_and_json(tmp_path: Path, capsys: 
     assert "restart-pod" in table
     assert "67%" in table
     assert "MEDIAN RESOLVE" in table
+    assert "NAMESPACE" in table
+    assert row["namespace"] == ""  # recorded without one: shown as "-"
     assert main(["history", "--data-dir", str(tmp_path), "--limit", "2", "--output", "json"]) == 0
     assert [r["run_id"] for r in json.loads(capsys.readouterr().out)["runs"]] == ["r3", "r2"]
     assert main(["history", "--data-dir", str(tmp_path)]) == 0
@@ -353,3 +355,28 @@ async def test_a_start_replayed_after_the_decision_changes_nothing(history: Hist
     stored = await history.run("r1")
     assert stored is not None
     assert (stored["phase"], stored["target_uid"]) == ("Succeeded", "uid-web")
+
+
+async def test_a_templates_record_is_its_own_namespaces_runs(history: History) -> None:
+    """Two teams' templates of one name keep two records; a ClusterWorkflowTemplate (None) counts every
+    namespace, and rows from before the history kept a namespace count only there."""
+    for i, (namespace, outcome) in enumerate([("shop", "Ineffective")] * 3 + [("blog", "Effective"), ("", "Unknown")]):
+        await history.record_run(run(f"r{i}", started=T0 + timedelta(minutes=i), namespace=namespace))
+        await history.record_outcome(run_id=f"r{i}", outcome=outcome, decided_at=T0 + timedelta(minutes=10 - i))
+    await history.record_run(run("undecided", namespace="blog", started=T0 + timedelta(hours=1)))
+    shop = await history.template_record("restart-pod", namespace="shop")
+    assert (shop.runs, shop.outcomes) == (3, ["Ineffective"] * 3)
+    assert keeps_failing(shop.outcomes) is not None
+    blog = await history.template_record("restart-pod", namespace="blog")
+    assert (blog.runs, blog.outcomes) == (2, ["Effective"])  # the undecided run counts as a run, not an outcome
+    cluster = await history.template_record("restart-pod", namespace=None)
+    # Every namespace and the old row, oldest decision first (r4 was decided first, r0 last).
+    assert (cluster.runs, cluster.outcomes) == (
+        6,
+        ["Unknown", "Effective", "Ineffective", "Ineffective", "Ineffective"],
+    )
+    assert (await history.template_record("other", namespace="shop")).runs == 0
+    # suture stats: the same rows per namespace, and the failing verdict per namespace too.
+    assert {(s.namespace, s.runs) for s in await history.stats()} == {("shop", 3), ("blog", 2), ("", 1)}
+    failing = {key for key, seen in (await history.outcomes_by_template()).items() if keeps_failing(seen)}
+    assert failing == {("shop", "restart-pod")}

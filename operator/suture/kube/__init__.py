@@ -2,6 +2,7 @@
 
 from suture.errors import ApiError, ApiUnavailable, InvalidReference, UnknownKind
 from suture.kube.client import KubeClient, connect, raise_for_status
+from suture.kube.conditions import merge_condition, write_condition
 from suture.kube.resources import (
     KINDS,
     ResourceInfo,
@@ -25,7 +26,9 @@ __all__ = [
     "TransportError",
     "UnknownKind",
     "connect",
+    "merge_condition",
     "raise_for_status",
     "register_kind",
     "resource_info",
+    "write_condition",
 ]

@@ -151,7 +151,7 @@ class StepRecord:
 
 @dataclass(frozen=True)
 class TemplateStats:
-    """One (template, alert name) row of ``suture stats``."""
+    """One (template, namespace, alert name) row of ``suture stats``."""
 
     template: str
     alert_name: str
@@ -161,6 +161,16 @@ class TemplateStats:
     unknown: int
     median_resolve_seconds: float | None
     version: str = ""  # the template's content hash, with stats(by_version=True)
+    namespace: str = ""  # where its runs' Remediations were; empty for runs recorded before revision 0004
+
+
+@dataclass(frozen=True)
+class TemplateRecord:
+    """One template's runs as its status counts them (:meth:`History.template_record`)."""
+
+    runs: int
+    outcomes: list[str]
+    """Its decided outcomes, oldest decision first (what :func:`keeps_failing` reads)."""
 
 
 @dataclass(frozen=True)
@@ -367,19 +377,40 @@ class History:
         async with self._engine.connect() as conn:
             return len((await conn.execute(query)).all())
 
-    async def outcomes_by_template(self) -> dict[str, list[str]]:
-        """Each template's outcomes, oldest decision first (what :func:`keeps_failing` reads)."""
+    async def outcomes_by_template(self) -> dict[tuple[str, str], list[str]]:
+        """Each (namespace, template)'s outcomes, oldest decision first (what :func:`keeps_failing` reads)."""
         query = (
-            select(runs.c.template, outcomes.c.outcome)
+            select(runs.c.namespace, runs.c.template, outcomes.c.outcome)
             .join(outcomes, outcomes.c.run_id == runs.c.run_id)
             .order_by(outcomes.c.decided_at, runs.c.started_at)
         )
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        out: dict[str, list[str]] = {}
-        for template, outcome in rows:
-            out.setdefault(str(template), []).append(str(outcome))
+        out: dict[tuple[str, str], list[str]] = {}
+        for namespace, template, outcome in rows:
+            out.setdefault((str(namespace or ""), str(template)), []).append(str(outcome))
         return out
+
+    async def template_record(self, template: str, *, namespace: str | None) -> TemplateRecord:
+        """The runs of template ``template`` whose Remediations are in ``namespace``, or anywhere when None.
+
+        A namespaced template runs only for Remediations in its own namespace,
+        so two teams' templates of one name are two records; a
+        ClusterWorkflowTemplate (None) counts every namespace's runs, and rows
+        written before the history kept a namespace (revision 0004, empty
+        namespace) count only there, as the cooldowns count them.
+        """
+        query = (
+            select(outcomes.c.outcome)
+            .select_from(runs.join(outcomes, outcomes.c.run_id == runs.c.run_id, isouter=True))
+            .where(runs.c.template == template)
+            .order_by(outcomes.c.decided_at, runs.c.started_at)
+        )
+        if namespace is not None:
+            query = query.where(runs.c.namespace == namespace)
+        async with self._engine.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return TemplateRecord(runs=len(rows), outcomes=[str(o) for (o,) in rows if o is not None])
 
     async def step_timings(self) -> list[StepTiming]:
         """Every step with a start and an end, with its run's duration (for slow steps)."""
@@ -442,7 +473,7 @@ class History:
             return [dict(r) for r in (await conn.execute(query)).mappings().all()]
 
     async def stats(self, *, by_version: bool = False) -> list[TemplateStats]:
-        """Per (template, alert name): runs, outcomes and the median time to resolve of effective runs.
+        """Per (template, namespace, alert name): runs, outcomes and the median time to resolve of effective runs.
 
         With ``by_version`` per template version too (the spec's content hash):
         an edited template keeps everything learned under its name, and each
@@ -450,6 +481,7 @@ class History:
         """
         query = select(
             runs.c.template,
+            runs.c.namespace,
             runs.c.alert_name,
             runs.c.template_hash,
             outcomes.c.outcome,
@@ -457,13 +489,13 @@ class History:
         ).join(outcomes, outcomes.c.run_id == runs.c.run_id, isouter=True)
         async with self._engine.connect() as conn:
             rows = (await conn.execute(query)).all()
-        groups: dict[tuple[str, str, str], list[tuple[str | None, float | None]]] = {}
-        for template, alert_name, version, outcome, resolved in rows:
-            key = (str(template), str(alert_name), str(version or "") if by_version else "")
+        groups: dict[tuple[str, str, str, str], list[tuple[str | None, float | None]]] = {}
+        for template, namespace, alert_name, version, outcome, resolved in rows:
+            key = (str(template), str(namespace or ""), str(alert_name), str(version or "") if by_version else "")
             seconds = None if resolved is None else float(str(resolved))
             groups.setdefault(key, []).append((None if outcome is None else str(outcome), seconds))
         out = []
-        for (template, alert_name, version), items in sorted(groups.items()):
+        for (template, namespace, alert_name, version), items in sorted(groups.items()):
             times = [t for o, t in items if o == "Effective" and t is not None]
             out.append(
                 TemplateStats(
@@ -475,6 +507,7 @@ class History:
                     unknown=sum(o == "Unknown" for o, _ in items),
                     median_resolve_seconds=statistics.median(times) if times else None,
                     version=version,
+                    namespace=namespace,
                 )
             )
         return out

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
 from suture.actions import Registry
-from suture.api import Condition, to_k8s
+from suture.api import API_VERSION, Condition, to_k8s
+from suture.kube import KubeClient, merge_condition, write_condition
 from suture.validation.problems import Problem
 
 MAX_MESSAGE = 2000  # keep status small; the full list is one `suture validate` away
@@ -41,22 +43,47 @@ def valid_condition(problems: list[Problem], *, generation: int | None, now: dat
 
 
 def template_status_patch(
-    body: dict[str, Any], *, registry: Registry | None, now: datetime | None = None, prometheus: bool | None = None
+    body: Mapping[str, Any], *, registry: Registry | None, now: datetime | None = None, prometheus: bool | None = None
 ) -> dict[str, Any]:
     """The status fields to merge into a template after validating it (``prometheus``: whether the
     operator has one; False adds a warning to a template with a PromQL verify check).
 
-    The existing conditions other than ``Valid`` are kept; ``Valid`` keeps its
-    lastTransitionTime while its status does not change, as the Kubernetes
-    condition convention asks.
+    The existing conditions other than ``Valid`` are kept as they are (see
+    :func:`suture.kube.merge_condition`).
     """
+    condition, fields = _valid_status(body, registry=registry, now=now, prometheus=prometheus)
+    previous = list((body.get("status") or {}).get("conditions") or [])
+    return {**fields, "conditions": merge_condition(previous, condition)}
+
+
+async def write_valid_condition(
+    kube: KubeClient, body: Mapping[str, Any], *, registry: Registry | None, prometheus: bool | None = None
+) -> dict[str, Any] | None:
+    """Validate the template ``body`` names as it is now and write its ``Valid`` condition; the condition.
+
+    Read fresh and written by compare-and-swap (:func:`suture.kube.write_condition`),
+    so a stale ``body`` never drops a condition another writer (``Failing``) set.
+    None when the template is gone.
+    """
+    meta = body.get("metadata") or {}
+    return await write_condition(
+        kube,
+        str(body.get("kind", "")),
+        str(meta.get("name", "")),
+        meta.get("namespace") or None,
+        api_version=str(body.get("apiVersion", API_VERSION)),
+        build=lambda current: _valid_status(current, registry=registry, prometheus=prometheus),
+    )
+
+
+def _valid_status(
+    body: Mapping[str, Any], *, registry: Registry | None, now: datetime | None = None, prometheus: bool | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The ``Valid`` condition of this template and the status fields that go with it."""
     from suture.validation import validate_object
 
     generation = (body.get("metadata") or {}).get("generation")
-    condition = valid_condition(validate_object(body, registry, prometheus=prometheus), generation=generation, now=now)
-    previous = [c for c in ((body.get("status") or {}).get("conditions") or []) if isinstance(c, dict)]
-    old = next((c for c in previous if c.get("type") == "Valid"), None)
-    if old is not None and old.get("status") == condition.status and old.get("lastTransitionTime"):
-        condition.last_transition_time = old["lastTransitionTime"]
-    others = [c for c in previous if c.get("type") != "Valid"]
-    return {"observedGeneration": generation, "conditions": [*others, to_k8s(condition)]}
+    condition = valid_condition(
+        validate_object(dict(body), registry, prometheus=prometheus), generation=generation, now=now
+    )
+    return to_k8s(condition), {"observedGeneration": generation}

@@ -9,7 +9,11 @@ prints by: the same verdict becomes the ``Failing`` condition and the
 ``KeepsFailing`` and the evidence in its message, and turns False (reason
 ``NotFailing``) when later runs break the pattern.
 
-Templates are counted by name across namespaces, as the history keeps them.
+A template's record is its runs in its own namespace (a ClusterWorkflowTemplate:
+in every namespace; see :meth:`suture.store.History.template_record`), so two
+teams' templates of one name never share a verdict. ``Failing`` is written
+through :func:`suture.kube.write_condition`, as ``Valid`` is, so neither
+writer drops the other's condition.
 """
 
 from __future__ import annotations
@@ -21,18 +25,16 @@ from typing import Any
 
 from suture import metrics
 from suture.api import API_VERSION, Condition, to_k8s
-from suture.kube import ApiError, KubeClient
+from suture.kube import KubeClient, write_condition
 from suture.store import History, keeps_failing
 
 FAILING = "Failing"
-_ATTEMPTS = 3  # compare-and-swap attempts against the Valid condition's writer
 logger = logging.getLogger("suture.verify")
 
 
-def failing_condition(
-    outcomes: list[str], *, previous: Mapping[str, Any] | None, generation: int | None, now: datetime
-) -> dict[str, Any]:
-    """The ``Failing`` condition for these outcomes (oldest first); its transition time kept while unchanged."""
+def failing_condition(outcomes: list[str], *, generation: int | None, now: datetime) -> dict[str, Any]:
+    """The ``Failing`` condition for these outcomes (oldest first); a kept one keeps its transition time
+    (:func:`suture.kube.merge_condition`)."""
     why = keeps_failing(outcomes)
     decided = [o for o in outcomes if o in ("Effective", "Ineffective")]
     effective = decided.count("Effective")
@@ -42,16 +44,13 @@ def failing_condition(
     else:
         status, reason = "False", "NotFailing"
         message = f"{effective} of {len(decided)} decided runs were Effective"
-    stamp = now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    if previous is not None and previous.get("status") == status and previous.get("lastTransitionTime"):
-        stamp = str(previous["lastTransitionTime"])
     condition = Condition(
         type=FAILING,
         status=status,
         reason=reason,
         message=message,
         observed_generation=generation,
-        last_transition_time=stamp,
+        last_transition_time=now.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
     )
     return to_k8s(condition)
 
@@ -67,46 +66,27 @@ async def refresh_template_status(
     """
     ref = (body.get("spec") or {}).get("templateRef") or {}
     template = str(ref.get("name", ""))
-    outcomes = (await history.outcomes_by_template()).get(template, [])
-    metrics.TEMPLATE_FAILING.labels(template).set(1 if keeps_failing(outcomes) else 0)
-    rows = [row for row in await history.stats() if row.template == template]
-    effective = sum(row.effective for row in rows)
-    ineffective = sum(row.ineffective for row in rows)
+    cluster = ref.get("kind") == "ClusterWorkflowTemplate"
+    kind = "ClusterWorkflowTemplate" if cluster else "WorkflowTemplate"
+    namespace = None if cluster else str((body.get("metadata") or {}).get("namespace", ""))
+    record = await history.template_record(template, namespace=namespace)
+    metrics.TEMPLATE_FAILING.labels(namespace or "", template).set(1 if keeps_failing(record.outcomes) else 0)
+    effective = record.outcomes.count("Effective")
+    ineffective = record.outcomes.count("Ineffective")
     stats: dict[str, Any] = {
-        "runs": sum(row.runs for row in rows),
+        "runs": record.runs,
         "succeeded": effective,
         "failed": ineffective,
-        "unknown": sum(row.unknown for row in rows),
+        "unknown": record.outcomes.count("Unknown"),
         "lastOutcome": outcome,
         "lastRunTime": (body.get("status") or {}).get("startTime"),
     }
     if effective + ineffective:
         stats["effectiveness"] = round(effective / (effective + ineffective), 4)
-    cluster = ref.get("kind") == "ClusterWorkflowTemplate"
-    kind = "ClusterWorkflowTemplate" if cluster else "WorkflowTemplate"
-    namespace = None if cluster else str((body.get("metadata") or {}).get("namespace", ""))
-    for attempt in range(_ATTEMPTS):
-        current = await kube.get_or_none(kind, template, namespace, api_version=API_VERSION)
-        if current is None:
-            return
-        meta = current.get("metadata") or {}
-        conditions = [c for c in ((current.get("status") or {}).get("conditions") or []) if isinstance(c, dict)]
-        previous = next((c for c in conditions if c.get("type") == FAILING), None)
-        failing = failing_condition(
-            outcomes, previous=previous, generation=meta.get("generation"), now=now or datetime.now(UTC)
-        )
-        # The conditions list is replaced whole by a merge patch: keep the others (Valid), and let the
-        # resourceVersion make it a compare-and-swap so a concurrent Valid write is never lost.
-        patch = {
-            "metadata": {"resourceVersion": meta.get("resourceVersion")},
-            "status": {"stats": stats, "conditions": [*(c for c in conditions if c.get("type") != FAILING), failing]},
-        }
-        try:
-            await kube.patch(kind, template, patch, namespace, subresource="status", api_version=API_VERSION)
-            return
-        except ApiError as exc:
-            if exc.not_found:
-                return
-            if not exc.conflict or attempt == _ATTEMPTS - 1:
-                raise
-            logger.debug("template %s changed while its status was written; reading it again", template)
+    moment = now or datetime.now(UTC)
+
+    def build(current: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        generation = (current.get("metadata") or {}).get("generation")
+        return failing_condition(record.outcomes, generation=generation, now=moment), {"stats": stats}
+
+    await write_condition(kube, kind, template, namespace, api_version=API_VERSION, build=build)

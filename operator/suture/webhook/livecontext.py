@@ -6,16 +6,21 @@ on a node under pressure wants moving. :class:`ContextReader` reads those facts
 from the objects the alert names (its ``pod``, ``deployment`` and ``node``
 labels) and hands them to ranking as a :class:`~suture.recommend.Context`.
 
-Bounded and harmless by design: at most three GETs per alert (the pod, then its
-ReplicaSet and its node at once; or the Deployment; or the node), all within one
-timeout. Anything that goes wrong (a missing object, RBAC, a slow API server)
-means no context, counted and logged at debug, never a failed alert: ranking
-works on the alert's own text without it.
+Bounded and harmless by design: at most three GETs per alert (the pod, then the
+object whose creation marks its rollout and its node at once; or the Deployment;
+or the node), all within one timeout. A pod's rollout is its ReplicaSet's
+creation (a Deployment's pod) or its ControllerRevision's (a StatefulSet's or
+DaemonSet's pod, named by the pod's ``controller-revision-hash`` label): either
+is created when the pod template changes, so a recent one is a recent rollout.
+A rollback to an earlier template reuses the earlier object and is not seen.
+Anything that goes wrong (a missing object, RBAC, a slow API server) means no
+context, counted and logged at debug, never a failed alert: ranking works on
+the alert's own text without it.
 
 Alert labels are untrusted: a label is used only as an object name, only after
 it passed the DNS name check, and only through the client (never spliced into a
-path, selector or query). Names read from the API server (the pod's node and
-owner) pass the same check.
+path, selector or query). Names read from the API server (the pod's node,
+owner and revision) pass the same check.
 """
 
 from __future__ import annotations
@@ -59,8 +64,8 @@ class ContextReader:
 
     ``namespaces``: when not empty, only objects of these namespaces are read
     (the receiver's watched namespaces; nodes are cluster-scoped and always
-    read). ``rollout_window``: a ReplicaSet created, or a Deployment progressing,
-    within it counts as a recent rollout.
+    read). ``rollout_window``: a pod's ReplicaSet or ControllerRevision created, or
+    a Deployment progressing, within it counts as a recent rollout.
     """
 
     kube: KubeClient
@@ -109,20 +114,14 @@ class ContextReader:
         statuses = [s for s in (pod.get("status") or {}).get("containerStatuses") or [] if isinstance(s, Mapping)]
         reason, exit_code = _last_termination(statuses, container)
         restarts = sum(max(0, int(s.get("restartCount") or 0)) for s in statuses) if statuses else None
-        owner = _controller(pod, "ReplicaSet")
+        marker = rollout_marker(pod)
         node_name = dns_name(str((pod.get("spec") or {}).get("nodeName") or "")) or node_label
-        if owner is not None and node_name is not None:  # both at once: one round trip, not two
-            replicaset, node = await asyncio.gather(
-                self.kube.get_or_none("ReplicaSet", owner, namespace, api_version="apps/v1"), self._node(node_name)
-            )
+        if marker is not None and node_name is not None:  # both at once: one round trip, not two
+            created, node = await asyncio.gather(self._created(marker, namespace), self._node(node_name))
         else:
-            replicaset = (
-                await self.kube.get_or_none("ReplicaSet", owner, namespace, api_version="apps/v1") if owner else None
-            )
+            created = await self._created(marker, namespace) if marker is not None else None
             node = await self._node(node_name)
-        recent = (
-            self._recent(_time((replicaset.get("metadata") or {}).get("creationTimestamp"))) if replicaset else None
-        )
+        recent = self._recent(created)
         return _context(
             termination_reason=reason,
             exit_code=exit_code,
@@ -130,6 +129,11 @@ class ContextReader:
             recent_rollout=recent,
             node_conditions=node,
         )
+
+    async def _created(self, marker: tuple[str, str], namespace: str) -> datetime | None:
+        kind, name = marker
+        found = await self.kube.get_or_none(kind, name, namespace, api_version="apps/v1")
+        return _time((found.get("metadata") or {}).get("creationTimestamp")) if found is not None else None
 
     async def _node(self, name: str | None) -> tuple[str, ...]:
         if name is None:
@@ -189,11 +193,31 @@ def _last_termination(statuses: Sequence[Mapping[str, Any]], container: str | No
     return (latest[1], latest[2]) if latest is not None else (None, None)
 
 
-def _controller(obj: Mapping[str, Any], kind: str) -> str | None:
-    for ref in (obj.get("metadata") or {}).get("ownerReferences") or []:
-        if isinstance(ref, Mapping) and ref.get("kind") == kind and ref.get("controller"):
-            return dns_name(str(ref.get("name") or ""))
-    return None
+def rollout_marker(pod: Mapping[str, Any]) -> tuple[str, str] | None:
+    """(kind, name) of the apps/v1 object created when the pod's template last changed, or None.
+
+    A Deployment's pod: its controlling ReplicaSet. A StatefulSet's or
+    DaemonSet's pod: its ControllerRevision, which the pod's
+    ``controller-revision-hash`` label names (a StatefulSet writes the
+    revision's whole name there, a DaemonSet only the hash after its own name).
+    """
+    meta = pod.get("metadata") or {}
+    owner = next((r for r in meta.get("ownerReferences") or [] if isinstance(r, Mapping) and r.get("controller")), None)
+    if owner is None or owner.get("apiVersion") != "apps/v1":
+        return None
+    name = str(owner.get("name") or "")
+    revision = str((meta.get("labels") or {}).get("controller-revision-hash") or "")
+    match owner.get("kind"):
+        case "ReplicaSet":
+            found = dns_name(name)
+            return ("ReplicaSet", found) if found else None
+        case "StatefulSet" if revision:
+            found = dns_name(revision)
+        case "DaemonSet" if revision:
+            found = dns_name(f"{name}-{revision}")
+        case _:
+            return None
+    return ("ControllerRevision", found) if found else None
 
 
 def _time(text: Any) -> datetime | None:

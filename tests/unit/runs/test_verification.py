@@ -365,12 +365,13 @@ async def test_a_template_that_keeps_failing_sets_its_metric(
                     template="restart",
                     phase="Failed",
                     started_at=past,
+                    namespace="shop",
                 )
             )
             await history.record_outcome(run_id=f"old-{i}", outcome="Ineffective", decided_at=past)
         verifier = Verifier(kube=kube, learner=learner, clock=Clock(), history=history)
         assert await verifier.check(stored(api)) == "Effective"
-    assert REGISTRY.get_sample_value("suture_template_failing", {"template": "restart"}) == 1.0
+    assert REGISTRY.get_sample_value("suture_template_failing", {"namespace": "shop", "template": "restart"}) == 1.0
 
 
 async def test_a_rejected_approval_teaches_nothing_even_when_the_run_rolls_back(

@@ -263,7 +263,7 @@ async def test_a_template_that_keeps_failing_gets_the_condition_and_the_metric_a
     got = api.get("WorkflowTemplate", "flaky-fix", "shop")["status"]
     assert [c["type"] for c in got["conditions"]] == ["Valid", "Failing"]  # Valid kept
     assert (got["stats"]["runs"], got["stats"]["failed"], got["stats"]["lastOutcome"]) == (3, 3, "Ineffective")
-    assert REGISTRY.get_sample_value("suture_template_failing", {"template": "flaky-fix"}) == 1.0
+    assert REGISTRY.get_sample_value("suture_template_failing", {"namespace": "shop", "template": "flaky-fix"}) == 1.0
 
     # A verified Effective run breaks the streak: the condition turns False, the metric 0.
     clock.now += timedelta(minutes=1)  # decided after the failures (the learner stamps them with the real clock)
@@ -273,7 +273,7 @@ async def test_a_template_that_keeps_failing_gets_the_condition_and_the_metric_a
     assert condition is not None
     assert (condition["status"], condition["reason"]) == ("False", "NotFailing")
     assert condition["message"] == "1 of 4 decided runs were Effective"
-    assert REGISTRY.get_sample_value("suture_template_failing", {"template": "flaky-fix"}) == 0.0
+    assert REGISTRY.get_sample_value("suture_template_failing", {"namespace": "shop", "template": "flaky-fix"}) == 0.0
 
 
 def test_suture_validate_warns_when_its_environment_names_no_prometheus(

@@ -115,6 +115,69 @@ async def test_an_old_replicaset_is_no_recent_rollout_and_the_alerts_container_i
     assert (latest.termination_reason, latest.exit_code) == ("OOMKilled", 137)
 
 
+def revision(name: str, *, age: timedelta) -> dict[str, Any]:
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "ControllerRevision",
+        "metadata": {"name": name, "namespace": "shop", "creationTimestamp": _stamp(NOW - age)},
+        "revision": 2,
+    }
+
+
+def owned(kind: str, owner: str, revision_label: str | None, name: str = "db-0") -> dict[str, Any]:
+    """A pod of a StatefulSet or DaemonSet (``kind``), its ``controller-revision-hash`` label set when given."""
+    body = pod(name, owner=None)
+    body["metadata"]["ownerReferences"] = [{"apiVersion": "apps/v1", "kind": kind, "name": owner, "controller": True}]
+    if revision_label is not None:
+        body["metadata"]["labels"] = {"controller-revision-hash": revision_label}
+    return body
+
+
+@pytest.mark.parametrize(
+    ("kind", "label", "read"),
+    [
+        ("StatefulSet", "db-6c5b4d4f7", "db-6c5b4d4f7"),  # the revision's whole name
+        ("DaemonSet", "6c5b4d4f7", "db-6c5b4d4f7"),  # only the hash, after the DaemonSet's name
+    ],
+)
+async def test_a_statefulset_or_daemonset_pods_rollout_is_its_controller_revision_still_three_gets(
+    kind: str, label: str, read: str
+) -> None:
+    api = FakeKubeApi()
+    api.add(owned(kind, "db", label), node(), revision(read, age=timedelta(minutes=5)))
+    context = await reader(api).read({"namespace": "shop", "pod": "db-0"})
+    assert context is not None
+    assert context.recent_rollout is True
+    assert sorted(_reads(api)) == [
+        "GET /api/v1/namespaces/shop/pods/db-0",
+        "GET /api/v1/nodes/node-1",
+        f"GET /apis/apps/v1/namespaces/shop/controllerrevisions/{read}",
+    ]
+    api.add(revision(read, age=timedelta(days=2)))  # the same revision, long ago: no recent rollout
+    old = await reader(api).read({"namespace": "shop", "pod": "db-0"})
+    assert old is not None
+    assert old.recent_rollout is False
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        owned("StatefulSet", "db", None),  # no revision label: nothing to read
+        owned("StatefulSet", "db", "../secrets/x"),  # a label that is no object name is never sent
+        owned("DaemonSet", "db", "Bad_Hash"),
+        owned("Job", "db", "6c5b4d4f7"),  # not a rollout
+    ],
+    ids=["no-label", "bad-revision", "bad-hash", "job"],
+)
+async def test_a_pod_without_a_readable_revision_reads_no_rollout(body: dict[str, Any]) -> None:
+    api = FakeKubeApi()
+    api.add(body, node())
+    context = await reader(api).read({"namespace": "shop", "pod": "db-0"})
+    assert context is not None
+    assert context.recent_rollout is None
+    assert sorted(_reads(api)) == ["GET /api/v1/namespaces/shop/pods/db-0", "GET /api/v1/nodes/node-1"]
+
+
 async def test_a_deployment_alert_reads_its_rollout_and_a_node_alert_its_conditions() -> None:
     api = FakeKubeApi()
     progressing = {"type": "Progressing", "status": "True", "lastUpdateTime": _stamp(NOW - timedelta(hours=2))}
