@@ -244,13 +244,13 @@ def _open_recommender(data_dir: Path) -> Recommender | None:
 
 
 @kopf.index(GROUP, VERSION, "workflowtemplates")
-def template_index(body: kopf.Body, **_: Any) -> dict[str, IndexedTemplate]:
+async def template_index(body: kopf.Body, **_: Any) -> dict[str, IndexedTemplate]:
     """Every WorkflowTemplate the operator watches, for the receiver's candidate search."""
     return {"all": index_entry(dict(body))}
 
 
 @kopf.index(GROUP, VERSION, "clusterworkflowtemplates")
-def cluster_template_index(body: kopf.Body, **_: Any) -> dict[str, IndexedTemplate]:
+async def cluster_template_index(body: kopf.Body, **_: Any) -> dict[str, IndexedTemplate]:
     """Every ClusterWorkflowTemplate, for the receiver's candidate search."""
     return {"all": index_entry(dict(body))}
 
