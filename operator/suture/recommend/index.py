@@ -64,6 +64,7 @@ class Hits(Sequence[Hit]):
         point_at: Callable[[int], Point],
         seqs: npt.NDArray[np.int64] | None = None,
         versions: Sequence[str] | None = None,
+        vectors_of: Callable[[], npt.NDArray[np.float32]] | None = None,
     ) -> None:
         self.scores = scores
         self.effective = effective
@@ -72,6 +73,15 @@ class Hits(Sequence[Hit]):
         self.versions: Sequence[str] = [""] * len(scores) if versions is None else versions
         """The template version each hit ran ("" when not known)."""
         self._point_at = point_at
+        self._vectors_of = vectors_of
+
+    def vectors(self) -> npt.NDArray[np.float32]:
+        """The hits' stored vectors, one row each (built on demand: only some similarities read them)."""
+        if self._vectors_of is not None:
+            return self._vectors_of()
+        if len(self) == 0:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([self._point_at(i).vector for i in range(len(self))]).astype(np.float32)
 
     @classmethod
     def of(cls, hits: Sequence[Hit]) -> Hits:

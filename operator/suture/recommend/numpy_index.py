@@ -109,6 +109,7 @@ class _Segment:
             lambda i: self.point(rows[i], copy=False),
             self.seqs[order],
             [self.versions[r] for r in rows],
+            lambda: self.columns[:, order].T,
         )
 
 

@@ -41,7 +41,7 @@ import numpy as np
 from suture.recommend.alerts import Candidate
 from suture.recommend.features import Vector
 from suture.recommend.index import Hits
-from suture.recommend.weights import WeightMode
+from suture.recommend.weights import Relevance, WeightMode
 
 Choose = Literal["mean", "thompson", "ucb"]
 Similarity = Literal["cosine", "containment"]
@@ -77,6 +77,25 @@ class Policy:
     """Weight share (x IDF) a token has before outcomes show whether it matters; see TokenWeights."""
     shrink: float = 5.0
     """Outcomes a token needs before its learned relevance counts half."""
+    relevance: Relevance = "shift"
+    """The statistic behind a token's learned relevance (see TokenWeights): ``shift``, ``contrast`` or ``phi``."""
+    stats_window: int | None = None
+    """Count only each family's last N outcomes in token statistics (IDF and relevance); None: all of them."""
+    prior_base: float = 0.5
+    """The prior mean before priority and text nudges: the optimism an untried template is explored with."""
+    pool_strength: float = 1.0
+    """Pseudo-counts of the rate borrowed from other families (with ``pool``)."""
+    own_relevance: float = 0.0
+    """Share of token relevance learned from the candidate template's own outcomes when searching its past
+    alerts (the rest from all templates of the family); 0: one set of weights per family."""
+    min_similarity: float = 0.0
+    """Neighbours less similar than this count nothing."""
+    extra_weight: float = 0.0
+    """With ``containment``: how much a past alert's weighted tokens that this alert lacks dilute its similarity
+    (0: not at all; 1: weighted Jaccard, shared / (this alert's + the extras))."""
+    search_factor: int = 1
+    """Past alerts fetched per template, as a multiple of ``neighbours``; the ``neighbours`` most similar count
+    (more than 1 matters only with ``extra_weight``, where the search's order is not the similarity's)."""
     half_life: float | None = None
     """Outcomes (of any alert) after which a past outcome's evidence counts half; None: never fades.
     Measured on the learning benchmark's development seeds (21-30): 300 cost about 1 point, so off."""
@@ -166,6 +185,10 @@ def gather(
     *,
     query_mass: float,
     sharpness: float,
+    min_similarity: float = 0.0,
+    weights: Vector | None = None,
+    extra_weight: float = 0.0,
+    keep: int | None = None,
     now: int = 0,
     half_life: float | None = None,
     version: str = "",
@@ -179,8 +202,22 @@ def gather(
     ev = Evidence(version=version)
     if query_mass <= 0 or len(hits) == 0:
         return ev
-    similarity = np.clip(hits.scores.astype(np.float64) / query_mass, 0.0, 1.0)
+    if extra_weight > 0 and weights is not None:
+        # What the past alert has beyond this alert's tokens (its weighted mass outside the query) dilutes
+        # the similarity: at 1 it is the weighted Jaccard index, at 0 plain containment.
+        shared = hits.scores.astype(np.float64)
+        extras = np.maximum(hits.vectors().astype(np.float64) @ weights.astype(np.float64) - shared, 0.0)
+        similarity = np.clip(shared / (query_mass + extra_weight * extras), 0.0, 1.0)
+    else:
+        similarity = np.clip(hits.scores.astype(np.float64) / query_mass, 0.0, 1.0)
     weight = similarity**sharpness
+    counted = len(hits)
+    if keep is not None and len(hits) > keep:
+        # The search ranked by shared mass; only the ``keep`` nearest by this similarity count.
+        weight[np.argsort(-similarity, kind="stable")[keep:]] = 0.0
+        counted = keep
+    if min_similarity > 0:
+        weight = np.where(similarity >= min_similarity, weight, 0.0)
     if half_life:
         weight = weight * 0.5 ** (np.maximum(now - hits.seqs, 0) / half_life)
     if version:
@@ -190,8 +227,9 @@ def gather(
         ev.older = len(hits) - ev.current
     ev.wins = float(weight[hits.effective].sum())
     ev.losses = float(weight[~hits.effective].sum())
-    # Explanations name a few; their points are built only for those.
-    for i in range(min(SHOWN_NEIGHBOURS, len(hits))):
+    # Explanations name a few, nearest first; their points are built only for those.
+    shown = np.argsort(-similarity, kind="stable")[:SHOWN_NEIGHBOURS].tolist()
+    for i in shown:
         point = hits.point(i)
         ev.neighbours.append(
             Neighbour(
@@ -201,7 +239,7 @@ def gather(
                 similarity=round(float(similarity[i]), 4),
             )
         )
-    ev.count = len(hits)
+    ev.count = counted
     return ev
 
 
@@ -217,7 +255,7 @@ def text_overlap(candidate: Candidate, alert_tokens: tuple[str, ...]) -> float:
 
 def prior_mean(candidate: Candidate, alert_tokens: tuple[str, ...], policy: Policy) -> float:
     """0.5 nudged by priority and by the template's words found in the alert; stays within 0.05..0.95."""
-    mean = 0.5 + policy.priority_weight * candidate.priority / 100.0
+    mean = policy.prior_base + policy.priority_weight * candidate.priority / 100.0
     mean += policy.text_weight * text_overlap(candidate, alert_tokens)
     return float(min(max(mean, 0.05), 0.95))
 
@@ -230,8 +268,8 @@ def posterior(
     beta = policy.prior_strength * (1.0 - prior) + evidence.losses
     if pooled is not None and evidence.total == 0 and pooled[1] > 0:
         rate = pooled[0] / pooled[1]
-        alpha += rate
-        beta += 1.0 - rate
+        alpha += policy.pool_strength * rate
+        beta += policy.pool_strength * (1.0 - rate)
     return alpha, beta
 
 
