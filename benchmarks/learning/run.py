@@ -225,11 +225,22 @@ def compare(args: argparse.Namespace) -> int:
     seeds = list(range(args.first_seed, args.first_seed + args.seeds))
     jobs = [(seed, args.alerts, base, candidates) for seed in seeds]
     started = time.perf_counter()
+    results: list[tuple[float, list[float]]] = []
+
+    def progress(seed: int, result: tuple[float, list[float]]) -> None:
+        # One line per seed on stderr: a long comparison can be read before it ends.
+        results.append(result)
+        ceiling, lasts = result
+        diffs = " ".join(f"{100.0 * (last - lasts[0]) / ceiling:+.2f}" for last in lasts[1:])
+        print(f"seed {seed}: base {100.0 * lasts[0] / ceiling:.2f}% diffs {diffs}", file=sys.stderr, flush=True)
+
     if args.jobs > 1:
         with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            results = list(pool.map(_paired_seed, jobs))
+            for seed, result in zip(seeds, pool.map(_paired_seed, jobs), strict=True):
+                progress(seed, result)
     else:
-        results = [_paired_seed(job) for job in jobs]
+        for seed, job in zip(seeds, jobs, strict=True):
+            progress(seed, _paired_seed(job))
     elapsed = time.perf_counter() - started
     shares = [[100.0 * last / ceiling for last in lasts] for ceiling, lasts in results]
     base_share = [s[0] for s in shares]
@@ -267,9 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         help="paired comparison of Policy(KEY=VALUE, ...) against --base, per seed (repeatable)",
     )
     parser.add_argument("--base", default="", metavar="KEY=VALUE[,...]", help="the policy compared against")
-    parser.add_argument(
-        "--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes for --compare"
-    )
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes for --compare")
     args = parser.parse_args(argv)
     if args.compare:
         return compare(args)

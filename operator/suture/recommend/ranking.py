@@ -77,7 +77,7 @@ class Policy:
     """Weight share (x IDF) a token has before outcomes show whether it matters; see TokenWeights."""
     shrink: float = 5.0
     """Outcomes a token needs before its learned relevance counts half."""
-    relevance: Relevance = "shift"
+    relevance: Relevance = "phi"
     """The statistic behind a token's learned relevance (see TokenWeights): ``shift``, ``contrast`` or ``phi``."""
     stats_window: int | None = None
     """Count only each family's last N outcomes in token statistics (IDF and relevance); None: all of them."""
@@ -90,7 +90,7 @@ class Policy:
     alerts (the rest from all templates of the family); 0: one set of weights per family."""
     min_similarity: float = 0.0
     """Neighbours less similar than this count nothing."""
-    extra_weight: float = 0.0
+    extra_weight: float = 0.15
     """With ``containment``: how much a past alert's weighted tokens that this alert lacks dilute its similarity
     (0: not at all; 1: weighted Jaccard, shared / (this alert's + the extras))."""
     search_factor: int = 1

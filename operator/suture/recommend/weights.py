@@ -147,7 +147,9 @@ class TokenWeights:
         effect, size = self._effects(fam)
         relevance = self._shrunk(effect, size)
         if row is not None:
-            relevance = (1.0 - self.own) * relevance + self.own * self._shrunk(effect[row : row + 1], size[row : row + 1])
+            relevance = (1.0 - self.own) * relevance + self.own * self._shrunk(
+                effect[row : row + 1], size[row : row + 1]
+            )
         weights: Array = idf * (self.floor + relevance)
         return weights
 
