@@ -81,21 +81,9 @@ class Policy:
     """The statistic behind a token's learned relevance (see TokenWeights): ``shift``, ``contrast`` or ``phi``."""
     stats_window: int | None = None
     """Count only each family's last N outcomes in token statistics (IDF and relevance); None: all of them."""
-    prior_base: float = 0.5
-    """The prior mean before priority and text nudges: the optimism an untried template is explored with."""
-    pool_strength: float = 1.0
-    """Pseudo-counts of the rate borrowed from other families (with ``pool``)."""
-    own_relevance: float = 0.0
-    """Share of token relevance learned from the candidate template's own outcomes when searching its past
-    alerts (the rest from all templates of the family); 0: one set of weights per family."""
-    min_similarity: float = 0.0
-    """Neighbours less similar than this count nothing."""
     extra_weight: float = 0.15
     """With ``containment``: how much a past alert's weighted tokens that this alert lacks dilute its similarity
     (0: not at all; 1: weighted Jaccard, shared / (this alert's + the extras))."""
-    search_factor: int = 1
-    """Past alerts fetched per template, as a multiple of ``neighbours``; the ``neighbours`` most similar count
-    (more than 1 matters only with ``extra_weight``, where the search's order is not the similarity's)."""
     half_life: float | None = None
     """Outcomes (of any alert) after which a past outcome's evidence counts half; None: never fades.
     Measured on the learning benchmark's development seeds (21-30): 300 cost about 1 point, so off."""
@@ -185,10 +173,8 @@ def gather(
     *,
     query_mass: float,
     sharpness: float,
-    min_similarity: float = 0.0,
     weights: Vector | None = None,
     extra_weight: float = 0.0,
-    keep: int | None = None,
     now: int = 0,
     half_life: float | None = None,
     version: str = "",
@@ -211,13 +197,6 @@ def gather(
     else:
         similarity = np.clip(hits.scores.astype(np.float64) / query_mass, 0.0, 1.0)
     weight = similarity**sharpness
-    counted = len(hits)
-    if keep is not None and len(hits) > keep:
-        # The search ranked by shared mass; only the ``keep`` nearest by this similarity count.
-        weight[np.argsort(-similarity, kind="stable")[keep:]] = 0.0
-        counted = keep
-    if min_similarity > 0:
-        weight = np.where(similarity >= min_similarity, weight, 0.0)
     if half_life:
         weight = weight * 0.5 ** (np.maximum(now - hits.seqs, 0) / half_life)
     if version:
@@ -239,7 +218,7 @@ def gather(
                 similarity=round(float(similarity[i]), 4),
             )
         )
-    ev.count = counted
+    ev.count = len(hits)
     return ev
 
 
@@ -255,7 +234,7 @@ def text_overlap(candidate: Candidate, alert_tokens: tuple[str, ...]) -> float:
 
 def prior_mean(candidate: Candidate, alert_tokens: tuple[str, ...], policy: Policy) -> float:
     """0.5 nudged by priority and by the template's words found in the alert; stays within 0.05..0.95."""
-    mean = policy.prior_base + policy.priority_weight * candidate.priority / 100.0
+    mean = 0.5 + policy.priority_weight * candidate.priority / 100.0
     mean += policy.text_weight * text_overlap(candidate, alert_tokens)
     return float(min(max(mean, 0.05), 0.95))
 
@@ -268,8 +247,8 @@ def posterior(
     beta = policy.prior_strength * (1.0 - prior) + evidence.losses
     if pooled is not None and evidence.total == 0 and pooled[1] > 0:
         rate = pooled[0] / pooled[1]
-        alpha += policy.pool_strength * rate
-        beta += policy.pool_strength * (1.0 - rate)
+        alpha += rate
+        beta += 1.0 - rate
     return alpha, beta
 
 

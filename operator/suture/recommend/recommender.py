@@ -49,7 +49,6 @@ class Recommender:
             shrink=self.policy.shrink,
             relevance=self.policy.relevance,
             window=self.policy.stats_window,
-            own=self.policy.own_relevance,
         )
         self._rng = np.random.default_rng(seed)
         self._models = OutcomeModels(dim=featurizer.dim, drift=self.policy.model_drift)
@@ -122,14 +121,8 @@ class Recommender:
                 for t in features.tokens
                 if t.startswith("ctx:")
             )
-            ranked = []
-            for cand in cands:
-                searched = weights
-                if self.policy.own_relevance > 0:
-                    # Each template searched with the tokens that matter for its own outcomes (in part).
-                    searched = self._weights.template_weights(view.name, cand.name)
-                    query, norms, mass = weighted_query(features.vector, searched, self.policy.similarity)
-                ranked.append(self._score(view, cand, features, (query, norms, mass, searched), top_features, live))
+            search = (query, norms, mass, weights)
+            ranked = [self._score(view, cand, features, search, top_features, live) for cand in cands]
         order = sorted(range(len(ranked)), key=lambda i: (-ranked[i].score, -cands[i].priority, i))
         return [ranked[i] for i in order]
 
@@ -151,17 +144,13 @@ class Recommender:
         """One candidate's score; ``search`` is (query, norms, query mass, weights) from :func:`weighted_query`."""
         policy = self.policy
         query, norms, mass, weights = search
-        hits = self._index.search(
-            query, family=view.name, template=cand.name, limit=policy.neighbours * policy.search_factor, norms=norms
-        )
+        hits = self._index.search(query, family=view.name, template=cand.name, limit=policy.neighbours, norms=norms)
         evidence = gather(
             hits,
             query_mass=mass,
             sharpness=policy.sharpness,
-            min_similarity=policy.min_similarity,
             weights=weights if policy.similarity == "containment" else None,
             extra_weight=policy.extra_weight,
-            keep=policy.neighbours,
             now=self._seq,
             half_life=policy.half_life,
             version=cand.version,

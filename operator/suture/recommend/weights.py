@@ -43,7 +43,6 @@ class _Family:
     total_runs: Array = field(init=False)  # (templates,)
     total_wins: Array = field(init=False)
     cached: Vector | None = None
-    cached_templates: dict[str, Vector] = field(default_factory=dict)
     recent: deque[tuple[int, npt.NDArray[np.intp], bool]] = field(default_factory=deque)
     """With a window: (template row, dimensions set, effective) of the outcomes still counted, oldest first."""
 
@@ -77,7 +76,6 @@ class TokenWeights:
         shrink: float = 5.0,
         relevance: Relevance = "shift",
         window: int | None = None,
-        own: float = 0.0,
     ):
         self.dim = dim
         self.mode: WeightMode = mode
@@ -85,8 +83,6 @@ class TokenWeights:
         """The statistic of a token's relevance; see :meth:`_relevance`."""
         self.window = window
         """Count only each family's last ``window`` outcomes (IDF and relevance follow drift); None: all."""
-        self.own = own
-        """Share of a template's relevance taken from its own outcomes (the rest: the family's, all templates)."""
         self.floor = floor
         """Weight share every token keeps before any outcome shows it matters (the cold-start similarity)."""
         self.shrink = shrink
@@ -106,7 +102,6 @@ class TokenWeights:
             while len(fam.recent) > self.window:
                 self._count(fam, *fam.recent.popleft(), -1.0)
         fam.cached = None
-        fam.cached_templates.clear()
 
     @staticmethod
     def _count(fam: _Family, row: int, used: npt.NDArray[np.intp], effective: bool, sign: float) -> None:
@@ -128,39 +123,20 @@ class TokenWeights:
             fam.cached = self._compute(fam).astype(np.float32)
         return fam.cached
 
-    def template_weights(self, family: str, template: str) -> Vector:
-        """The weights for searching ``template``'s past alerts: with ``own`` > 0, its own relevance blended in."""
-        fam = self._families.get(family)
-        if self.own <= 0 or fam is None or self.mode != "idf-relevance" or template not in fam.templates:
-            return self.weights(family)
-        found = fam.cached_templates.get(template)
-        if found is None:
-            found = fam.cached_templates[template] = self._compute(fam, fam.templates[template]).astype(np.float32)
-        return found
-
-    def _compute(self, fam: _Family, row: int | None = None) -> Array:
+    def _compute(self, fam: _Family) -> Array:
         # A dimension no stored alert of the family has cannot match anything; weighting it 0 keeps an
         # alert's never-seen tokens (its own pod name) from diluting every similarity.
         idf = np.where(fam.df > 0, np.log((fam.docs + 1.0) / (fam.df + 1.0)) + 1.0, 0.0)
         if self.mode == "idf":
             return idf
         effect, size = self._effects(fam)
-        relevance = self._shrunk(effect, size)
-        if row is not None:
-            relevance = (1.0 - self.own) * relevance + self.own * self._shrunk(
-                effect[row : row + 1], size[row : row + 1]
-            )
-        weights: Array = idf * (self.floor + relevance)
+        seen = size.sum(axis=0)
+        relevance = (size * effect).sum(axis=0) / np.maximum(seen, 1e-9)
+        weights: Array = idf * (self.floor + relevance * seen / (seen + self.shrink))
         return weights
 
-    def _shrunk(self, effect: Array, size: Array) -> Array:
-        seen = size.sum(axis=0)
-        mean = (size * effect).sum(axis=0) / np.maximum(seen, 1e-9)
-        shrunk: Array = mean * seen / (seen + self.shrink)
-        return shrunk
-
     def _effects(self, fam: _Family) -> tuple[Array, Array]:
-        """Per dimension, 0..1: how much the token's presence tells about templates' outcomes in the family.
+        """Per (template, dimension), 0..1: how much the token tells about the template's outcomes, and on how many.
 
         ``shift``: how far a template's success rate with the token present strays
         from its rate overall (Laplace-smoothed), averaged over templates by runs
@@ -171,9 +147,9 @@ class TokenWeights:
         every alert counts nothing. ``phi``: the correlation between the token's
         presence and the outcome (the chi-square statistic scaled to 0..1 by n),
         which reads presence and absence alike.
-        Returned per (template, dimension) as (effect, sample size); the relevance
-        is the size-weighted mean effect, shrunk towards 0 with ``shrink`` outcomes
-        behind it counting half.
+        Returned as (effect, sample size); a token's relevance is the size-weighted
+        mean effect over templates, shrunk towards 0 with ``shrink`` outcomes behind
+        it counting half.
         """
         runs, wins = np.maximum(fam.runs, 0.0), np.maximum(fam.wins, 0.0)
         total_runs, total_wins = fam.total_runs[:, None], fam.total_wins[:, None]

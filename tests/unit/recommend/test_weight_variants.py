@@ -1,5 +1,5 @@
-"""Token-weight statistics and similarity variants: relevance by contrast or phi, windows, per-template relevance,
-and a past alert's extra tokens diluting its similarity."""
+"""Token-weight statistics and similarity variants: relevance by contrast or phi, a window of outcomes, and a past
+alert's extra tokens diluting its similarity."""
 
 from __future__ import annotations
 
@@ -67,20 +67,6 @@ def test_a_window_forgets_the_oldest_outcomes_exactly() -> None:
     unbounded = TokenWeights(dim=DIM)
     feed(unbounded, old + recent)
     assert not np.allclose(unbounded.weights("F"), fresh.weights("F"))
-
-
-def test_own_relevance_weighs_what_matters_for_that_template() -> None:
-    # Token 1 splits the outcomes of "a" only; "b" works or fails regardless of it.
-    rows = []
-    for i in range(20):
-        rows.append(("a", (0, 1) if i % 2 else (0, 2), bool(i % 2)))
-        rows.append(("b", (0, 1) if i % 2 else (0, 2), i % 4 < 2))
-    w = TokenWeights(dim=DIM, own=0.5)
-    feed(w, rows)
-    family = w.weights("F")
-    assert w.template_weights("F", "a")[1] > family[1] > w.template_weights("F", "b")[1]
-    assert w.template_weights("F", "unseen") is family
-    assert TokenWeights(dim=DIM).template_weights("F", "a").shape == (DIM,)
 
 
 def hits_of(*vectors: np.ndarray, query: np.ndarray) -> Hits:  # type: ignore[type-arg]
