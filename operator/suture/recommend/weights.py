@@ -6,11 +6,12 @@ they dominate. Each dimension's weight here is
 
     IDF within the family  x  (floor + relevance learned from outcomes)
 
-where relevance measures how much a token's presence shifts a template's
-success rate in this family, shrunk towards zero until the token has been seen
-with enough outcomes. Identity tokens seldom recur, so their relevance stays
-near zero; ``reason=OOMKilled`` splits the outcomes of ``increase-memory`` and
-earns a large weight.
+where relevance measures how much a token tells about a template's outcomes
+in this family (by default the phi coefficient of the token's presence and the
+outcome, averaged over templates), shrunk towards zero until the token has been
+seen with enough outcomes. Identity tokens seldom recur, so their relevance
+stays near zero; ``reason=OOMKilled`` splits the outcomes of
+``increase-memory`` and earns a large weight.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ class TokenWeights:
         mode: WeightMode = "idf-relevance",
         floor: float = 0.05,
         shrink: float = 5.0,
-        relevance: Relevance = "shift",
+        relevance: Relevance = "phi",
         window: int | None = None,
     ):
         self.dim = dim
