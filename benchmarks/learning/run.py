@@ -160,6 +160,8 @@ def policies(seed: int, settings: Settings, variants: bool) -> list[Chooser]:
             Suture("suture, thompson sampling", seed, Policy(choose="thompson")),
             Suture("suture, uniform token weights", seed, Policy(weights="uniform")),
             Suture("suture, idf weights only", seed, Policy(weights="idf")),
+            Suture("suture, relevance by rate shift", seed, Policy(relevance="shift")),
+            Suture("suture, extra tokens not counted", seed, Policy(extra_weight=0.0)),
             Suture("suture, no pooling across families", seed, Policy(pool=False)),
             Suture("suture, 8 neighbours", seed, Policy(neighbours=8)),
             Suture("suture, weighted cosine similarity", seed, Policy(similarity="cosine")),
