@@ -19,7 +19,7 @@ its drift, success table) but not each alert's cause. ``--variants`` adds
 Suture's design alternatives (Thompson sampling, token weighting, pooling).
 
 ``--compare KEY=VALUE[,KEY=VALUE...]`` (repeatable) is the paired comparison
-for tuning: each candidate is ``Policy(**overrides)`` (``dim=N`` sets the
+for tuning: each candidate is ``Policy(**overrides)`` over the current defaults, not over ``--base`` (``dim=N`` sets the
 featurizer's width instead), played on every seed beside the default (or
 ``--base``) on the same alerts and random numbers. Per seed it takes the
 difference in last-500 success as % of that seed's ceiling, and prints the

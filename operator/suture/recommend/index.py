@@ -64,7 +64,7 @@ class Hits(Sequence[Hit]):
         point_at: Callable[[int], Point],
         seqs: npt.NDArray[np.int64] | None = None,
         versions: Sequence[str] | None = None,
-        vectors_of: Callable[[], npt.NDArray[np.float32]] | None = None,
+        masses_of: Callable[[Vector], npt.NDArray[np.float64]] | None = None,
     ) -> None:
         self.scores = scores
         self.effective = effective
@@ -73,15 +73,17 @@ class Hits(Sequence[Hit]):
         self.versions: Sequence[str] = [""] * len(scores) if versions is None else versions
         """The template version each hit ran ("" when not known)."""
         self._point_at = point_at
-        self._vectors_of = vectors_of
+        self._masses_of = masses_of
 
-    def vectors(self) -> npt.NDArray[np.float32]:
-        """The hits' stored vectors, one row each (built on demand: only some similarities read them)."""
-        if self._vectors_of is not None:
-            return self._vectors_of()
+    def masses(self, weights: Vector) -> npt.NDArray[np.float64]:
+        """Each hit's weighted mass, ``weights . vector`` over all its dimensions (the query's and the rest)."""
+        if self._masses_of is not None:
+            return self._masses_of(weights)
         if len(self) == 0:
-            return np.zeros((0, 0), dtype=np.float32)
-        return np.stack([self._point_at(i).vector for i in range(len(self))]).astype(np.float32)
+            return np.zeros(0)
+        stacked = np.stack([self._point_at(i).vector for i in range(len(self))]).astype(np.float64)
+        masses: npt.NDArray[np.float64] = stacked @ weights.astype(np.float64)
+        return masses
 
     @classmethod
     def of(cls, hits: Sequence[Hit]) -> Hits:

@@ -201,7 +201,7 @@ def gather(
         # What the past alert has beyond this alert's tokens (its weighted mass outside the query) dilutes
         # the similarity: at 1 it is the weighted Jaccard index, at 0 plain containment.
         shared = hits.scores.astype(np.float64)
-        extras = np.maximum(hits.vectors().astype(np.float64) @ weights.astype(np.float64) - shared, 0.0)
+        extras = np.maximum(hits.masses(weights) - shared, 0.0)
         similarity = np.clip(shared / (query_mass + extra_weight * extras), 0.0, 1.0)
     else:
         similarity = np.clip(hits.scores.astype(np.float64) / query_mass, 0.0, 1.0)

@@ -81,7 +81,7 @@ def test_extra_tokens_of_a_past_alert_dilute_its_similarity() -> None:
     query = vec(0, 1) * weights
     same, bigger = vec(0, 1), vec(0, 1, 2, 3)
     hits = hits_of(same, bigger, query=query)
-    np.testing.assert_array_equal(hits.vectors(), np.stack([same, bigger]))
+    np.testing.assert_array_equal(hits.masses(weights), [2.0, 4.0])
     mass = float(query.sum())
     plain = gather(hits, query_mass=mass, sharpness=1.0)
     assert [n.similarity for n in plain.neighbours] == [1.0, 1.0]
@@ -91,13 +91,21 @@ def test_extra_tokens_of_a_past_alert_dilute_its_similarity() -> None:
     assert half.neighbours[1].similarity == pytest.approx(2 / 3, abs=1e-4)
 
 
-def test_the_embedded_index_hands_out_its_hits_vectors() -> None:
+def test_the_embedded_index_gives_its_hits_weighted_masses() -> None:
     r = Recommender.in_memory()
     first = alert(pod="a", description="OOMKilled connection refused")
     r.record_outcome(first, "restart-pod", "Effective")
     vector = r.featurizer.featurize(*_view_and_context(first)).vector
     hits = r._index.search(vector, family="KubePodCrashLooping", template="restart-pod", limit=5)
-    np.testing.assert_array_equal(hits.vectors(), vector[None, :])
+    weights = np.arange(len(vector), dtype=np.float32)
+    np.testing.assert_allclose(hits.masses(weights), [float(vector @ weights)])
+    # A point with more set dimensions than the row-wise lists hold widens them.
+    wide = np.ones(len(vector), dtype=np.float32)
+    r._index.add(
+        Point(id="wide", family="KubePodCrashLooping", template="restart-pod", effective=True, seq=9, vector=wide)
+    )
+    hits = r._index.search(wide, family="KubePodCrashLooping", template="restart-pod", limit=5)
+    np.testing.assert_allclose(sorted(hits.masses(weights)), sorted([float(vector @ weights), float(wide @ weights)]))
 
 
 def _view_and_context(payload: dict[str, object]) -> tuple[object, None]:
