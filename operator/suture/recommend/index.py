@@ -64,6 +64,7 @@ class Hits(Sequence[Hit]):
         point_at: Callable[[int], Point],
         seqs: npt.NDArray[np.int64] | None = None,
         versions: Sequence[str] | None = None,
+        masses_of: Callable[[Vector], npt.NDArray[np.float64]] | None = None,
     ) -> None:
         self.scores = scores
         self.effective = effective
@@ -72,6 +73,17 @@ class Hits(Sequence[Hit]):
         self.versions: Sequence[str] = [""] * len(scores) if versions is None else versions
         """The template version each hit ran ("" when not known)."""
         self._point_at = point_at
+        self._masses_of = masses_of
+
+    def masses(self, weights: Vector) -> npt.NDArray[np.float64]:
+        """Each hit's weighted mass, ``weights . vector`` over all its dimensions (the query's and the rest)."""
+        if self._masses_of is not None:
+            return self._masses_of(weights)
+        if len(self) == 0:
+            return np.zeros(0)
+        stacked = np.stack([self._point_at(i).vector for i in range(len(self))]).astype(np.float64)
+        masses: npt.NDArray[np.float64] = stacked @ weights.astype(np.float64)
+        return masses
 
     @classmethod
     def of(cls, hits: Sequence[Hit]) -> Hits:

@@ -56,6 +56,10 @@ class _Segment:
         self.seqs: npt.NDArray[np.int64] = np.zeros(16, dtype=np.int64)
         self.fingerprints: list[str] = []
         self.versions: list[str] = []
+        # Each point's set dimensions and values, row by row (padded with dimension ``dim``, value 0): a hit's
+        # weighted mass reads one short row, where the transposed matrix would cost a cache miss per dimension.
+        self.nz: npt.NDArray[np.int32] = np.full((16, 32), dim, dtype=np.int32)
+        self.nz_values: npt.NDArray[np.float32] = np.zeros((16, 32), dtype=np.float32)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -68,6 +72,15 @@ class _Segment:
             self.columns = grown
             self.effective = np.concatenate([self.effective, np.zeros(n, dtype=np.bool_)])
             self.seqs = np.concatenate([self.seqs, np.zeros(n, dtype=np.int64)])
+            self.nz = np.vstack([self.nz, np.full_like(self.nz, self.columns.shape[0])])
+            self.nz_values = np.vstack([self.nz_values, np.zeros_like(self.nz_values)])
+        used = np.flatnonzero(point.vector)
+        if len(used) > self.nz.shape[1]:
+            extra = len(used) - self.nz.shape[1]
+            self.nz = np.hstack([self.nz, np.full((self.nz.shape[0], extra), self.columns.shape[0], dtype=np.int32)])
+            self.nz_values = np.hstack([self.nz_values, np.zeros((self.nz.shape[0], extra), dtype=np.float32)])
+        self.nz[n, : len(used)] = used
+        self.nz_values[n, : len(used)] = point.vector[used]
         self.columns[:, n] = point.vector
         self.effective[n] = point.effective
         self.ids.append(point.id)
@@ -109,7 +122,14 @@ class _Segment:
             lambda i: self.point(rows[i], copy=False),
             self.seqs[order],
             [self.versions[r] for r in rows],
+            lambda weights: self.masses(order, weights),
         )
+
+    def masses(self, rows: npt.NDArray[np.intp], weights: Vector) -> npt.NDArray[np.float64]:
+        """Each row's weighted mass (weights . vector), from the row-wise nonzero lists."""
+        padded = np.append(weights.astype(np.float64), 0.0)
+        masses: npt.NDArray[np.float64] = (padded[self.nz[rows]] * self.nz_values[rows]).sum(axis=1)
+        return masses
 
 
 _NO_HITS = Hits(np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.bool_), lambda i: _no_point(i))

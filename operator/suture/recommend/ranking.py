@@ -4,7 +4,10 @@ For a candidate template and an alert of family F:
 
 1. Search F's past alerts where that template ran, with the query weighted by
    :class:`~suture.recommend.weights.TokenWeights`. A neighbour's similarity is
-   the share of the query's weighted mass it also carries (0..1).
+   the weighted mass it shares with the query, divided by the query's mass plus
+   ``extra_weight`` (0.15) times the weighted mass of the tokens it has and this
+   alert lacks (0..1): a past alert that carried a telling token (OOMKilled)
+   this one lacks is less like it, which plain containment could not see.
 2. Each of the ``neighbours`` nearest counts ``similarity ** sharpness`` as
    evidence, Effective or Ineffective, on top of a Beta prior whose mean is 0.5
    nudged by the template's ``priority`` and its words' overlap with the alert,
@@ -41,7 +44,7 @@ import numpy as np
 from suture.recommend.alerts import Candidate
 from suture.recommend.features import Vector
 from suture.recommend.index import Hits
-from suture.recommend.weights import WeightMode
+from suture.recommend.weights import Relevance, WeightMode
 
 Choose = Literal["mean", "thompson", "ucb"]
 Similarity = Literal["cosine", "containment"]
@@ -77,6 +80,19 @@ class Policy:
     """Weight share (x IDF) a token has before outcomes show whether it matters; see TokenWeights."""
     shrink: float = 5.0
     """Outcomes a token needs before its learned relevance counts half."""
+    relevance: Relevance = "phi"
+    """The statistic behind a token's learned relevance (see TokenWeights). ``phi`` (the correlation of the token's
+    presence with the outcome, which reads its absence too) beat ``shift`` (the rate with the token against the
+    overall rate) by 1.0 +- 0.3 points of the ceiling on the learning benchmark (60 development seeds, paired);
+    ``contrast`` (the rate with against without) by 0.55 +- 0.26."""
+    stats_window: int | None = None
+    """Count only each family's last N outcomes in token statistics (IDF and relevance); None: all of them.
+    Bounded work per outcome (one subtraction); see benchmarks/learning/README.md for 100."""
+    extra_weight: float = 0.15
+    """With ``containment``: how much a past alert's weighted tokens that this alert lacks dilute its similarity
+    (0: not at all; 1: weighted Jaccard, shared / (this alert's + the extras)). On the learning benchmark
+    (60 development seeds, paired) 0.15 gained 1.0 +- 0.3 points of the ceiling, 0.3 0.6 +- 0.4, 0.5 nothing;
+    with ``phi`` relevance the two together gained more than either (benchmarks/learning/README.md)."""
     half_life: float | None = None
     """Outcomes (of any alert) after which a past outcome's evidence counts half; None: never fades.
     Measured on the learning benchmark's development seeds (21-30): 300 cost about 1 point, so off."""
@@ -166,6 +182,8 @@ def gather(
     *,
     query_mass: float,
     sharpness: float,
+    weights: Vector | None = None,
+    extra_weight: float = 0.0,
     now: int = 0,
     half_life: float | None = None,
     version: str = "",
@@ -179,7 +197,14 @@ def gather(
     ev = Evidence(version=version)
     if query_mass <= 0 or len(hits) == 0:
         return ev
-    similarity = np.clip(hits.scores.astype(np.float64) / query_mass, 0.0, 1.0)
+    if extra_weight > 0 and weights is not None:
+        # What the past alert has beyond this alert's tokens (its weighted mass outside the query) dilutes
+        # the similarity: at 1 it is the weighted Jaccard index, at 0 plain containment.
+        shared = hits.scores.astype(np.float64)
+        extras = np.maximum(hits.masses(weights) - shared, 0.0)
+        similarity = np.clip(shared / (query_mass + extra_weight * extras), 0.0, 1.0)
+    else:
+        similarity = np.clip(hits.scores.astype(np.float64) / query_mass, 0.0, 1.0)
     weight = similarity**sharpness
     if half_life:
         weight = weight * 0.5 ** (np.maximum(now - hits.seqs, 0) / half_life)
@@ -190,8 +215,9 @@ def gather(
         ev.older = len(hits) - ev.current
     ev.wins = float(weight[hits.effective].sum())
     ev.losses = float(weight[~hits.effective].sum())
-    # Explanations name a few; their points are built only for those.
-    for i in range(min(SHOWN_NEIGHBOURS, len(hits))):
+    # Explanations name a few, nearest first; their points are built only for those.
+    shown = np.argsort(-similarity, kind="stable")[:SHOWN_NEIGHBOURS].tolist()
+    for i in shown:
         point = hits.point(i)
         ev.neighbours.append(
             Neighbour(

@@ -43,7 +43,12 @@ class Recommender:
         self.featurizer = featurizer
         self._index = index
         self._weights = TokenWeights(
-            dim=featurizer.dim, mode=self.policy.weights, floor=self.policy.floor, shrink=self.policy.shrink
+            dim=featurizer.dim,
+            mode=self.policy.weights,
+            floor=self.policy.floor,
+            shrink=self.policy.shrink,
+            relevance=self.policy.relevance,
+            window=self.policy.stats_window,
         )
         self._rng = np.random.default_rng(seed)
         self._models = OutcomeModels(dim=featurizer.dim, drift=self.policy.model_drift)
@@ -116,7 +121,8 @@ class Recommender:
                 for t in features.tokens
                 if t.startswith("ctx:")
             )
-            ranked = [self._score(view, cand, features, query, norms, mass, top_features, live) for cand in cands]
+            search = (query, norms, mass, weights)
+            ranked = [self._score(view, cand, features, search, top_features, live) for cand in cands]
         order = sorted(range(len(ranked)), key=lambda i: (-ranked[i].score, -cands[i].priority, i))
         return [ranked[i] for i in order]
 
@@ -131,18 +137,20 @@ class Recommender:
         view: AlertView,
         cand: Candidate,
         features: Features,
-        query: Any,
-        norms: Any,
-        mass: float,
+        search: tuple[Any, Any, float, Any],
         top_features: tuple[tuple[str, float], ...],
         live: tuple[tuple[str, float], ...] = (),
     ) -> Ranked:
+        """One candidate's score; ``search`` is (query, norms, query mass, weights) from :func:`weighted_query`."""
         policy = self.policy
+        query, norms, mass, weights = search
         hits = self._index.search(query, family=view.name, template=cand.name, limit=policy.neighbours, norms=norms)
         evidence = gather(
             hits,
             query_mass=mass,
             sharpness=policy.sharpness,
+            weights=weights if policy.similarity == "containment" else None,
+            extra_weight=policy.extra_weight,
             now=self._seq,
             half_life=policy.half_life,
             version=cand.version,

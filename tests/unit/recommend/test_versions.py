@@ -72,9 +72,11 @@ def test_the_explanation_counts_outcomes_of_the_current_and_older_versions() -> 
 def test_names_rank_as_before_without_discount_or_version_reasons() -> None:
     new = fix("rollback_deployment")
     with_versions, without = Recommender.in_memory(seed=7), Recommender.in_memory(seed=7)
+    # The same alerts for both: a past alert's own tokens (its pod) count in its similarity.
+    past = [(alert(), outcome) for outcome in ("Ineffective", "Effective", "Ineffective")]
     for r in (with_versions, without):
-        for outcome in ("Ineffective", "Effective", "Ineffective"):
-            r.record_outcome(alert(), "fix", outcome, version=new.content_hash() if r is with_versions else "")
+        for payload, outcome in past:
+            r.record_outcome(payload, "fix", outcome, version=new.content_hash() if r is with_versions else "")
     a = alert()
     by_name = with_versions.rank(a, ["other", "fix"])
     plain = without.rank(a, ["other", "fix"])
