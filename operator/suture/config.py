@@ -54,6 +54,13 @@ class Settings:
     prometheus_url: str = field(default_factory=lambda: os.environ.get("SUTURE_PROMETHEUS_URL", ""))
     """Prometheus base URL for PromQL conditions and health gates; empty disables them."""
 
+    qdrant_url: str = field(default_factory=lambda: os.environ.get("SUTURE_QDRANT_URL", ""), repr=False)
+    """A Qdrant server for the recommender's past alerts (through qdrant-client); empty: the embedded index in
+    data_dir. Kept out of repr and logs: a URL may carry credentials."""
+
+    qdrant_api_key: str = field(default_factory=lambda: os.environ.get("SUTURE_QDRANT_API_KEY", ""), repr=False)
+    """The Qdrant server's API key, when it asks for one."""
+
     port: int = field(default_factory=lambda: _port())
     """Port of the one HTTP server: the Alertmanager webhook, /healthz, /readyz and /metrics."""
 

@@ -11,7 +11,6 @@ import logging
 import os
 import signal
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any
 
 import kopf
@@ -118,7 +117,7 @@ async def start_engine(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
             "approvers are NOT authenticated: %s; spec.approval.by records whatever the client writes", problem
         )
     memo["stack"] = stack
-    recommender = _open_recommender(ours.data_dir)
+    recommender = _open_recommender(ours)
     if recommender is not None:
         stack.callback(recommender.close)
     memo["recommender"] = recommender
@@ -232,14 +231,23 @@ async def _as_leader(memo: kopf.Memo, body: kopf.Body) -> dict[str, Any] | None:
     return fresh
 
 
-def _open_recommender(data_dir: Path) -> Recommender | None:
-    """The learning recommender over the data directory; None (ranking by priority, nothing learned) when it
-    cannot be opened, e.g. another process holds its index: learning is worth less than running."""
+def _open_recommender(ours: Settings) -> Recommender | None:
+    """The learning recommender: over the data directory, or a Qdrant server when ``SUTURE_QDRANT_URL`` is
+    set; None (ranking by priority, nothing learned) when it cannot be opened, e.g. another process holds the
+    embedded index or the server does not answer: learning is worth less than running."""
     try:
-        return Recommender.open(data_dir=data_dir)
-    except Exception:
+        return Recommender.open(
+            data_dir=ours.data_dir, qdrant_url=ours.qdrant_url or None, qdrant_api_key=ours.qdrant_api_key or None
+        )
+    except Exception as exc:
         metrics.LEARNING_FAILURES.inc()
-        _log.exception("the recommender could not be opened in %s; ranking by priority, learning nothing", data_dir)
+        if ours.qdrant_url:
+            # Neither the URL nor the client's message (which repeats it) is logged: it may carry credentials.
+            _log.error(
+                "the recommender's Qdrant server could not be used (%s); ranking by priority", type(exc).__name__
+            )
+        else:
+            _log.exception("the recommender could not be opened in %s; ranking by priority", ours.data_dir)
         return None
 
 

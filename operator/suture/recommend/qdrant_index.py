@@ -54,7 +54,9 @@ class QdrantIndex:
 
         if url == ":memory:":
             return cls(QdrantClient(location=":memory:"), dim=dim, payload_indexes=False)
-        return cls(QdrantClient(url=url, api_key=api_key), dim=dim)
+        # No version check: qdrant-client runs it in a background thread whose failure is an unhandled thread
+        # exception, and an unreachable server already fails loudly at the first call.
+        return cls(QdrantClient(url=url, api_key=api_key, check_compatibility=False), dim=dim)
 
     def add(self, point: Point) -> None:
         """Upsert (waiting for the server to apply it); the point id is a UUID derived from ``point.id``."""

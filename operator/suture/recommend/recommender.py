@@ -72,6 +72,7 @@ class Recommender:
         *,
         data_dir: Path,
         qdrant_url: str | None = None,
+        qdrant_api_key: str | None = None,
         seed: int | None = None,
         policy: Policy | None = None,
         dim: int = 256,
@@ -87,7 +88,7 @@ class Recommender:
         if qdrant_url:
             from suture.recommend.qdrant_index import QdrantIndex
 
-            index = QdrantIndex.connect(url=qdrant_url, dim=dim)
+            index = QdrantIndex.connect(url=qdrant_url, dim=dim, api_key=qdrant_api_key or None)
         else:
             index = NumpyIndex(dim=dim, path=Path(data_dir) / INDEX_FILE, read_only=read_only)
         return cls(index=index, featurizer=HashingFeaturizer(dim=dim), policy=policy, seed=seed)
