@@ -11,7 +11,7 @@ from typing import Any
 
 from suture.actions import Registry
 from suture.api import AnyTemplate, ClusterWorkflowTemplate, WorkflowTemplate
-from suture.validation.condition import template_status_patch, valid_condition, write_valid_condition
+from suture.validation.condition import valid_condition, valid_status, write_valid_condition
 from suture.validation.documents import read_documents
 from suture.validation.problems import Problem
 from suture.validation.schema import parse_document
@@ -115,8 +115,8 @@ __all__ = [
     "parse_document",
     "parse_template",
     "read_documents",
-    "template_status_patch",
     "valid_condition",
+    "valid_status",
     "validate_object",
     "validate_paths",
     "write_valid_condition",

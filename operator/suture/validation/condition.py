@@ -8,7 +8,7 @@ from typing import Any
 
 from suture.actions import Registry
 from suture.api import API_VERSION, Condition, to_k8s
-from suture.kube import KubeClient, merge_condition, write_condition
+from suture.kube import KubeClient, write_condition
 from suture.validation.problems import Problem
 
 MAX_MESSAGE = 2000  # keep status small; the full list is one `suture validate` away
@@ -42,20 +42,6 @@ def valid_condition(problems: list[Problem], *, generation: int | None, now: dat
     )
 
 
-def template_status_patch(
-    body: Mapping[str, Any], *, registry: Registry | None, now: datetime | None = None, prometheus: bool | None = None
-) -> dict[str, Any]:
-    """The status fields to merge into a template after validating it (``prometheus``: whether the
-    operator has one; False adds a warning to a template with a PromQL verify check).
-
-    The existing conditions other than ``Valid`` are kept as they are (see
-    :func:`suture.kube.merge_condition`).
-    """
-    condition, fields = _valid_status(body, registry=registry, now=now, prometheus=prometheus)
-    previous = list((body.get("status") or {}).get("conditions") or [])
-    return {**fields, "conditions": merge_condition(previous, condition)}
-
-
 async def write_valid_condition(
     kube: KubeClient, body: Mapping[str, Any], *, registry: Registry | None, prometheus: bool | None = None
 ) -> dict[str, Any] | None:
@@ -72,11 +58,11 @@ async def write_valid_condition(
         str(meta.get("name", "")),
         meta.get("namespace") or None,
         api_version=str(body.get("apiVersion", API_VERSION)),
-        build=lambda current: _valid_status(current, registry=registry, prometheus=prometheus),
+        build=lambda current: valid_status(current, registry=registry, prometheus=prometheus),
     )
 
 
-def _valid_status(
+def valid_status(
     body: Mapping[str, Any], *, registry: Registry | None, now: datetime | None = None, prometheus: bool | None = None
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The ``Valid`` condition of this template and the status fields that go with it."""

@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY
 from suture.errors import InvalidQuery, PrometheusUnavailable
 from suture.kube import KubeClient
 from suture.store import History, open_database
-from suture.validation import template_status_patch, validate_object
+from suture.validation import valid_status, validate_object
 from suture.verify import HistoryLearner, Verifier
 from tests.fakes.kubeapi import FakeKubeApi
 from tests.fakes.objects import remediation, template
@@ -212,8 +212,7 @@ def test_validate_warns_about_a_verify_check_without_prometheus_and_checks_its_m
     (warning,) = validate_object(doc, None, prometheus=False)
     assert (warning.severity, warning.path) == ("warning", "spec.verify.promql")
     assert "SUTURE_PROMETHEUS_URL" in warning.message
-    status = template_status_patch(doc, registry=None, prometheus=False)
-    (valid,) = status["conditions"]
+    valid, _ = valid_status(doc, registry=None, prometheus=False)
     assert (valid["status"], "SUTURE_PROMETHEUS_URL" in valid["message"]) == ("True", True)
 
     bad = with_check({**CHECK, "matchers": [{"label": "service", "value": "${{ steps.one.output.x }}"}]})
