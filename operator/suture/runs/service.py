@@ -101,6 +101,7 @@ class RemediationService:
         self._unsettled: dict[str, tuple[str, str]] | None = None
         self._accepted: set[str] = set()  # runs this process accepted and still drives (see _start)
         self._revivals: dict[str, int] = {}  # how often a run's task died in a row
+        self._retry_after: set[str] = set()  # retries asked for while the run's task was still ending
         self._background: set[asyncio.Task[None]] = set()
         self.learner = learner
         self.verify = verify
@@ -311,6 +312,29 @@ class RemediationService:
             raise
         finally:
             self.tasks.pop(uid, None)
+            if uid in self._retry_after:
+                self._retry_later(uid, body)
+
+    def _retry_later(self, uid: str, body: Mapping[str, Any]) -> None:
+        """Take up a retry that arrived while the run's task was still ending, now that it has ended.
+
+        The Failed status is written before the task's last work (learning the
+        failure): a retry asked for in between finds the task still there, and
+        kopf calls the retry handler only once per change.
+        """
+        self._retry_after.discard(uid)
+        namespace, name, _ = _ids(body)
+
+        async def retry() -> None:
+            try:
+                fresh = await self.kube.get_or_none("Remediation", name, namespace, api_version=API_VERSION)
+                if fresh is not None:
+                    await self.retry(fresh)
+            except Exception:
+                logger.exception("[%s/%s] could not start the retry asked for as the run ended", namespace, name)
+
+        self._background.add(task := asyncio.create_task(retry(), name=f"suture-retry-after-{uid}"))
+        task.add_done_callback(self._background.discard)
 
     def _revive_later(self, uid: str, body: Mapping[str, Any]) -> None:
         """A run whose task died (a bug, a lost connection) is resumed from its checkpoint after a pause.
@@ -444,7 +468,10 @@ class RemediationService:
         """
         namespace, name, uid = _ids(body)
         asked, recorded = _retries(body)
-        if asked <= recorded or uid in self.tasks:
+        if asked <= recorded:
+            return
+        if uid in self.tasks:
+            self._retry_after.add(uid)  # the run's task is still ending (or running): see _retry_later
             return
         outcome = await self.engine.snapshot(run_id=uid)
         if outcome is None or outcome.retry_step is None:

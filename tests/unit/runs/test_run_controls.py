@@ -3,6 +3,7 @@ run again from the step that failed (what suture pause NAME / resume NAME / retr
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -143,6 +144,46 @@ async def test_retry_runs_a_failed_run_again_from_the_failed_step_and_records_th
     assert "RetryStarted" in {e["reason"] for e in api.objects("Event")}
     with pytest.raises(ConflictError, match="only a Failed run"):
         await request_retry(kube, namespace="shop", name="crashloop-1")
+
+
+class _SlowLearner:
+    """Learns a failure only when let go: the run's task is still there after its Failed status is written."""
+
+    def __init__(self) -> None:
+        self.go = asyncio.Event()
+        self.recorded: list[str] = []
+
+    async def record(self, **kwargs: Any) -> None:
+        await self.go.wait()
+        self.recorded.append(str(kwargs["outcome"]))
+
+
+async def test_a_retry_asked_for_while_the_failed_run_is_still_learning_is_not_lost(
+    api: FakeKubeApi, kube: KubeClient, make_service: Callable[[], RemediationService], ledger: Ledger
+) -> None:
+    api.add(template(steps=FAILS_ONCE))
+    (rem,) = api.add(remediation())
+    uid = rem["metadata"]["uid"]
+    service = make_service()
+    service.learner = learner = _SlowLearner()  # type: ignore[assignment]
+    await service.start(rem)
+    for _ in range(1000):
+        if (stored(api).get("status") or {}).get("phase") == "Failed":
+            break
+        await asyncio.sleep(0.01)
+    assert stored(api)["status"]["phase"] == "Failed"
+    assert uid in service.tasks  # still learning from the failure
+    await request_retry(kube, namespace="shop", name="crashloop-1")
+    await service.retry(stored(api))  # kopf calls the handler once for this change
+    learner.go.set()
+    for _ in range(1000):
+        if (stored(api).get("status") or {}).get("phase") == "Succeeded":
+            break
+        await asyncio.sleep(0.01)
+    await settle(service, uid)
+    assert stored(api)["status"]["phase"] == "Succeeded", stored(api)["status"]
+    assert ledger.done() == ["one", "shaky", "two"]
+    assert learner.recorded == ["Ineffective"]
 
 
 async def test_a_retry_asked_for_while_no_operator_ran_happens_at_the_next_start(
