@@ -101,7 +101,7 @@ class RemediationService:
         self._unsettled: dict[str, tuple[str, str]] | None = None
         self._accepted: set[str] = set()  # runs this process accepted and still drives (see _start)
         self._revivals: dict[str, int] = {}  # how often a run's task died in a row
-        self._retry_after: set[str] = set()  # retries asked for while the run's task was still ending
+        self._recheck: set[str] = set()  # runs whose spec asked for something while their task was busy
         self._background: set[asyncio.Task[None]] = set()
         self.learner = learner
         self.verify = verify
@@ -311,29 +311,32 @@ class RemediationService:
             self._revive_later(uid, body)
             raise
         finally:
-            self.tasks.pop(uid, None)
-            if uid in self._retry_after:
-                self._retry_later(uid, body)
+            self._task_ended(uid, body)
 
-    def _retry_later(self, uid: str, body: Mapping[str, Any]) -> None:
-        """Take up a retry that arrived while the run's task was still ending, now that it has ended.
+    def _task_ended(self, uid: str, body: Mapping[str, Any]) -> None:
+        """Forget a run's ended task, and take up what its spec asked for while the task was busy.
 
-        The Failed status is written before the task's last work (learning the
-        failure): a retry asked for in between finds the task still there, and
-        kopf calls the retry handler only once per change.
+        A Failed status is written before the task's last work (learning the
+        failure), and an approval run's task reads the spec a moment before it
+        ends: a retry or an answer written in between finds the task still
+        there, and kopf calls each handler only once per change.
         """
-        self._retry_after.discard(uid)
+        self.tasks.pop(uid, None)
+        if uid not in self._recheck:
+            return
+        self._recheck.discard(uid)
         namespace, name, _ = _ids(body)
 
-        async def retry() -> None:
+        async def recheck() -> None:
             try:
                 fresh = await self.kube.get_or_none("Remediation", name, namespace, api_version=API_VERSION)
                 if fresh is not None:
                     await self.retry(fresh)
+                    await self.approval_changed(fresh)
             except Exception:
-                logger.exception("[%s/%s] could not start the retry asked for as the run ended", namespace, name)
+                logger.exception("[%s/%s] could not take up what the spec asked for as the run ended", namespace, name)
 
-        self._background.add(task := asyncio.create_task(retry(), name=f"suture-retry-after-{uid}"))
+        self._background.add(task := asyncio.create_task(recheck(), name=f"suture-recheck-{uid}"))
         task.add_done_callback(self._background.discard)
 
     def _revive_later(self, uid: str, body: Mapping[str, Any]) -> None:
@@ -471,7 +474,7 @@ class RemediationService:
         if asked <= recorded:
             return
         if uid in self.tasks:
-            self._retry_after.add(uid)  # the run's task is still ending (or running): see _retry_later
+            self._recheck.add(uid)  # the run's task is still ending (or running): see _task_ended
             return
         outcome = await self.engine.snapshot(run_id=uid)
         if outcome is None or outcome.retry_step is None:
@@ -605,8 +608,11 @@ class RemediationService:
         answer cannot hold up a cancel or a delete of the same Remediation.
         """
         _, _, uid = _ids(body)
-        if _decision(body) is None or uid in self.tasks:
-            return  # no answer, or the run is busy: it reads the spec itself when it next pauses
+        if _decision(body) is None:
+            return
+        if uid in self.tasks:
+            self._recheck.add(uid)  # busy: it reads the spec itself when it next pauses, or see _task_ended
+            return
         outcome = await self.engine.snapshot(run_id=uid)
         if outcome is None or outcome.approval is None:
             return
@@ -620,7 +626,7 @@ class RemediationService:
             logger.exception("run %s failed unexpectedly", uid)
             raise
         finally:
-            self.tasks.pop(uid, None)
+            self._task_ended(uid, body)
 
     async def _rollback_on_cancel(self, body: Mapping[str, Any]) -> bool:
         """Whether the Remediation's template asks for a cancelled run to be rolled back."""

@@ -135,6 +135,44 @@ async def test_an_approval_written_to_the_spec_lets_the_run_go_on(
     assert service.tasks == {}
 
 
+async def test_an_answer_written_as_the_runs_task_ends_is_not_lost(
+    api: FakeKubeApi,
+    kube: KubeClient,
+    make_service: Callable[[], RemediationService],
+    ledger: Ledger,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The task read the spec (no answer yet) and is ending when the answer arrives: kopf calls the handler
+    once, finds the task still there, and the answer must still reach the run once the task has ended."""
+    api.add(template(steps=ASK))
+    (rem,) = api.add(remediation())
+    uid = rem["metadata"]["uid"]
+    service = make_service()
+    ending, let_go = asyncio.Event(), asyncio.Event()
+    unpause = service._unpause_if_withdrawn
+
+    async def slow_end(*args: Any) -> Any:
+        ending.set()
+        await let_go.wait()
+        return await unpause(*args)
+
+    monkeypatch.setattr(service, "_unpause_if_withdrawn", slow_end)
+    await service.start(rem)
+    await asyncio.wait_for(ending.wait(), 10)
+    answer = {"decision": "Approved", "by": "alice", "step": "ask"}
+    await kube.patch("Remediation", "crashloop-1", {"spec": {"approval": answer}}, "shop", api_version=API)
+    await service.approval_changed(stored(api))  # the task is still there
+    monkeypatch.setattr(service, "_unpause_if_withdrawn", unpause)
+    let_go.set()
+
+    async def succeeded() -> bool:
+        return (stored(api).get("status") or {}).get("phase") == "Succeeded"
+
+    await wait_for(succeeded, timeout=10, what="the answered run's end")
+    assert ledger.done() == ["one"]
+    assert uid not in service.tasks
+
+
 async def test_an_answer_naming_another_approval_never_passes_this_one(
     api: FakeKubeApi, kube: KubeClient, make_service: Callable[[], RemediationService], ledger: Ledger
 ) -> None:
