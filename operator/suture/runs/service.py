@@ -317,9 +317,10 @@ class RemediationService:
         """Forget a run's ended task, and take up what its spec asked for while the task was busy.
 
         A Failed status is written before the task's last work (learning the
-        failure), and an approval run's task reads the spec a moment before it
-        ends: a retry or an answer written in between finds the task still
-        there, and kopf calls each handler only once per change.
+        failure), and a task reads the spec for an answer or a withdrawn pause
+        a moment before it ends: a retry, an answer or a resume written in
+        between finds the task still there, and kopf calls each handler only
+        once per change.
         """
         self.tasks.pop(uid, None)
         if uid not in self._recheck:
@@ -330,9 +331,12 @@ class RemediationService:
         async def recheck() -> None:
             try:
                 fresh = await self.kube.get_or_none("Remediation", name, namespace, api_version=API_VERSION)
-                if fresh is not None:
-                    await self.retry(fresh)
-                    await self.approval_changed(fresh)
+                if fresh is None:
+                    return
+                await self.retry(fresh)
+                await self.approval_changed(fresh)
+                if not _paused(fresh):
+                    await self.pause_changed(fresh)  # a pause withdrawn: a Paused run goes on
             except Exception:
                 logger.exception("[%s/%s] could not take up what the spec asked for as the run ended", namespace, name)
 
@@ -452,7 +456,8 @@ class RemediationService:
             self.engine.pause(run_id=uid)
             return
         if uid in self.tasks:
-            self.engine.withdraw_pause(run_id=uid)  # still on its way: it re-reads the spec if it stops
+            self.engine.withdraw_pause(run_id=uid)  # still on its way: it re-reads the spec if it stops,
+            self._recheck.add(uid)  # and if it stopped already, see _task_ended
             return
         outcome = await self.engine.snapshot(run_id=uid)
         if outcome is None or outcome.phase != PAUSED:

@@ -81,6 +81,44 @@ async def test_spec_paused_pauses_the_run_and_false_continues_it_where_it_stoppe
     assert "RunPaused" in {e["reason"] for e in api.objects("Event")}
 
 
+async def test_a_resume_written_as_the_paused_runs_task_ends_is_not_lost(
+    api: FakeKubeApi,
+    kube: KubeClient,
+    make_service: Callable[[], RemediationService],
+    ledger: Ledger,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The task saw the run Paused with the spec still asking for it, and is ending when the pause is
+    withdrawn: kopf calls the handler once, finds the task, and the run must still go on after it ends."""
+    api.add(template(steps=ONE_TWO))
+    (rem,) = api.add(remediation(paused=True))
+    uid = rem["metadata"]["uid"]
+    service = make_service()
+    ending, let_go = asyncio.Event(), asyncio.Event()
+    learn = service._learn_from_failure
+
+    async def slow_end(*args: Any) -> None:
+        ending.set()
+        await let_go.wait()
+        await learn(*args)
+
+    monkeypatch.setattr(service, "_learn_from_failure", slow_end)
+    await service.start(rem)
+    await asyncio.wait_for(ending.wait(), 10)
+    assert stored(api)["status"]["phase"] == "Paused"
+    await request_pause(kube, namespace="shop", name="crashloop-1", paused=False)
+    await service.pause_changed(stored(api))  # the task is still there
+    monkeypatch.setattr(service, "_learn_from_failure", learn)
+    let_go.set()
+    for _ in range(1000):
+        if stored(api)["status"]["phase"] == "Succeeded":
+            break
+        await asyncio.sleep(0.01)
+    await settle(service, uid)
+    assert stored(api)["status"]["phase"] == "Succeeded"
+    assert ledger.done() == ["one", "two"]
+
+
 async def test_a_paused_run_stays_paused_across_a_restart_and_resumes_after_it(
     api: FakeKubeApi, kube: KubeClient, make_service: Callable[[], RemediationService], ledger: Ledger
 ) -> None:
