@@ -3,7 +3,8 @@
 Run: .venv/bin/python benchmarks/bench_burst.py [--alerts 10000] [--senders 32] [--max-in-flight 16] [--json PATH]
 
 The receiver's real aiohttp application and intake over the project's
-in-memory API server (tests/fakes), fed by ``--senders`` concurrent senders
+in-memory API server (tests/fakes) and a SQLite history (what cooldowns and
+hourly budgets read, as in the operator), fed by ``--senders`` concurrent senders
 that retry a 503 the way Alertmanager does. Payloads of 1 to 50 alerts; about
 30 % of the alerts repeat an occurrence already sent. Prints throughput, how
 many requests were turned away busy (503 + Retry-After), the peak of requests
@@ -33,6 +34,7 @@ from tests.unit.webhook.burst import burst, deliver
 from tests.unit.webhook.conftest import HOME, TOKEN, template
 from tests.unit.webhook.fakes import ReceiverApi
 
+from suture.store import History, open_database
 from suture.webhook import Intake, PriorityRanker, StaticCatalog, authenticator_from_files, build_app
 from suture.webhook.app import IN_FLIGHT_KEY
 
@@ -45,6 +47,11 @@ def rss_kb(field: str = "VmRSS") -> int:
 
 
 async def measure(args: argparse.Namespace, token_file: Path) -> dict[str, Any]:
+    async with open_database(location=str(token_file.parent / "history.sqlite")) as database:
+        return await _measure(args, token_file, History(database))
+
+
+async def _measure(args: argparse.Namespace, token_file: Path, history: History) -> dict[str, Any]:
     kube = ReceiverApi()
     intake = Intake(
         kube=kube.client,
@@ -52,6 +59,7 @@ async def measure(args: argparse.Namespace, token_file: Path) -> dict[str, Any]:
         ranker=PriorityRanker(),
         home_namespace=HOME,
         api_timeout=30,
+        history=history,  # as in the operator: the cooldown and hourly budget read it at receipt
     )
     authenticator = authenticator_from_files(token_file=str(token_file), basic_auth_file="")
     app = build_app(intake=intake, authenticator=authenticator, max_in_flight=args.max_in_flight)
