@@ -176,7 +176,11 @@ async def test_a_settled_remediation_can_be_deleted_without_an_operator(
     from suture.approvals import answer_approval
 
     await answer_approval(kube, namespace=namespace, name="done", decision="Rejected", reason="not now")
-    await wait_for(_phase_is(kube, namespace, "done", "Failed", "Cancelled"), timeout=30, what="the run's end")
+    try:
+        await wait_for(_phase_is(kube, namespace, "done", "Failed", "Cancelled"), timeout=30, what="the run's end")
+    except AssertionError as e:
+        status = (await kube.get("Remediation", "done", namespace, api_version=API_VERSION)).get("status")
+        raise AssertionError(f"{e}\nstatus: {status}\noperator output:\n{operator_proc.output()[-6000:]}") from None
 
     async def finalizers(name: str) -> list[str]:
         got = await kube.get("Remediation", name, namespace, api_version=API_VERSION)

@@ -102,6 +102,7 @@ class RemediationService:
         self._accepted: set[str] = set()  # runs this process accepted and still drives (see _start)
         self._revivals: dict[str, int] = {}  # how often a run's task died in a row
         self._recheck: set[str] = set()  # runs whose spec asked for something while their task was busy
+        self._controls: dict[str, asyncio.Lock] = {}  # see _control
         self._background: set[asyncio.Task[None]] = set()
         self.learner = learner
         self.verify = verify
@@ -313,6 +314,18 @@ class RemediationService:
         finally:
             self._task_ended(uid, body)
 
+    def _control(self, uid: str) -> asyncio.Lock:
+        """The lock that lets one control of a run (a retry, an answer, a resume) at a time decide.
+
+        Each looks for the run's task, reads the checkpoint (an await), then
+        starts a task to drive the run. Two at once (kopf's handler and the
+        re-check of :meth:`_task_ended`) would both find no task and drive the
+        run twice: the second would answer an approval the first had already
+        passed, and its late ``Running`` report would overwrite the run's end.
+        Held only while deciding: the run goes on in its own task.
+        """
+        return self._controls.setdefault(uid, asyncio.Lock())
+
     def _task_ended(self, uid: str, body: Mapping[str, Any]) -> None:
         """Forget a run's ended task, and take up what its spec asked for while the task was busy.
 
@@ -447,6 +460,11 @@ class RemediationService:
         return outcome
 
     async def pause_changed(self, body: Mapping[str, Any]) -> None:
+        """See :meth:`_pause_changed`; one control at a time per run (see :meth:`_control`)."""
+        async with self._control(_ids(body)[2]):
+            await self._pause_changed(body)
+
+    async def _pause_changed(self, body: Mapping[str, Any]) -> None:
         """Pause a run at its next step boundary (``spec.paused: true``), or continue it where it stopped.
 
         Never waits for the run: a run continued here goes on in its own task.
@@ -468,6 +486,11 @@ class RemediationService:
         )
 
     async def retry(self, body: Mapping[str, Any]) -> None:
+        """See :meth:`_retry`; one control at a time per run (see :meth:`_control`)."""
+        async with self._control(_ids(body)[2]):
+            await self._retry(body)
+
+    async def _retry(self, body: Mapping[str, Any]) -> None:
         """Run a Failed run again from the step that failed, when ``spec.retry`` asks for more retries than
         ``status.retries`` records; the attempt is recorded in the status first.
 
@@ -607,6 +630,11 @@ class RemediationService:
         await asyncio.gather(*tasks, return_exceptions=True)
 
     async def approval_changed(self, body: Mapping[str, Any]) -> None:
+        """See :meth:`_approval_changed`; one control at a time per run (see :meth:`_control`)."""
+        async with self._control(_ids(body)[2]):
+            await self._approval_changed(body)
+
+    async def _approval_changed(self, body: Mapping[str, Any]) -> None:
         """Hand an answer written to the spec to the run, if it waits for the approval the answer names.
 
         Never waits for the run: the run continues in its own task, so an

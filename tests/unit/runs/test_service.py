@@ -173,6 +173,45 @@ async def test_an_answer_written_as_the_runs_task_ends_is_not_lost(
     assert uid not in service.tasks
 
 
+async def test_two_answers_handed_over_at_once_drive_the_run_once(
+    api: FakeKubeApi,
+    kube: KubeClient,
+    make_service: Callable[[], RemediationService],
+    ledger: Ledger,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """kopf's handler and the re-check after a task ended may hand the same answer over together; reading
+    the checkpoint takes a moment (as SQLite does). The run is answered once, and its end is what stays."""
+    api.add(template(steps=ASK))
+    (rem,) = api.add(remediation())
+    uid = rem["metadata"]["uid"]
+    service = make_service()
+    await service.start(rem)
+    await settle(service, uid)
+    assert stored(api)["status"]["phase"] == "WaitingApproval"
+    snapshot, approve = service.engine.snapshot, service.engine.approve
+    approvals: list[str] = []
+
+    async def slow_snapshot(**kwargs: Any) -> Any:
+        await asyncio.sleep(0.01)
+        return await snapshot(**kwargs)
+
+    async def counted_approve(**kwargs: Any) -> Any:
+        approvals.append(kwargs["decision"])
+        return await approve(**kwargs)
+
+    monkeypatch.setattr(service.engine, "snapshot", slow_snapshot)
+    monkeypatch.setattr(service.engine, "approve", counted_approve)
+    answer = {"decision": "Rejected", "by": "alice", "reason": "not now", "step": "ask"}
+    await kube.patch("Remediation", "crashloop-1", {"spec": {"approval": answer}}, "shop", api_version=API)
+    await asyncio.gather(service.approval_changed(stored(api)), service.approval_changed(stored(api)))
+    while service.tasks or service._background:
+        await asyncio.gather(*service.tasks.values(), *service._background, return_exceptions=True)
+    assert approvals == ["Rejected"]
+    assert stored(api)["status"]["phase"] in ("Failed", "Cancelled")
+    assert ledger.done() == []
+
+
 async def test_an_answer_naming_another_approval_never_passes_this_one(
     api: FakeKubeApi, kube: KubeClient, make_service: Callable[[], RemediationService], ledger: Ledger
 ) -> None:
