@@ -127,14 +127,17 @@ class Verifier:
             except Exception:
                 metrics.LEARNING_FAILURES.inc()
                 logger.exception("[%s/%s] could not record the outcome %s", namespace, name, verdict.outcome)
-        verification = await self._write(namespace, name, uid, status, verdict)
-        if self.history is not None and verification is not None:
+        verification = self._verification(status, verdict)
+        if self.history is not None:
+            # Kept before the status says Succeeded, like the lesson: a crash in between decides again and
+            # upserts the same row, where keeping it after could leave the history without the outcome.
             try:
                 await self._keep(body, verdict, verification)
                 await self._template_stats(body, verdict)
-            except Exception:  # the history is a record, not a gate: the outcome is already in the status
+            except Exception:  # the history is a record, not a gate: the outcome still goes into the status
                 metrics.LEARNING_FAILURES.inc()
                 logger.exception("[%s/%s] could not keep the outcome in the history", namespace, name)
+        await self._write(namespace, name, uid, verification, verdict)
         metrics.VERIFICATIONS.labels(template, verdict.outcome).inc()
         logger.info("[%s/%s] verification: %s (%s)", namespace, name, verdict.outcome, verdict.message)
         return verdict.outcome
@@ -257,10 +260,8 @@ class Verifier:
         assert self.history is not None
         await refresh_template_status(kube=self.kube, history=self.history, body=body, outcome=verdict.outcome)
 
-    async def _write(
-        self, namespace: str, name: str, uid: str, status: Mapping[str, Any], verdict: Verdict
-    ) -> dict[str, Any] | None:
-        """Write the outcome into the status; the verification written, or None when the object is gone."""
+    def _verification(self, status: Mapping[str, Any], verdict: Verdict) -> dict[str, Any]:
+        """``status.verification`` for ``verdict``: the outcome, when it was checked and the time to resolve."""
         now = self.clock()
         verification: dict[str, Any] = {
             "outcome": verdict.outcome,
@@ -273,14 +274,24 @@ class Verifier:
             if completed is not None:
                 # From the end of the run, not the alert's start: what the template's own work took to show.
                 verification["timeToResolveSeconds"] = max(0.0, (verdict.resolved_at - completed).total_seconds())
+        return verification
+
+    async def _write(
+        self, namespace: str, name: str, uid: str, verification: Mapping[str, Any], verdict: Verdict
+    ) -> None:
+        """Write the outcome into the status (nothing when the object is gone), and its Event."""
         patch = {
-            "status": {"phase": "Succeeded", "message": f"verified: {verdict.message}", "verification": verification}
+            "status": {
+                "phase": "Succeeded",
+                "message": f"verified: {verdict.message}",
+                "verification": dict(verification),
+            }
         }
         try:
             await self.kube.patch("Remediation", name, patch, namespace, subresource="status", api_version=API_VERSION)
         except ApiError as exc:
             if exc.not_found:
-                return None  # deleted meanwhile: nothing left to report on
+                return  # deleted meanwhile: nothing left to report on
             raise
         await post_event(
             self.kube,
@@ -291,4 +302,3 @@ class Verifier:
             message=verdict.message,
             warning=verdict.outcome == "Ineffective",
         )
-        return verification

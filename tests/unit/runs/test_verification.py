@@ -342,6 +342,35 @@ async def test_the_outcome_is_kept_in_the_sql_history(
     assert (shown["runs"], shown["effectiveness"], shown["lastOutcome"]) == (1, 1.0, "Effective")
 
 
+async def test_the_history_has_the_outcome_before_the_status_says_succeeded(
+    api: FakeKubeApi,
+    kube: KubeClient,
+    make_service: Callable[[], RemediationService],
+    learner: RecordingLearner,
+    tmp_path: Path,
+) -> None:
+    """The status write fails (as a crash right before it would): the history already holds the outcome,
+    and deciding again keeps one run, not two."""
+    api.add(with_window("5m"))
+    (rem,) = api.add(alert_remediation())
+    await run_to_the_end(api, make_service(), rem)
+    await resolve(kube, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+    async with open_database(location=str(tmp_path / "suture.sqlite")) as database:
+        history = History(database)
+        verifier = Verifier(kube=kube, learner=learner, clock=Clock(), history=history)
+        api.fail(method="PATCH", path_has="remediations/crashloop-1/status", status=500)
+        with pytest.raises(Exception, match="injected 500"):
+            await verifier.check(stored(api))
+        assert stored(api)["status"]["phase"] == "Verifying"
+        kept = await history.run(rem["metadata"]["uid"])
+        assert kept is not None
+        assert kept["outcome"]["outcome"] == "Effective"
+        assert await verifier.check(stored(api)) == "Effective"
+        assert stored(api)["status"]["phase"] == "Succeeded"
+        (stats,) = await history.stats()
+        assert (stats.runs, stats.effective) == (1, 1)
+
+
 async def test_a_template_that_keeps_failing_sets_its_metric(
     api: FakeKubeApi,
     kube: KubeClient,
