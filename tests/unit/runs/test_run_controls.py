@@ -17,9 +17,11 @@ from suture.errors import ConflictError
 from suture.kube import KubeClient
 from suture.runs import KubeStatusSink, RemediationService
 from suture.store import History
+from tests.conftest import wait_for
 from tests.fakes.kubeapi import FakeKubeApi
 from tests.fakes.objects import remediation, template
 from tests.unit.engine.fakes import Ledger
+from tests.unit.runs.holds import Hold, phase_is
 
 ONE_TWO = [
     {"name": "one", "action": {"name": "record", "params": {"name": "one"}}},
@@ -94,26 +96,14 @@ async def test_a_resume_written_as_the_paused_runs_task_ends_is_not_lost(
     (rem,) = api.add(remediation(paused=True))
     uid = rem["metadata"]["uid"]
     service = make_service()
-    ending, let_go = asyncio.Event(), asyncio.Event()
-    learn = service._learn_from_failure
-
-    async def slow_end(*args: Any) -> None:
-        ending.set()
-        await let_go.wait()
-        await learn(*args)
-
-    monkeypatch.setattr(service, "_learn_from_failure", slow_end)
+    hold = Hold(monkeypatch, service, "_learn_from_failure")
     await service.start(rem)
-    await asyncio.wait_for(ending.wait(), 10)
+    await asyncio.wait_for(hold.reached.wait(), 10)
     assert stored(api)["status"]["phase"] == "Paused"
     await request_pause(kube, namespace="shop", name="crashloop-1", paused=False)
     await service.pause_changed(stored(api))  # the task is still there
-    monkeypatch.setattr(service, "_learn_from_failure", learn)
-    let_go.set()
-    for _ in range(1000):
-        if stored(api)["status"]["phase"] == "Succeeded":
-            break
-        await asyncio.sleep(0.01)
+    hold.release()
+    await wait_for(phase_is(api, "Succeeded"), timeout=10, what="the resumed run's end")
     await settle(service, uid)
     assert stored(api)["status"]["phase"] == "Succeeded"
     assert ledger.done() == ["one", "two"]
@@ -205,19 +195,13 @@ async def test_a_retry_asked_for_while_the_failed_run_is_still_learning_is_not_l
     service = make_service()
     service.learner = learner = _SlowLearner()  # type: ignore[assignment]
     await service.start(rem)
-    for _ in range(1000):
-        if (stored(api).get("status") or {}).get("phase") == "Failed":
-            break
-        await asyncio.sleep(0.01)
+    await wait_for(phase_is(api, "Failed"), timeout=10, what="the run's failure")
     assert stored(api)["status"]["phase"] == "Failed"
     assert uid in service.tasks  # still learning from the failure
     await request_retry(kube, namespace="shop", name="crashloop-1")
     await service.retry(stored(api))  # kopf calls the handler once for this change
     learner.go.set()
-    for _ in range(1000):
-        if (stored(api).get("status") or {}).get("phase") == "Succeeded":
-            break
-        await asyncio.sleep(0.01)
+    await wait_for(phase_is(api, "Succeeded"), timeout=10, what="the retried run's end")
     await settle(service, uid)
     assert stored(api)["status"]["phase"] == "Succeeded", stored(api)["status"]
     assert ledger.done() == ["one", "shaky", "two"]

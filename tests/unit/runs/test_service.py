@@ -19,6 +19,7 @@ from tests.conftest import wait_for
 from tests.fakes.kubeapi import FakeKubeApi
 from tests.fakes.objects import remediation, seed_pod_chain, template
 from tests.unit.engine.fakes import Ledger
+from tests.unit.runs.holds import Hold, phase_is
 
 API = "suture.dev/v1alpha1"
 ASK = [
@@ -148,27 +149,14 @@ async def test_an_answer_written_as_the_runs_task_ends_is_not_lost(
     (rem,) = api.add(remediation())
     uid = rem["metadata"]["uid"]
     service = make_service()
-    ending, let_go = asyncio.Event(), asyncio.Event()
-    unpause = service._unpause_if_withdrawn
-
-    async def slow_end(*args: Any) -> Any:
-        ending.set()
-        await let_go.wait()
-        return await unpause(*args)
-
-    monkeypatch.setattr(service, "_unpause_if_withdrawn", slow_end)
+    hold = Hold(monkeypatch, service, "_unpause_if_withdrawn")
     await service.start(rem)
-    await asyncio.wait_for(ending.wait(), 10)
+    await asyncio.wait_for(hold.reached.wait(), 10)
     answer = {"decision": "Approved", "by": "alice", "step": "ask"}
     await kube.patch("Remediation", "crashloop-1", {"spec": {"approval": answer}}, "shop", api_version=API)
     await service.approval_changed(stored(api))  # the task is still there
-    monkeypatch.setattr(service, "_unpause_if_withdrawn", unpause)
-    let_go.set()
-
-    async def succeeded() -> bool:
-        return (stored(api).get("status") or {}).get("phase") == "Succeeded"
-
-    await wait_for(succeeded, timeout=10, what="the answered run's end")
+    hold.release()
+    await wait_for(phase_is(api, "Succeeded"), timeout=10, what="the answered run's end")
     assert ledger.done() == ["one"]
     assert uid not in service.tasks
 
